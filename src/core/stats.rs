@@ -1,0 +1,121 @@
+//! Value statistics over stored voxels.
+
+use super::volume::{Rescale, Voxels};
+use rayon::prelude::*;
+
+/// Min, max and mean of a set of values; NaNs are counted and left out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueStats {
+    /// Smallest value (NaN when there is none).
+    pub min: f64,
+    /// Largest value (NaN when there is none).
+    pub max: f64,
+    /// Arithmetic mean (NaN when there is none).
+    pub mean: f64,
+    /// Values counted.
+    pub count: usize,
+    /// NaN values skipped.
+    pub nan_count: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Acc {
+    min: f64,
+    max: f64,
+    sum: f64,
+    count: usize,
+    nan: usize,
+}
+
+impl Acc {
+    const EMPTY: Acc = Acc {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        sum: 0.0,
+        count: 0,
+        nan: 0,
+    };
+    fn merge(self, o: Acc) -> Acc {
+        Acc {
+            min: self.min.min(o.min),
+            max: self.max.max(o.max),
+            sum: self.sum + o.sum,
+            count: self.count + o.count,
+            nan: self.nan + o.nan,
+        }
+    }
+}
+
+trait AsF64: Copy + Send + Sync {
+    fn f(self) -> f64;
+}
+macro_rules! as_f64 {
+    ($($t:ty),*) => {$(impl AsF64 for $t { #[inline] fn f(self) -> f64 { self as f64 } })*};
+}
+as_f64!(u8, i8, u16, i16, u32, i32, i64, u64, f32, f64);
+
+fn chunk_acc<T: AsF64>(values: &[T]) -> Acc {
+    let mut a = Acc::EMPTY;
+    for &v in values {
+        let x = v.f();
+        if x.is_nan() {
+            a.nan += 1;
+            continue;
+        }
+        a.min = a.min.min(x);
+        a.max = a.max.max(x);
+        a.sum += x;
+        a.count += 1;
+    }
+    a
+}
+
+fn acc_of<T: AsF64>(values: &[T]) -> Acc {
+    // Chunks keep each partial sum small, which also keeps the f64 sum accurate.
+    values
+        .par_chunks(1 << 16)
+        .map(chunk_acc)
+        .reduce(|| Acc::EMPTY, Acc::merge)
+}
+
+impl ValueStats {
+    /// Statistics of the stored values.
+    pub fn of(voxels: &Voxels) -> Self {
+        let a = crate::with_voxels!(voxels, v => acc_of(v));
+        let none = a.count == 0;
+        ValueStats {
+            min: if none { f64::NAN } else { a.min },
+            max: if none { f64::NAN } else { a.max },
+            mean: if none { f64::NAN } else { a.sum / a.count as f64 },
+            count: a.count,
+            nan_count: a.nan,
+        }
+    }
+
+    /// The same statistics after a linear rescale (exact: the map is affine).
+    pub fn rescaled(self, r: Rescale) -> Self {
+        if r.is_identity() {
+            return self;
+        }
+        let (a, b) = (r.apply(self.min), r.apply(self.max));
+        ValueStats {
+            min: a.min(b),
+            max: a.max(b),
+            mean: r.apply(self.mean),
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_skipped_and_negative_slope_swaps() {
+        let s = ValueStats::of(&Voxels::F32(vec![1.0, f32::NAN, 3.0]));
+        assert_eq!((s.min, s.max, s.mean, s.nan_count), (1.0, 3.0, 2.0, 1));
+        let r = s.rescaled(Rescale { slope: -1.0, intercept: 10.0 });
+        assert_eq!((r.min, r.max, r.mean), (7.0, 9.0, 8.0));
+    }
+}

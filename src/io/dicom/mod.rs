@@ -1,0 +1,347 @@
+//! DICOM: scan files, folders and DICOMDIRs; group into series; sort; decode.
+//!
+//! Series are grouped by SeriesInstanceUID and split where the files differ in orientation, matrix
+//! or sample layout. Single-frame slices are sorted by position along the slice normal, ascending
+//! (voxel 0 is the lowest position, as ITK does). Each multi-frame file is a volume of its own,
+//! its frames placed by their per-frame positions.
+
+pub mod decode;
+pub mod header;
+
+use super::{IoError, LoadedImage, NonImageObject, Result, Scan, SourceKind};
+use crate::core::geometry::{Mat3, Vec3, cross, dot, from_columns, norm};
+use crate::core::{Photometric, Volume, VolumeMeta, Voxels};
+use decode::{Frame, FrameLayout, SampleType};
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use header::DicomHeader;
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// True when the file has the `DICM` marker at offset 128.
+pub fn looks_like_dicom(path: &Path) -> bool {
+    let mut b = [0u8; 132];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map(|_| &b[128..132] == b"DICM")
+        .unwrap_or(false)
+}
+
+/// True for a file named `DICOMDIR`.
+pub fn is_dicomdir_name(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+}
+
+fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
+    let opts = OpenFileOptions::new();
+    let opts = if until_pixel_data { opts.read_until(tags::PIXEL_DATA) } else { opts };
+    opts.open_file(path).map_err(|e| {
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        IoError::dicom(path, format!("cannot parse: {msg}"))
+    })
+}
+
+/// The files a DICOMDIR refers to (its IMAGE and other leaf records), resolved against its folder.
+pub fn dicomdir_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let obj = open(path, false)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let records = obj
+        .get(tags::DIRECTORY_RECORD_SEQUENCE)
+        .and_then(|e| e.items())
+        .ok_or_else(|| IoError::dicom(path, "DICOMDIR has no Directory Record Sequence"))?;
+    let mut files = Vec::new();
+    for r in records {
+        if let Some(id) = r.get(tags::REFERENCED_FILE_ID).and_then(|e| e.to_str().ok()) {
+            let mut p = base.to_path_buf();
+            for part in id.split('\\') {
+                let part = part.trim();
+                if !part.is_empty() {
+                    p.push(part);
+                }
+            }
+            if !p.exists() {
+                return Err(IoError::dicom(path, format!("DICOMDIR refers to a missing file {}", p.display())));
+            }
+            files.push(p);
+        }
+    }
+    Ok(files)
+}
+
+enum Scanned {
+    Image(Box<DicomHeader>),
+    NonImage(NonImageObject),
+}
+
+fn scan_file(path: &Path) -> Result<Scanned> {
+    let obj = open(path, true)?;
+    let sop = obj
+        .get(tags::SOP_CLASS_UID)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches('\0').trim().to_string())
+        .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().trim_end_matches('\0').trim().to_string());
+    let modality = obj
+        .get(tags::MODALITY)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let has_pixels = obj.get(tags::PIXEL_DATA).is_some()
+        || obj.get(tags::FLOAT_PIXEL_DATA).is_some()
+        || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some()
+        // read_until stops before Pixel Data: look for the image pixel module instead.
+        || (obj.get(tags::ROWS).is_some() && obj.get(tags::BITS_ALLOCATED).is_some());
+    if header::is_non_image_sop_class(&sop) || !has_pixels {
+        return Ok(Scanned::NonImage(NonImageObject {
+            path: path.to_path_buf(),
+            sop_class_name: header::sop_class_name(&sop),
+            sop_class_uid: sop,
+            modality,
+        }));
+    }
+    Ok(Scanned::Image(Box::new(DicomHeader::from_object(&obj, path, true)?)))
+}
+
+/// Key that splits files of one series that cannot share a grid.
+fn group_key(h: &DicomHeader) -> String {
+    let o = h
+        .orientation
+        .map(|o| o.iter().map(|x| format!("{:.4}", x + 0.0)).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    // Files without a SeriesInstanceUID form one series, as ITK/GDCM group them.
+    let series = h.series_uid.clone().unwrap_or_default();
+    format!(
+        "{series}|{}x{}|{}|{}|{}|{}|{o}",
+        h.rows, h.cols, h.samples, h.bits_allocated, h.photometric, h.signed
+    )
+}
+
+/// Loads DICOM files: scans headers in parallel, groups them, decodes each series or multi-frame file.
+/// `source_of` names a series by its files.
+pub fn load_files(files: &[PathBuf], source_of: &(dyn Fn(&[PathBuf]) -> PathBuf + Sync)) -> Scan {
+    let mut scan = Scan::default();
+    let scanned: Vec<Result<Scanned>> = files.par_iter().map(|f| scan_file(f)).collect();
+    let mut headers = Vec::new();
+    for s in scanned {
+        match s {
+            Ok(Scanned::Image(h)) => headers.push(*h),
+            Ok(Scanned::NonImage(n)) => scan.non_images.push(n),
+            Err(e) => scan.errors.push(e),
+        }
+    }
+    // Group single-frame files; each multi-frame file stands alone.
+    let mut groups: Vec<(String, Vec<DicomHeader>)> = Vec::new();
+    for h in headers {
+        let key = if h.frames > 1 || h.enhanced {
+            format!("multiframe:{}", h.path.display())
+        } else {
+            group_key(&h)
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(h),
+            None => groups.push((key, vec![h])),
+        }
+    }
+    let results: Vec<Result<LoadedImage>> = groups
+        .into_par_iter()
+        .map(|(_, g)| {
+            let files: Vec<PathBuf> = g.iter().map(|h| h.path.clone()).collect();
+            let kind = if g.len() == 1 && g[0].frames > 1 {
+                SourceKind::DicomMultiframe
+            } else {
+                SourceKind::DicomSeries
+            };
+            let source = if kind == SourceKind::DicomSeries && g.len() > 1 {
+                source_of(&files)
+            } else {
+                files[0].clone()
+            };
+            load_group(g).map(|(volume, files)| LoadedImage {
+                source,
+                files,
+                kind,
+                volume,
+                volume_index: None,
+            })
+        })
+        .collect();
+    for r in results {
+        match r {
+            Ok(img) => scan.images.push(img),
+            Err(e) => scan.errors.push(e),
+        }
+    }
+    scan.images.sort_by(|a, b| a.source.cmp(&b.source).then(a.volume.meta.series_uid.cmp(&b.volume.meta.series_uid)));
+    scan
+}
+
+/// One slice to place: which file, which frame, and where.
+struct SlicePlan {
+    file: usize,
+    frame: usize,
+    position: Option<Vec3>,
+}
+
+/// Geometry of a stack of slices sorted along the normal.
+fn stack_geometry(first: &DicomHeader, positions: &[Option<Vec3>]) -> (Vec3, Vec3, Mat3) {
+    let o = first.orientation.unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let row = [o[0], o[1], o[2]];
+    let col = [o[3], o[4], o[5]];
+    let normal = cross(row, col);
+    let unit = |v: Vec3| {
+        let l = norm(v);
+        v.map(|x| x / l)
+    };
+    let direction = from_columns(unit(row), unit(col), unit(normal));
+    let [sy, sx] = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+    let origin = positions.first().copied().flatten().unwrap_or([0.0; 3]);
+    let n = positions.len();
+    let sz = match (positions.first().copied().flatten(), positions.last().copied().flatten()) {
+        (Some(a), Some(b)) if n > 1 => {
+            let d = dot([b[0] - a[0], b[1] - a[1], b[2] - a[2]], unit(normal)) / (n as f64 - 1.0);
+            if d.abs() > 1e-6 { d.abs() } else { first.spacing_between_slices.filter(|s| *s > 0.0).unwrap_or(1.0) }
+        }
+        _ => first.spacing_between_slices.filter(|s| *s > 0.0).unwrap_or(1.0),
+    };
+    let fix = |s: f64| if s.is_finite() && s > 0.0 { s } else { 1.0 };
+    (direction_spacing(fix(sx), fix(sy), sz), origin, direction)
+}
+
+fn direction_spacing(sx: f64, sy: f64, sz: f64) -> Vec3 {
+    [sx, sy, sz]
+}
+
+fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
+    let first_path = g[0].path.clone();
+    let normal = g[0].normal();
+    let mut plans: Vec<SlicePlan> = Vec::new();
+    if g.len() == 1 {
+        let h = &g[0];
+        for f in 0..h.frames {
+            plans.push(SlicePlan {
+                file: 0,
+                frame: f,
+                position: h.planes.get(f).and_then(|p| p.position),
+            });
+        }
+    } else {
+        g.sort_by(|a, b| {
+            let pa = a.planes.first().and_then(|p| p.position).map(|p| dot(p, normal));
+            let pb = b.planes.first().and_then(|p| p.position).map(|p| dot(p, normal));
+            pa.partial_cmp(&pb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.instance_number.cmp(&b.instance_number))
+                .then(a.path.cmp(&b.path))
+        });
+        for (i, h) in g.iter().enumerate() {
+            plans.push(SlicePlan {
+                file: i,
+                frame: 0,
+                position: h.planes.first().and_then(|p| p.position),
+            });
+        }
+    }
+    // Multi-frame: sort frames ascending along the normal when every frame has a position.
+    if g.len() == 1 && plans.len() > 1 && plans.iter().all(|p| p.position.is_some()) {
+        plans.sort_by(|a, b| {
+            let (pa, pb) = (dot(a.position.unwrap_or_default(), normal), dot(b.position.unwrap_or_default(), normal));
+            pa.partial_cmp(&pb).unwrap_or(std::cmp::Ordering::Equal).then(a.frame.cmp(&b.frame))
+        });
+    }
+    let h0 = &g[0];
+    let positions: Vec<Option<Vec3>> = plans.iter().map(|p| p.position).collect();
+    let (spacing, origin, direction) = stack_geometry(h0, &positions);
+    let layout = FrameLayout::of(h0);
+    let per_frame = layout.values_per_frame(h0);
+    let size = [h0.cols, h0.rows, plans.len()];
+    let total = per_frame * plans.len();
+
+    // Decode frames straight into their place in one buffer; each file is parsed once.
+    macro_rules! fill {
+        ($variant:ident, $t:ty) => {{
+            let mut buf: Vec<$t> = vec![Default::default(); total];
+            fill_frames(&g, &plans, per_frame, &mut buf, |f| match f {
+                Frame::$variant(v) => Some(v),
+                _ => None,
+            })?;
+            Voxels::$variant(buf)
+        }};
+    }
+    let voxels = match layout.sample {
+        SampleType::U8 => fill!(U8, u8),
+        SampleType::I8 => fill!(I8, i8),
+        SampleType::U16 => fill!(U16, u16),
+        SampleType::I16 => fill!(I16, i16),
+        SampleType::U32 => fill!(U32, u32),
+        SampleType::I32 => fill!(I32, i32),
+        SampleType::F32 => fill!(F32, f32),
+        SampleType::F64 => fill!(F64, f64),
+    };
+    let mut volume = Volume::new(size, spacing, origin, direction, layout.components, voxels, h0.rescale)
+        .map_err(|e| IoError::dicom(&first_path, e.to_string()))?;
+    let mut ts: Vec<String> = g.iter().map(|h| h.transfer_syntax.clone()).collect();
+    ts.sort();
+    ts.dedup();
+    volume.meta = VolumeMeta {
+        modality: h0.modality.clone(),
+        series_uid: h0.series_uid.clone(),
+        description: h0.series_description.clone(),
+        photometric: match (h0.photometric.as_str(), layout.components) {
+            ("MONOCHROME1", 1) => Photometric::Monochrome1,
+            (_, 1) => Photometric::Monochrome2,
+            (_, 4) => Photometric::Rgba,
+            _ => Photometric::Rgb,
+        },
+        windows: h0.windows.clone(),
+        transfer_syntaxes: ts,
+    };
+    let files = g.into_iter().map(|h| h.path).collect();
+    Ok((volume, files))
+}
+
+fn fill_frames<T: Copy + Send>(
+    g: &[DicomHeader],
+    plans: &[SlicePlan],
+    per_frame: usize,
+    buf: &mut [T],
+    take: impl Fn(Frame) -> Option<Vec<T>> + Sync,
+) -> Result<()> {
+    // Slices grouped by file so that each file is opened once.
+    let mut by_file: Vec<Vec<(usize, usize)>> = vec![Vec::new(); g.len()];
+    for (slot, p) in plans.iter().enumerate() {
+        by_file[p.file].push((slot, p.frame));
+    }
+    let mut slots: Vec<Option<&mut [T]>> = buf.chunks_mut(per_frame).map(Some).collect();
+    let mut work: Vec<(usize, Vec<(usize, &mut [T])>)> = Vec::new();
+    for (file, frames) in by_file.into_iter().enumerate() {
+        let mut dsts = Vec::new();
+        for (slot, frame) in frames {
+            if let Some(dst) = slots[slot].take() {
+                dsts.push((frame, dst));
+            }
+        }
+        work.push((file, dsts));
+    }
+    work.into_par_iter().try_for_each(|(file, dsts)| {
+        let h = &g[file];
+        let obj = open(&h.path, false)?;
+        dsts.into_par_iter().try_for_each(|(frame, dst)| {
+            let values = take(decode::decode_frame(&obj, h, frame)?)
+                .ok_or_else(|| IoError::dicom(&h.path, "frame decoded to an unexpected type"))?;
+            if values.len() != dst.len() {
+                return Err(IoError::dicom(
+                    &h.path,
+                    format!("frame {frame} has {} values, expected {}", values.len(), dst.len()),
+                ));
+            }
+            dst.copy_from_slice(&values);
+            Ok(())
+        })
+    })
+}

@@ -1,0 +1,1 @@
+//! The egui application. Filled by the viewer issue.

@@ -1,0 +1,56 @@
+//! Shared helpers for integration tests: finding the corpus and running the built binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The test corpus: `$VOXMARK_TEST_DATA`, else `../shared/data` beside the project.
+/// Returns `None` (after saying why) when it is missing, unless `VOXMARK_REQUIRE_TEST_DATA=1`, which panics.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("VOXMARK_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    if dir.join("MANIFEST.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("VOXMARK_REQUIRE_TEST_DATA").as_deref() == Ok("1") {
+        panic!("test corpus not found at {} and VOXMARK_REQUIRE_TEST_DATA=1", dir.display());
+    }
+    eprintln!("skipped: test corpus not found at {} (set VOXMARK_TEST_DATA)", dir.display());
+    None
+}
+
+/// Output of one run of the `voxmark` binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the built `voxmark` binary with `args`.
+pub fn voxmark<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(env!("CARGO_BIN_EXE_voxmark"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run voxmark");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `voxmark info --json PATH...` parsed.
+pub fn info_json<S: AsRef<std::ffi::OsStr>>(paths: &[S]) -> (Run, serde_json::Value) {
+    let mut args: Vec<std::ffi::OsString> = vec!["info".into(), "--json".into()];
+    args.extend(paths.iter().map(|p| p.as_ref().to_os_string()));
+    let run = voxmark(&args);
+    let json = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("info --json printed invalid JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
+    (run, json)
+}

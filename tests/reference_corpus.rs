@@ -1,0 +1,172 @@
+//! `voxmark info --json` against reference values that pydicom, SimpleITK, nibabel and Pillow computed
+//! on every file of the corpus (`tools/reference.py` wrote `tests/reference/corpus.json`; CI writes it
+//! afresh and points `VOXMARK_REFERENCE_JSON` at it).
+//!
+//! Size exact; spacing, origin and direction within 1e-4; min/max/mean within 1e-6 relative, except
+//! where a transfer syntax is lossy and decoders may round differently (named tolerances below).
+
+mod common;
+
+use rayon::prelude::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const GEOMETRY_TOL: f64 = 1e-4;
+const STATS_REL_TOL: f64 = 1e-6;
+
+/// Lossy transfer syntaxes: the standard lets decoders differ by rounding (IDCT precision, colour
+/// conversion). Tolerances are absolute, in stored units: (min/max, mean).
+fn lossy_tolerance(ts: &str) -> Option<(&'static str, f64, f64)> {
+    match ts {
+        // libjpeg-turbo (pydicom) and jpeg-decoder (ours) use different IDCTs and upsampling.
+        "1.2.840.10008.1.2.4.50" => Some(("JPEG baseline: IDCT and chroma upsampling rounding", 6.0, 0.5)),
+        "1.2.840.10008.1.2.4.51" => Some(("JPEG extended: IDCT rounding", 6.0, 0.5)),
+        _ => None,
+    }
+}
+
+fn reference() -> Value {
+    let path = std::env::var_os("VOXMARK_REFERENCE_JSON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/corpus.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON")
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn close_vec(name: &str, ours: &Value, theirs: &Value, tol: f64, problems: &mut Vec<String>) {
+    let (Some(a), Some(b)) = (ours.as_array(), theirs.as_array()) else {
+        problems.push(format!("{name}: missing ({ours} vs {theirs})"));
+        return;
+    };
+    if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| (f(x) - f(y)).abs() > tol) {
+        problems.push(format!("{name}: ours {ours} reference {theirs}"));
+    }
+}
+
+fn compare_volume(ours: &Value, theirs: &Value, entry_ts: Option<&str>) -> Vec<String> {
+    let mut p = Vec::new();
+    if ours["size"] != theirs["size"] {
+        p.push(format!("size: ours {} reference {}", ours["size"], theirs["size"]));
+    }
+    if ours["components"] != theirs["components"] {
+        p.push(format!("components: ours {} reference {}", ours["components"], theirs["components"]));
+    }
+    close_vec("spacing_mm", &ours["spacing_mm"], &theirs["spacing_mm"], GEOMETRY_TOL, &mut p);
+    close_vec("origin_lps_mm", &ours["origin_lps_mm"], &theirs["origin_lps_mm"], GEOMETRY_TOL, &mut p);
+    close_vec("direction", &ours["direction"], &theirs["direction"], GEOMETRY_TOL, &mut p);
+    let ts = theirs["transfer_syntax"].as_str().or(entry_ts).unwrap_or("");
+    let expected = theirs.get("stats_modality").unwrap_or(&theirs["stats"]);
+    for key in ["min", "max", "mean"] {
+        let (a, b) = (f(&ours["stats"][key]), f(&expected[key]));
+        let ok = match lossy_tolerance(ts) {
+            Some((_, range_tol, mean_tol)) => (a - b).abs() <= if key == "mean" { mean_tol } else { range_tol },
+            None => (a - b).abs() <= STATS_REL_TOL * b.abs().max(1.0),
+        };
+        if !ok {
+            p.push(format!("stats.{key}: ours {a} reference {b}"));
+        }
+    }
+    p
+}
+
+#[test]
+fn info_matches_reference_libraries_on_every_readable_file() {
+    let Some(data) = common::corpus() else { return };
+    let reference = reference();
+    let entries = reference["entries"].as_array().expect("entries");
+    assert!(entries.len() > 100, "reference lists only {} entries", entries.len());
+    let results: Vec<(String, Vec<String>)> = entries
+        .par_iter()
+        .map(|entry| {
+            let rel = entry["path"].as_str().unwrap_or_default().to_string();
+            let (run, json) = common::info_json(&[data.join(&rel)]);
+            let mut problems = Vec::new();
+            if run.code != 0 {
+                problems.push(format!("exit code {}: {}", run.code, run.stderr.trim()));
+            }
+            let ours = json["volumes"].as_array().cloned().unwrap_or_default();
+            let theirs = entry["volumes"].as_array().cloned().unwrap_or_default();
+            if ours.len() != theirs.len() {
+                problems.push(format!("{} volumes, reference has {}", ours.len(), theirs.len()));
+            } else {
+                // Series come out sorted by UID on both sides; match by UID where there is one.
+                for t in &theirs {
+                    let o = ours
+                        .iter()
+                        .find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"] && o["size"] == t["size"] && o["origin_lps_mm"].as_array().zip(t["origin_lps_mm"].as_array()).is_some_and(|(a, b)| a.iter().zip(b).all(|(x, y)| (f(x) - f(y)).abs() <= GEOMETRY_TOL)))
+                        .or_else(|| ours.iter().find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"] && o["size"] == t["size"]))
+                        .or_else(|| ours.iter().find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"]))
+                        .unwrap_or(&ours[0]);
+                    let ts = o["transfer_syntaxes"][0].as_str().map(str::to_string);
+                    problems.extend(compare_volume(o, t, ts.as_deref()));
+                }
+            }
+            (rel, problems)
+        })
+        .collect();
+    let mut failed = 0;
+    for (rel, problems) in &results {
+        if problems.is_empty() {
+            println!("ok   {rel}");
+        } else {
+            failed += 1;
+            println!("FAIL {rel}");
+            for p in problems {
+                println!("       {p}");
+            }
+        }
+    }
+    println!("{} entries checked against the reference, {failed} failed", results.len());
+    assert_eq!(failed, 0, "{failed} corpus entries differ from the reference (see the list above)");
+}
+
+#[test]
+fn unreadable_files_give_a_clear_error_naming_the_file() {
+    let Some(data) = common::corpus() else { return };
+    let reference = reference();
+    let unreadable = reference["unreadable"].as_array().expect("unreadable");
+    assert!(!unreadable.is_empty());
+    for u in unreadable {
+        let rel = u["path"].as_str().unwrap();
+        let file = data.join(rel);
+        let (run, json) = common::info_json(&[&file]);
+        let errors = json["errors"].as_array().cloned().unwrap_or_default();
+        println!("{rel}: {}", errors.iter().map(|e| e["error"].to_string()).collect::<Vec<_>>().join("; "));
+        assert_eq!(run.code, 1, "{rel}: expected exit code 1, got {} ({})", run.code, run.stderr);
+        assert!(json["volumes"].as_array().is_some_and(|v| v.is_empty()), "{rel}: decoded although the reference libraries cannot");
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            errors.iter().any(|e| e["error"].as_str().is_some_and(|s| s.contains(&name))),
+            "{rel}: no error names the file: {errors:?}"
+        );
+        assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
+    }
+}
+
+#[test]
+fn non_image_objects_are_listed_not_decoded() {
+    let Some(data) = common::corpus() else { return };
+    let reference = reference();
+    let non_images = reference["non_image"].as_array().expect("non_image");
+    let mut checked = 0;
+    for n in non_images {
+        let rel = n["path"].as_str().unwrap();
+        let (run, json) = common::info_json(&[data.join(rel)]);
+        assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
+        assert!(json["volumes"].as_array().is_some_and(|v| v.is_empty()), "{rel}: a non-image object was decoded as an image");
+        let listed = json["non_images"].as_array().is_some_and(|v| v.len() == 1);
+        let errored = json["errors"].as_array().is_some_and(|v| v.len() == 1);
+        assert!(listed || errored, "{rel}: neither listed nor reported: {json}");
+        if listed {
+            checked += 1;
+            if let Some(uid) = n["sop_class"].as_str() {
+                assert_eq!(json["non_images"][0]["sop_class_uid"].as_str(), Some(uid), "{rel}");
+            }
+        }
+    }
+    println!("{checked} of {} non-image objects listed with their SOP class", non_images.len());
+}
