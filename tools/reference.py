@@ -251,6 +251,27 @@ def rescale_in_functional_groups(ds):
     return False
 
 
+WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
+
+
+def functional_group_rescale(ds):
+    """(slope, intercept) of the first PixelValueTransformationSequence in the functional groups."""
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for item in ds.get(group, []) or []:
+            for pvt in item.get("PixelValueTransformationSequence", []) or []:
+                return float(pvt.get("RescaleSlope", 1) or 1), float(pvt.get("RescaleIntercept", 0) or 0)
+    return 1.0, 0.0
+
+
+def wsi_pixel_spacing(ds):
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for item in ds.get(group, []) or []:
+            for pm in item.get("PixelMeasuresSequence", []) or []:
+                if "PixelSpacing" in pm:
+                    return [float(x) for x in pm.PixelSpacing]
+    return None
+
+
 def pydicom_geometry(ds, n_frames):
     """Geometry from ImagePositionPatient/ImageOrientationPatient/PixelSpacing (top level,
     else the shared / first per-frame functional groups); defaults origin 0, identity,
@@ -376,8 +397,21 @@ class Corpus:
         vol["frames"] = n_frames
         vol.update(info)
         if rescale_in_functional_groups(ds):
-            # pydicom's apply_modality_lut only uses top-level Rescale*/Modality LUT.
+            # pydicom's apply_modality_lut only uses top-level Rescale*/Modality LUT: apply the
+            # functional groups' PixelValueTransformationSequence here, from pydicom's own values.
             vol["rescale_in_functional_groups"] = True
+            slope, inter = functional_group_rescale(ds)
+            raw = decode_values(ds)[0]
+            st_m, _ = stats_of(raw * slope + inter)
+            vol["stats_modality"] = st_m
+            vol["stats_modality_from"] = "pydicom values x PixelValueTransformationSequence (%r, %r)" % (slope, inter)
+        if sop_class_of(ds) == WSI_SOP_CLASS and vol.get("geometry_from") == "SimpleITK":
+            # GDCM does not read the pixel measures of whole-slide microscopy (it reports 1 mm):
+            # take PixelSpacing from the shared functional groups with pydicom.
+            ps = wsi_pixel_spacing(ds)
+            if ps is not None:
+                vol["spacing_mm"] = [float(ps[1]), float(ps[0]), vol["spacing_mm"][2]]
+                vol["geometry_from"] = "SimpleITK, pixel spacing from pydicom (GDCM ignores WSI pixel measures)"
         if forced:
             vol["read_with_force"] = True
         if n_frames == 1 and vol["geometry_from"] == "SimpleITK":
@@ -397,10 +431,24 @@ class Corpus:
             uids.update(sitk.ImageSeriesReader.GetGDCMSeriesIDs(d))
         in_series = set()
         volumes = []
+        groups = []
         for uid in sorted(uids):
             names = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(
                 folder, uid, False, recursive, False))
             in_series.update(os.path.abspath(n) for n in names)
+            # GDCM groups by SeriesInstanceUID alone. A series that mixes orientations or matrix
+            # sizes cannot be one grid: split it (keeping GDCM's order inside each part), as Voxmark
+            # does, and let SimpleITK read each part.
+            parts = {}
+            for n in names:
+                h = pydicom.dcmread(n, stop_before_pixels=True)
+                iop = tuple(round(float(x), 4) + 0.0 for x in (h.get("ImageOrientationPatient") or []))
+                parts.setdefault((iop, int(h.get("Rows", 0)), int(h.get("Columns", 0))), []).append(n)
+            if len(parts) > 1:
+                log("  series %s mixes %d orientations/sizes: split" % (uid, len(parts)))
+            for part in parts.values():
+                groups.append((uid, part))
+        for uid, names in groups:
             rel_names = [self.rel(n) for n in names]
             log("  series %s: %d files: %s" % (uid, len(names), " ".join(rel_names)))
             vol = {"series_uid": uid}
@@ -448,7 +496,7 @@ class Corpus:
             volumes.append(vol)
             log("  -> size %s spacing %s min=%r max=%r mean=%r" % (
                 vol["size"], vol["spacing_mm"], st["min"], st["max"], st["mean"]))
-        volumes.sort(key=lambda v: v["series_uid"])
+        volumes.sort(key=lambda v: (v["series_uid"], v["origin_lps_mm"]))
         self.entries.append({"path": rel, "kind": "dicom-series", "volumes": volumes})
         # Files of the folder that are in no series: classify only (non_image / unreadable).
         for f in files:

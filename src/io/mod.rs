@@ -196,6 +196,9 @@ pub fn scan_paths(paths: &[PathBuf]) -> Scan {
                 .collect();
             entries.sort();
             for file in entries {
+                if dicom::is_dicomdir_like_name(&file) {
+                    continue;
+                }
                 match sniff(&file) {
                     Some(Format::Dicom) => dicom_files.push(file),
                     Some(f) => others.push((file, f)),

@@ -91,6 +91,30 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
         .or_else(|| obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA))
         .ok_or_else(|| err(path, "no Pixel Data"))?;
     if elem.value().fragments().is_some() {
+        let expected = h.rows * h.cols * h.samples * (h.bits_allocated as usize).div_ceil(8);
+        if h.transfer_syntax == super::codecs::JPEG_EXTENDED && h.bits_allocated > 8 {
+            return Err(err(
+                path,
+                format!(
+                    "12-bit JPEG Extended (Process 4) is not decoded yet (BitsStored {}): no Rust decoder handles 12-bit DCT",
+                    h.bits_stored
+                ),
+            ));
+        }
+        let own = match h.transfer_syntax.as_str() {
+            super::codecs::RLE_LOSSLESS => Some(super::codecs::decode_rle(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?),
+            super::codecs::JPEG_BASELINE if h.bits_allocated == 8 => {
+                Some(super::codecs::decode_jpeg(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?)
+            }
+            _ => None,
+        };
+        if let Some(mut dst) = own {
+            if dst.len() < expected {
+                return Err(err(path, format!("frame {frame} decoded to {} bytes, expected {expected}", dst.len())));
+            }
+            dst.truncate(expected);
+            return Ok(dst);
+        }
         if !ts.is_codec_free() && ts.pixel_data_reader().is_none() || ts.is_unsupported_pixel_encapsulation() {
             return Err(err(
                 path,
@@ -104,7 +128,6 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
         reader
             .decode_frame(obj, frame as u32, &mut dst)
             .map_err(|e| err(path, format!("{} decoding of frame {frame} failed: {e}", ts.name())))?;
-        let expected = h.rows * h.cols * h.samples * (h.bits_allocated as usize).div_ceil(8);
         if dst.len() < expected {
             return Err(err(
                 path,
@@ -134,15 +157,16 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
             .collect());
     }
     let bytes_per = h.bits_allocated as usize / 8;
-    let frame_len = pixels * bytes_per;
+    // YBR_FULL_422 stores two luma and one pair of chroma samples per two pixels.
+    let frame_len = if h.photometric == "YBR_FULL_422" && h.samples == 3 {
+        h.rows * h.cols.div_ceil(2) * 4 * bytes_per
+    } else {
+        pixels * bytes_per
+    };
     let start = frame * frame_len;
     let need = start + frame_len;
-    let mut need_total = h.frames * frame_len;
-    if need_total % 2 == 1 {
-        need_total += 0; // odd lengths are padded by one byte in the file; we need only the real ones
-    }
-    if raw.len() < need.max(need_total.min(raw.len().max(need))) || raw.len() < need {
-        return Err(short(path, raw.len(), need_total));
+    if raw.len() < need {
+        return Err(short(path, raw.len(), h.frames * frame_len));
     }
     let mut out = raw[start..need].to_vec();
     if big_endian && bytes_per > 1 {

@@ -72,14 +72,32 @@ pub struct DicomHeader {
     pub enhanced: bool,
 }
 
+/// The element's value as text. Values that arrive as raw bytes (VR UN, or a VR a writer got
+/// wrong) are read as the ASCII text they hold, as pydicom does.
+fn raw_text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.get(tag)?;
+    if let Some(dicom_core::PrimitiveValue::U8(bytes)) = e.value().primitive() {
+        return Some(String::from_utf8_lossy(bytes).into_owned());
+    }
+    e.to_str().ok().map(|s| s.into_owned())
+}
+
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let s = obj.get(tag)?.to_str().ok()?;
+    let s = raw_text(obj, tag)?;
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
 }
 
 fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    let v = obj.get(tag)?.to_multi_float64().ok()?;
+    let e = obj.get(tag)?;
+    let v = match e.value().primitive() {
+        Some(dicom_core::PrimitiveValue::U8(_)) => raw_text(obj, tag)?
+            .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .split('\\')
+            .map(|p| p.trim().parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()?,
+        _ => e.to_multi_float64().ok()?,
+    };
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
 }
 
@@ -88,7 +106,11 @@ fn float(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 }
 
 fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
-    obj.get(tag)?.to_int::<i64>().ok()
+    let e = obj.get(tag)?;
+    match e.value().primitive() {
+        Some(dicom_core::PrimitiveValue::U8(_)) => text(obj, tag)?.split('\\').next()?.trim().parse().ok(),
+        _ => e.to_int::<i64>().ok(),
+    }
 }
 
 fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
@@ -179,6 +201,10 @@ pub fn sop_class_name(uid: &str) -> String {
         u if u.starts_with("1.2.840.10008.5.1.4.1.1.9.") => "Waveform",
         u if u.starts_with("1.2.840.10008.5.1.4.1.1.88.") => "Structured Report",
         u if u.starts_with("1.2.840.10008.5.1.4.1.1.11.") => "Presentation State",
+        "1.2.840.10008.5.1.4.1.1.2" => "CT Image",
+        "1.2.840.10008.5.1.4.1.1.4" => "MR Image",
+        "1.2.840.10008.5.1.4.1.1.1" => "CR Image",
+        "1.2.840.10008.5.1.4.1.1.7" => "Secondary Capture Image",
         _ => "Other",
     };
     name.to_string()
@@ -240,7 +266,11 @@ impl DicomHeader {
         let enhanced = shared.is_some() || !per_frame_items.is_empty();
 
         let mut orientation = floats(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| to_orientation(&v));
-        let mut pixel_spacing = floats(obj, tags::PIXEL_SPACING).filter(|v| v.len() >= 2).map(|v| [v[0], v[1]]);
+        // Projection radiographs give the detector's spacing instead (GDCM reads it the same way).
+        let mut pixel_spacing = floats(obj, tags::PIXEL_SPACING)
+            .or_else(|| floats(obj, tags::IMAGER_PIXEL_SPACING))
+            .filter(|v| v.len() >= 2)
+            .map(|v| [v[0], v[1]]);
         let mut spacing_between_slices = float(obj, tags::SPACING_BETWEEN_SLICES);
         let mut slice_thickness = float(obj, tags::SLICE_THICKNESS);
         let mut rescale = Rescale {

@@ -5,6 +5,7 @@
 //! (voxel 0 is the lowest position, as ITK does). Each multi-frame file is a volume of its own,
 //! its frames placed by their per-frame positions.
 
+pub mod codecs;
 pub mod decode;
 pub mod header;
 
@@ -33,10 +34,18 @@ pub fn is_dicomdir_name(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
 }
 
+/// True for DICOMDIR index files and their variants (`DICOMDIR-...`): a folder scan reads the
+/// files themselves, so the index is skipped there, as ITK/GDCM series scanning does.
+pub fn is_dicomdir_like_name(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_uppercase())
+        .is_some_and(|n| n == "DICOMDIR" || n.starts_with("DICOMDIR-") || n.starts_with("DICOMDIR."))
+}
+
 fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
     let opts = OpenFileOptions::new();
     let opts = if until_pixel_data { opts.read_until(tags::PIXEL_DATA) } else { opts };
-    opts.open_file(path).map_err(|e| {
+    opts.open_file(path).or_else(|e| {
         let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -44,8 +53,53 @@ fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
             msg.push_str(&s.to_string());
             source = s.source();
         }
-        IoError::dicom(path, format!("cannot parse: {msg}"))
+        open_tolerant(path).ok_or_else(|| IoError::dicom(path, format!("cannot parse: {msg}")))
     })
+}
+
+const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
+
+/// Second chance for files that real-world writers got wrong, as pydicom tolerates them:
+/// a data set in implicit VR behind a meta header that says explicit (or the reverse),
+/// and data sets with no file meta header at all. The result keeps the meta header's
+/// transfer syntax for the pixel data, or the one that parsed when there was none.
+fn open_tolerant(path: &Path) -> Option<DefaultDicomObject> {
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    use dicom_object::InMemDicomObject;
+    use dicom_object::meta::{FileMetaTable, FileMetaTableBuilder};
+    use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+    let bytes = std::fs::read(path).ok()?;
+    let (meta_ts, start) = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        let meta = FileMetaTable::from_reader(&bytes[128..]).ok()?;
+        let start = 132 + 12 + meta.information_group_length as usize;
+        (Some(meta.transfer_syntax().to_string()), start)
+    } else {
+        (None, 0)
+    };
+    let data = bytes.get(start..)?;
+    let candidates: Vec<&str> = match meta_ts.as_deref() {
+        Some(EXPLICIT_VR_BE) => vec![IMPLICIT_VR_LE, EXPLICIT_VR_LE],
+        Some(IMPLICIT_VR_LE) => vec![EXPLICIT_VR_LE],
+        Some(_) => vec![IMPLICIT_VR_LE, EXPLICIT_VR_LE],
+        None => vec![IMPLICIT_VR_LE, EXPLICIT_VR_LE, EXPLICIT_VR_BE],
+    };
+    for ts_uid in candidates {
+        let ts = TransferSyntaxRegistry.get(ts_uid)?;
+        let Ok(obj) = InMemDicomObject::read_dataset_with_ts(data, ts) else {
+            continue;
+        };
+        // Accept only a plausible data set: one that names its SOP class.
+        if obj.get(tags::SOP_CLASS_UID).is_none() {
+            continue;
+        }
+        let ts_for_pixels = meta_ts.clone().unwrap_or_else(|| ts_uid.to_string());
+        if let Ok(file) = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts_for_pixels)) {
+            return Some(file);
+        }
+    }
+    None
 }
 
 /// The files a DICOMDIR refers to (its IMAGE and other leaf records), resolved against its folder.
@@ -97,10 +151,18 @@ fn scan_file(path: &Path) -> Result<Scanned> {
         || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some()
         // read_until stops before Pixel Data: look for the image pixel module instead.
         || (obj.get(tags::ROWS).is_some() && obj.get(tags::BITS_ALLOCATED).is_some());
+    // `read_until` stops before Pixel Data; a data set with Pixel Data but no image pixel module
+    // is malformed, not a non-image object: look again with a full read.
+    let has_pixels = has_pixels || (!header::is_non_image_sop_class(&sop) && open(path, false)?.get(tags::PIXEL_DATA).is_some());
     if header::is_non_image_sop_class(&sop) || !has_pixels {
+        let sop_class_name = if header::is_non_image_sop_class(&sop) {
+            header::sop_class_name(&sop)
+        } else {
+            format!("{} without Pixel Data", header::sop_class_name(&sop))
+        };
         return Ok(Scanned::NonImage(NonImageObject {
             path: path.to_path_buf(),
-            sop_class_name: header::sop_class_name(&sop),
+            sop_class_name,
             sop_class_uid: sop,
             modality,
         }));
@@ -188,33 +250,43 @@ struct SlicePlan {
     position: Option<Vec3>,
 }
 
-/// Geometry of a stack of slices sorted along the normal.
+/// Geometry of a stack of slices in voxel order.
+///
+/// The third axis is the slice normal (row × column direction), flipped when the positions run the
+/// other way (multi-frame files keep their frame order); the slice spacing is the positions' extent
+/// along it divided by the gaps, as ITK computes it. Without positions, SpacingBetweenSlices is used;
+/// without PixelSpacing the geometry is unknown and every spacing is 1 mm, as GDCM reports it.
 fn stack_geometry(first: &DicomHeader, positions: &[Option<Vec3>]) -> (Vec3, Vec3, Mat3) {
     let o = first.orientation.unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
-    let row = [o[0], o[1], o[2]];
-    let col = [o[3], o[4], o[5]];
-    let normal = cross(row, col);
     let unit = |v: Vec3| {
         let l = norm(v);
         v.map(|x| x / l)
     };
-    let direction = from_columns(unit(row), unit(col), unit(normal));
-    let [sy, sx] = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+    let row = unit([o[0], o[1], o[2]]);
+    let col = unit([o[3], o[4], o[5]]);
+    let mut normal = unit(cross(row, col));
     let origin = positions.first().copied().flatten().unwrap_or([0.0; 3]);
     let n = positions.len();
-    let sz = match (positions.first().copied().flatten(), positions.last().copied().flatten()) {
-        (Some(a), Some(b)) if n > 1 => {
-            let d = dot([b[0] - a[0], b[1] - a[1], b[2] - a[2]], unit(normal)) / (n as f64 - 1.0);
-            if d.abs() > 1e-6 { d.abs() } else { first.spacing_between_slices.filter(|s| *s > 0.0).unwrap_or(1.0) }
-        }
-        _ => first.spacing_between_slices.filter(|s| *s > 0.0).unwrap_or(1.0),
-    };
     let fix = |s: f64| if s.is_finite() && s > 0.0 { s } else { 1.0 };
-    (direction_spacing(fix(sx), fix(sy), sz), origin, direction)
-}
-
-fn direction_spacing(sx: f64, sy: f64, sz: f64) -> Vec3 {
-    [sx, sy, sz]
+    let between = first.spacing_between_slices.filter(|s| first.pixel_spacing.is_some() && *s > 0.0);
+    let mut sz = between.unwrap_or(1.0);
+    if let (Some(a), Some(b)) = (positions.first().copied().flatten(), positions.last().copied().flatten())
+        && n > 1
+    {
+        let along = dot([b[0] - a[0], b[1] - a[1], b[2] - a[2]], normal) / (n as f64 - 1.0);
+        if along.abs() > 1e-6 {
+            sz = along.abs();
+            if along < 0.0 {
+                normal = normal.map(|x| -x);
+            }
+        }
+    }
+    let [sy, sx] = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+    (
+        [fix(sx), fix(sy), fix(sz)],
+        origin,
+        from_columns(row, col, normal),
+    )
 }
 
 fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
@@ -246,13 +318,6 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
                 position: h.planes.first().and_then(|p| p.position),
             });
         }
-    }
-    // Multi-frame: sort frames ascending along the normal when every frame has a position.
-    if g.len() == 1 && plans.len() > 1 && plans.iter().all(|p| p.position.is_some()) {
-        plans.sort_by(|a, b| {
-            let (pa, pb) = (dot(a.position.unwrap_or_default(), normal), dot(b.position.unwrap_or_default(), normal));
-            pa.partial_cmp(&pb).unwrap_or(std::cmp::Ordering::Equal).then(a.frame.cmp(&b.frame))
-        });
     }
     let h0 = &g[0];
     let positions: Vec<Option<Vec3>> = plans.iter().map(|p| p.position).collect();

@@ -1,0 +1,202 @@
+//! CPU slicing and windowing: one voxel plane of a [`Volume`] to display pixels.
+//!
+//! Temporary: the render module's shader path replaces this (ARCHITECTURE.md §6).
+
+use crate::core::{Photometric, Volume, Voxels};
+use egui::{Color32, ColorImage};
+
+/// A display window (centre and width in modality units), applied with the DICOM linear function.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    /// Window centre.
+    pub center: f64,
+    /// Window width, at least 1 (DICOM PS3.3 C.11.2.1.2.1).
+    pub width: f64,
+}
+
+impl Window {
+    /// A window with the width clamped to DICOM's minimum of 1.
+    pub fn new(center: f64, width: f64) -> Self {
+        Self {
+            center,
+            width: if width.is_finite() { width.max(1.0) } else { 1.0 },
+        }
+    }
+
+    /// The window that maps `min` to 0 and `max` to 255 exactly.
+    pub fn from_range(min: f64, max: f64) -> Self {
+        if !(min.is_finite() && max.is_finite()) || max < min {
+            return Self::new(0.5, 1.0);
+        }
+        Self::new((min + max) / 2.0 + 0.5, max - min + 1.0)
+    }
+
+    /// `y = ((x − (c − 0.5)) / (w − 1) + 0.5) · 255`, clamped to 0..255 and rounded; NaN gives 0.
+    pub fn apply(&self, x: f64) -> u8 {
+        if x.is_nan() {
+            return 0;
+        }
+        let threshold = self.center - 0.5;
+        let y = if self.width <= 1.0 {
+            if x <= threshold { 0.0 } else { 255.0 }
+        } else {
+            ((x - threshold) / (self.width - 1.0) + 0.5) * 255.0
+        };
+        y.clamp(0.0, 255.0).round() as u8
+    }
+}
+
+/// The window a newly opened image starts with: the file's first preset, else the range of its values
+/// (for 8-bit RGB the full 0..255, so colours show unchanged).
+pub fn initial_window(volume: &Volume, min: f64, max: f64) -> Window {
+    if let Some(p) = volume.meta.windows.first()
+        && p.center.is_finite()
+        && p.width.is_finite()
+        && p.width >= 1.0
+    {
+        return Window::new(p.center, p.width);
+    }
+    let rgb = matches!(volume.meta.photometric, Photometric::Rgb | Photometric::Rgba);
+    if rgb && matches!(volume.voxels(), Voxels::U8(_)) && volume.rescale().is_identity() {
+        return Window::from_range(0.0, 255.0);
+    }
+    Window::from_range(min, max)
+}
+
+/// Modality values of one voxel plane, possibly subsampled to fit a texture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SliceValues {
+    /// Columns kept.
+    pub width: usize,
+    /// Rows kept.
+    pub height: usize,
+    /// Values per pixel.
+    pub components: usize,
+    /// Row-major values, components adjacent.
+    pub values: Vec<f32>,
+}
+
+/// Reads plane `k` (clamped to the grid) as modality values, keeping every `step`-th voxel so that
+/// neither side exceeds `max_side` pixels.
+#[allow(clippy::unnecessary_cast, reason = "`with_voxels!` expands once per stored type, f64 included")]
+pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
+    let [nx, ny, nz] = volume.size();
+    let k = k.min(nz.saturating_sub(1));
+    let components = volume.components();
+    let step = nx.max(ny).div_ceil(max_side.max(1)).max(1);
+    let (width, height) = (nx.div_ceil(step), ny.div_ceil(step));
+    let rescale = volume.rescale();
+    let plane = k * nx * ny * components;
+    let mut values = Vec::with_capacity(width * height * components);
+    crate::with_voxels!(volume.voxels(), v => {
+        for y in (0..ny).step_by(step) {
+            let row = plane + y * nx * components;
+            for x in (0..nx).step_by(step) {
+                let base = row + x * components;
+                for c in 0..components {
+                    let stored = v.get(base + c).map_or(f64::NAN, |&s| s as f64);
+                    values.push(rescale.apply(stored) as f32);
+                }
+            }
+        }
+    });
+    SliceValues { width, height, components, values }
+}
+
+/// Applies `window` to every value: grey for monochrome (MONOCHROME1 inverted), RGB for colour images.
+pub fn to_image(slice: &SliceValues, window: Window, photometric: Photometric) -> ColorImage {
+    let c = slice.components.max(1);
+    let colour = matches!(photometric, Photometric::Rgb | Photometric::Rgba) && c >= 3;
+    let invert = photometric == Photometric::Monochrome1;
+    let pixels: Vec<Color32> = slice
+        .values
+        .chunks_exact(c)
+        .map(|px| {
+            let w = |x: f32| window.apply(f64::from(x));
+            if colour {
+                Color32::from_rgb(w(px[0]), w(px[1]), w(px[2]))
+            } else {
+                let g = w(px[0]);
+                Color32::from_gray(if invert { 255 - g } else { g })
+            }
+        })
+        .collect();
+    if pixels.len() != slice.width * slice.height {
+        // Cannot happen for a slice built by `extract`; show nothing rather than a wrong picture.
+        return ColorImage::filled([1, 1], Color32::BLACK);
+    }
+    ColorImage::new([slice.width, slice.height], pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::geometry::IDENTITY3;
+    use crate::core::{Rescale, Volume, Voxels, WindowPreset};
+
+    fn ct(values: Vec<i16>, size: [usize; 3]) -> Volume {
+        Volume::new(
+            size,
+            [0.5, 0.5, 2.0],
+            [0.0; 3],
+            IDENTITY3,
+            1,
+            Voxels::I16(values),
+            Rescale { slope: 1.0, intercept: -1024.0 },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn dicom_linear_window() {
+        let w = Window::new(40.0, 400.0);
+        // ((40 − 39.5) / 399 + 0.5) · 255 = 127.82
+        assert_eq!(w.apply(40.0), 128);
+        assert_eq!(w.apply(-160.0), 0);
+        assert_eq!(w.apply(240.0), 255);
+        assert_eq!(w.apply(-1000.0), 0);
+        assert_eq!(w.apply(f64::NAN), 0);
+        let binary = Window::new(10.0, 1.0);
+        assert_eq!((binary.apply(9.5), binary.apply(9.6)), (0, 255));
+    }
+
+    #[test]
+    fn range_window_maps_ends_exactly() {
+        for (lo, hi) in [(0.0, 255.0), (-1024.0, 3071.0), (0.0, 1.0)] {
+            let w = Window::from_range(lo, hi);
+            assert_eq!((w.apply(lo), w.apply(hi)), (0, 255), "{lo}..{hi}");
+        }
+        let identity = Window::from_range(0.0, 255.0);
+        assert!((0..=255).all(|x| identity.apply(f64::from(x)) == x as u8));
+    }
+
+    #[test]
+    fn extract_reads_plane_k_in_modality_units() {
+        let v = ct((0..2 * 3 * 2).collect(), [2, 3, 2]);
+        let s = extract(&v, 1, 4096);
+        assert_eq!((s.width, s.height), (2, 3));
+        assert_eq!(s.values, (6..12).map(|x| (x - 1024) as f32).collect::<Vec<_>>());
+        // Out-of-range k is clamped; large planes are subsampled.
+        assert_eq!(extract(&v, 9, 4096).values, s.values);
+        let small = extract(&v, 0, 2);
+        assert_eq!((small.width, small.height), (1, 2));
+    }
+
+    #[test]
+    fn first_preset_then_range() {
+        let mut v = ct(vec![0; 4], [2, 2, 1]);
+        assert_eq!(initial_window(&v, -1024.0, -1024.0), Window::from_range(-1024.0, -1024.0));
+        v.meta.windows.push(WindowPreset { center: 40.0, width: 400.0, name: None });
+        assert_eq!(initial_window(&v, -1024.0, 0.0), Window::new(40.0, 400.0));
+    }
+
+    #[test]
+    fn monochrome1_inverts() {
+        let s = SliceValues { width: 2, height: 1, components: 1, values: vec![0.0, 255.0] };
+        let w = Window::from_range(0.0, 255.0);
+        let m1 = to_image(&s, w, Photometric::Monochrome1);
+        assert_eq!(m1.pixels, vec![Color32::from_gray(255), Color32::from_gray(0)]);
+        let m2 = to_image(&s, w, Photometric::Monochrome2);
+        assert_eq!(m2.pixels, vec![Color32::from_gray(0), Color32::from_gray(255)]);
+    }
+}

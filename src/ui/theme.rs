@@ -1,0 +1,38 @@
+//! Every colour the viewer uses, in one place (ARCHITECTURE.md §11). Dark by default.
+
+use egui::{Color32, Theme, Visuals};
+
+/// Window and panel background.
+pub const PANEL: Color32 = Color32::from_rgb(0x1e, 0x20, 0x24);
+/// Background behind dialogs and text areas, a little darker than panels.
+pub const EXTREME_BG: Color32 = Color32::from_rgb(0x12, 0x13, 0x16);
+/// Background of the image viewport (black, as radiology viewers use).
+pub const VIEWPORT: Color32 = Color32::BLACK;
+/// Normal text.
+pub const TEXT: Color32 = Color32::from_rgb(0xd8, 0xda, 0xde);
+/// Secondary text: image details, non-image objects, hints.
+pub const MUTED: Color32 = Color32::from_rgb(0x8a, 0x8f, 0x98);
+/// Error messages, muted so a long list does not shout.
+pub const ERROR_MUTED: Color32 = Color32::from_rgb(0xc0, 0x7a, 0x72);
+/// Selection and active-tool highlight.
+pub const ACCENT: Color32 = Color32::from_rgb(0x4a, 0x9e, 0xe8);
+/// Fill of selected list items and active toggles.
+pub const SELECTION_BG: Color32 = Color32::from_rgb(0x2a, 0x4a, 0x6e);
+/// Outline drawn around the viewport while files hover over the window.
+pub const DROP_TARGET: Color32 = Color32::from_rgb(0x6a, 0xc0, 0x6a);
+
+/// Installs the dark theme and its colours on `ctx`.
+pub fn apply(ctx: &egui::Context) {
+    ctx.set_theme(Theme::Dark);
+    let mut visuals = Visuals::dark();
+    visuals.panel_fill = PANEL;
+    visuals.window_fill = PANEL;
+    visuals.extreme_bg_color = EXTREME_BG;
+    visuals.override_text_color = Some(TEXT);
+    visuals.weak_text_color = Some(MUTED);
+    visuals.hyperlink_color = ACCENT;
+    visuals.error_fg_color = ERROR_MUTED;
+    visuals.selection.bg_fill = SELECTION_BG;
+    visuals.selection.stroke.color = ACCENT;
+    ctx.set_visuals_of(Theme::Dark, visuals);
+}
