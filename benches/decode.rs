@@ -13,8 +13,14 @@ use voxmark::io::scan_paths;
 /// Corpus-relative paths of the cases, with a short name for the report.
 const CASES: &[(&str, &str)] = &[
     ("ct_j2k_series", "dicom/series/ct_abdomen_20sl_j2kr"),
-    ("mr_uncompressed_series", "dicom/series/mr_prostate_adc_20sl"),
-    ("mni_t1_nii_gz", "nifti/nilearn/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"),
+    (
+        "mr_uncompressed_series",
+        "dicom/series/mr_prostate_adc_20sl",
+    ),
+    (
+        "mni_t1_nii_gz",
+        "nifti/nilearn/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+    ),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -26,8 +32,17 @@ fn corpus_root() -> PathBuf {
 /// Loads everything under `path` and returns the summed voxel count and stats, so nothing is optimised away.
 fn load_and_stats(path: &Path) -> (usize, f64) {
     let scan = scan_paths(&[path.to_path_buf()]);
-    assert!(scan.errors.is_empty(), "errors loading {}: {:?}", path.display(), scan.errors);
-    assert!(!scan.images.is_empty(), "no image found in {}", path.display());
+    assert!(
+        scan.errors.is_empty(),
+        "errors loading {}: {:?}",
+        path.display(),
+        scan.errors
+    );
+    assert!(
+        !scan.images.is_empty(),
+        "no image found in {}",
+        path.display()
+    );
     let mut voxels = 0;
     let mut acc = 0.0;
     for image in &scan.images {
@@ -40,13 +55,21 @@ fn load_and_stats(path: &Path) -> (usize, f64) {
 
 #[divan::bench(args = CASES.iter().map(|(name, _)| *name), sample_count = 10, sample_size = 1)]
 fn scan_and_stats(name: &str) -> (usize, f64) {
-    let rel = CASES.iter().find(|(n, _)| *n == name).map(|(_, rel)| *rel).unwrap_or_default();
+    let rel = CASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, rel)| *rel)
+        .unwrap_or_default();
     load_and_stats(&corpus_root().join(rel))
 }
 
 fn main() {
     let root = corpus_root();
-    let missing: Vec<&str> = CASES.iter().map(|(_, rel)| *rel).filter(|rel| !root.join(rel).exists()).collect();
+    let missing: Vec<&str> = CASES
+        .iter()
+        .map(|(_, rel)| *rel)
+        .filter(|rel| !root.join(rel).exists())
+        .collect();
     if !missing.is_empty() {
         println!(
             "decode benchmarks skipped: corpus missing ({} not found under {}); set VOXMARK_TEST_DATA",

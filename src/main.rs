@@ -25,6 +25,8 @@ fn run_viewer(paths: Vec<std::path::PathBuf>) -> i32 {
 
 #[cfg(not(feature = "gui"))]
 fn run_viewer(_paths: Vec<std::path::PathBuf>) -> i32 {
-    eprintln!("error: this build has no viewer (built without the `gui` feature); see `voxmark --help` for the headless commands");
+    eprintln!(
+        "error: this build has no viewer (built without the `gui` feature); see `voxmark --help` for the headless commands"
+    );
     cli::EXIT_USER_ERROR
 }

@@ -8,12 +8,31 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     (
         "core",
         &["io", "store", "render", "ui", "inference", "cli"],
-        &["dicom_", "image::", "rusqlite", "wgpu", "egui", "eframe", "ort::", "rfd", "flate2", "std::fs", "std::net"],
+        &[
+            "dicom_", "image::", "rusqlite", "wgpu", "egui", "eframe", "ort::", "rfd", "flate2",
+            "std::fs", "std::net",
+        ],
     ),
-    ("io", &["store", "render", "ui", "inference", "cli"], &["rusqlite", "wgpu", "egui", "eframe", "ort::", "rfd"]),
-    ("store", &["io", "render", "ui", "inference", "cli"], &["dicom_", "wgpu", "egui", "eframe", "ort::", "rfd"]),
-    ("inference", &["io", "store", "render", "ui", "cli"], &["dicom_", "rusqlite", "wgpu", "egui", "eframe", "rfd"]),
-    ("render", &["io", "store", "inference", "ui", "cli"], &["dicom_", "rusqlite", "egui", "eframe", "ort::", "rfd"]),
+    (
+        "io",
+        &["store", "render", "ui", "inference", "cli"],
+        &["rusqlite", "wgpu", "egui", "eframe", "ort::", "rfd"],
+    ),
+    (
+        "store",
+        &["io", "render", "ui", "inference", "cli"],
+        &["dicom_", "wgpu", "egui", "eframe", "ort::", "rfd"],
+    ),
+    (
+        "inference",
+        &["io", "store", "render", "ui", "cli"],
+        &["dicom_", "rusqlite", "wgpu", "egui", "eframe", "rfd"],
+    ),
+    (
+        "render",
+        &["io", "store", "inference", "ui", "cli"],
+        &["dicom_", "rusqlite", "egui", "eframe", "ort::", "rfd"],
+    ),
     ("cli", &["ui"], &["egui", "eframe", "rfd"]),
 ];
 
@@ -47,9 +66,19 @@ fn violations() -> Vec<String> {
             let text = std::fs::read_to_string(&file).unwrap();
             for (n, line) in code_lines(&text) {
                 for m in *banned_modules {
-                    for pattern in [format!("crate::{m}::"), format!("crate::{m};"), format!("crate::{m} "), format!("crate::{m}}}"), format!("voxmark::{m}::")] {
+                    for pattern in [
+                        format!("crate::{m}::"),
+                        format!("crate::{m};"),
+                        format!("crate::{m} "),
+                        format!("crate::{m}}}"),
+                        format!("voxmark::{m}::"),
+                    ] {
                         if line.contains(&pattern) {
-                            found.push(format!("{}:{n}: {module} uses {m}: {}", file.display(), line.trim()));
+                            found.push(format!(
+                                "{}:{n}: {module} uses {m}: {}",
+                                file.display(),
+                                line.trim()
+                            ));
                         }
                     }
                 }
@@ -61,7 +90,11 @@ fn violations() -> Vec<String> {
                         || line.contains(&format!("&{c}"))
                         || line.trim_start().starts_with(c);
                     if hit {
-                        found.push(format!("{}:{n}: {module} uses {c}: {}", file.display(), line.trim()));
+                        found.push(format!(
+                            "{}:{n}: {module} uses {c}: {}",
+                            file.display(),
+                            line.trim()
+                        ));
                     }
                 }
             }
@@ -73,7 +106,11 @@ fn violations() -> Vec<String> {
 #[test]
 fn modules_keep_their_dependency_rules() {
     let v = violations();
-    assert!(v.is_empty(), "dependency rules broken (ARCHITECTURE.md §2):\n{}", v.join("\n"));
+    assert!(
+        v.is_empty(),
+        "dependency rules broken (ARCHITECTURE.md §2):\n{}",
+        v.join("\n")
+    );
 }
 
 #[test]

@@ -9,7 +9,12 @@ use voxmark::io::{self, IoError};
 
 fn one(path: PathBuf) -> voxmark::io::LoadedImage {
     let mut scan = io::scan_paths(std::slice::from_ref(&path));
-    assert!(scan.errors.is_empty(), "{}: {:?}", path.display(), scan.errors);
+    assert!(
+        scan.errors.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        scan.errors
+    );
     assert_eq!(scan.images.len(), 1, "{}", path.display());
     scan.images.remove(0)
 }
@@ -22,7 +27,11 @@ fn nine_encodings_of_one_mr_slice_give_identical_voxels() {
     for i in 2..=9 {
         let other = one(dir.join(format!("{i}.dcm")));
         println!("{i}.dcm: {:?}", other.volume.meta.transfer_syntaxes);
-        assert_eq!(other.volume.voxels(), first.volume.voxels(), "{i}.dcm differs from 1.dcm");
+        assert_eq!(
+            other.volume.voxels(),
+            first.volume.voxels(),
+            "{i}.dcm differs from 1.dcm"
+        );
         assert_eq!(other.volume.size(), first.volume.size());
         assert_eq!(other.volume.rescale(), first.volume.rescale());
     }
@@ -39,7 +48,11 @@ fn nifti_4d_exposes_each_volume() {
     assert_eq!(second.volume.size(), first.volume.size());
     assert_ne!(second.volume.voxels(), first.volume.voxels());
     let err = io::nifti::read(&path, 2).unwrap_err();
-    assert!(err.to_string().contains("volume 2 requested, the file has 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("volume 2 requested, the file has 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -47,7 +60,10 @@ fn nifti2_reads_like_nifti1() {
     let Some(data) = common::corpus() else { return };
     let n2 = io::nifti::read(&data.join("nifti/nibabel/example_nifti2.nii.gz"), 0).unwrap();
     assert_eq!(n2.header.version, 2);
-    assert!(matches!(n2.volume.voxels(), Voxels::I16(_) | Voxels::F32(_) | Voxels::U8(_) | Voxels::F64(_) | Voxels::I32(_)));
+    assert!(matches!(
+        n2.volume.voxels(),
+        Voxels::I16(_) | Voxels::F32(_) | Voxels::U8(_) | Voxels::F64(_) | Voxels::I32(_)
+    ));
 }
 
 fn temp_with(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
@@ -66,19 +82,64 @@ fn broken_nifti_headers_give_clear_errors() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.nii", vec![], "end of the header"),
         ("short.nii", good[..200].to_vec(), "end of the header"),
-        ("sizeof.nii", [&[1u8, 2, 3, 4][..], &good[4..]].concat(), "sizeof_hdr"),
-        ("magic.nii", { let mut b = good.clone(); b[344..348].copy_from_slice(b"xxx\0"); b }, "magic"),
-        ("dim0.nii", { let mut b = good.clone(); b[40..42].copy_from_slice(&i16b(9)); b }, "dim[0]"),
-        ("dim.nii", { let mut b = good.clone(); b[42..44].copy_from_slice(&i16b(-5)); b }, "dim[1]"),
-        ("dtype.nii", { let mut b = good.clone(); b[70..72].copy_from_slice(&i16b(32)); b }, "complex64"),
-        ("truncated.nii", good[..good.len() / 2].to_vec(), "file ends before"),
+        (
+            "sizeof.nii",
+            [&[1u8, 2, 3, 4][..], &good[4..]].concat(),
+            "sizeof_hdr",
+        ),
+        (
+            "magic.nii",
+            {
+                let mut b = good.clone();
+                b[344..348].copy_from_slice(b"xxx\0");
+                b
+            },
+            "magic",
+        ),
+        (
+            "dim0.nii",
+            {
+                let mut b = good.clone();
+                b[40..42].copy_from_slice(&i16b(9));
+                b
+            },
+            "dim[0]",
+        ),
+        (
+            "dim.nii",
+            {
+                let mut b = good.clone();
+                b[42..44].copy_from_slice(&i16b(-5));
+                b
+            },
+            "dim[1]",
+        ),
+        (
+            "dtype.nii",
+            {
+                let mut b = good.clone();
+                b[70..72].copy_from_slice(&i16b(32));
+                b
+            },
+            "complex64",
+        ),
+        (
+            "truncated.nii",
+            good[..good.len() / 2].to_vec(),
+            "file ends before",
+        ),
     ];
     for (name, bytes, expect) in cases {
         let (_dir, path) = temp_with(name, &bytes);
-        let err = io::nifti::read(&path, 0).err().unwrap_or_else(|| panic!("{name} was accepted"));
+        let err = io::nifti::read(&path, 0)
+            .err()
+            .unwrap_or_else(|| panic!("{name} was accepted"));
         let msg = err.to_string();
         assert!(msg.contains(expect), "{name}: {msg}");
-        assert!(msg.contains(name), "{name}: the error does not name the file: {msg}");
+        assert!(
+            msg.contains(name),
+            "{name}: the error does not name the file: {msg}"
+        );
         assert!(matches!(err, IoError::Nifti { .. }), "{name}: {err:?}");
     }
 }
@@ -106,11 +167,18 @@ fn truncated_and_garbage_dicom_give_clear_errors() {
         if let [listed] = scan.non_images.as_slice() {
             // Cut between elements before Pixel Data: what is left is a valid data set, and pydicom reads
             // it the same way. It must say plainly that the image has no pixels.
-            assert!(listed.sop_class_name.contains("without Pixel Data"), "cut at {cut}: {listed:?}");
+            assert!(
+                listed.sop_class_name.contains("without Pixel Data"),
+                "cut at {cut}: {listed:?}"
+            );
             continue;
         }
         assert_eq!(scan.errors.len(), 1, "cut at {cut}: {:?}", scan.errors);
-        assert!(scan.errors[0].to_string().contains("cut.dcm"), "{}", scan.errors[0]);
+        assert!(
+            scan.errors[0].to_string().contains("cut.dcm"),
+            "{}",
+            scan.errors[0]
+        );
     }
     let (_dir, path) = temp_with("garbage.dcm", &[0x5a; 4000]);
     let scan = io::scan_paths(std::slice::from_ref(&path));
@@ -121,7 +189,8 @@ fn truncated_and_garbage_dicom_give_clear_errors() {
 fn a_series_mixing_orientations_is_split() {
     let Some(data) = common::corpus() else { return };
     // MR700 holds seven radial slices under one SeriesInstanceUID.
-    let scan = io::scan_paths(&[data.join("dicom/pydicom_test_files/dicomdirtests/98892003/MR700")]);
+    let scan =
+        io::scan_paths(&[data.join("dicom/pydicom_test_files/dicomdirtests/98892003/MR700")]);
     assert_eq!(scan.images.len(), 7);
     let uid = scan.images[0].volume.meta.series_uid.clone();
     assert!(scan.images.iter().all(|i| i.volume.meta.series_uid == uid));
@@ -141,7 +210,11 @@ fn series_slices_sort_ascending_along_the_normal_whatever_the_file_order() {
     for k in 0..20usize {
         let p = w.apply([0.0, 0.0, k as f64]);
         let along = p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2];
-        assert!(along > last, "slice {k} is not above slice {}", k.saturating_sub(1));
+        assert!(
+            along > last,
+            "slice {k} is not above slice {}",
+            k.saturating_sub(1)
+        );
         last = along;
     }
 }

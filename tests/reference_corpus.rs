@@ -30,7 +30,11 @@ const STATS_REL_TOL: f64 = 1e-6;
 fn lossy_tolerance(ts: &str) -> Option<(&'static str, f64, f64)> {
     match ts {
         // libjpeg-turbo (pydicom) and jpeg-decoder (ours) use different IDCTs and upsampling.
-        "1.2.840.10008.1.2.4.50" => Some(("JPEG baseline: IDCT and chroma upsampling rounding", 6.0, 0.5)),
+        "1.2.840.10008.1.2.4.50" => Some((
+            "JPEG baseline: IDCT and chroma upsampling rounding",
+            6.0,
+            0.5,
+        )),
         "1.2.840.10008.1.2.4.51" => Some(("JPEG extended: IDCT rounding", 6.0, 0.5)),
         _ => None,
     }
@@ -39,8 +43,11 @@ fn lossy_tolerance(ts: &str) -> Option<(&'static str, f64, f64)> {
 fn reference() -> Value {
     let path = std::env::var_os("VOXMARK_REFERENCE_JSON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/corpus.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/corpus.json")
+        });
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("reference JSON")
 }
 
@@ -61,24 +68,59 @@ fn close_vec(name: &str, ours: &Value, theirs: &Value, tol: f64, problems: &mut 
 fn compare_volume(ours: &Value, theirs: &Value, entry_ts: Option<&str>) -> Vec<String> {
     let mut p = Vec::new();
     if ours["size"] != theirs["size"] {
-        p.push(format!("size: ours {} reference {}", ours["size"], theirs["size"]));
+        p.push(format!(
+            "size: ours {} reference {}",
+            ours["size"], theirs["size"]
+        ));
     }
     if ours["components"] != theirs["components"] {
-        p.push(format!("components: ours {} reference {}", ours["components"], theirs["components"]));
+        p.push(format!(
+            "components: ours {} reference {}",
+            ours["components"], theirs["components"]
+        ));
     }
-    close_vec("spacing_mm", &ours["spacing_mm"], &theirs["spacing_mm"], GEOMETRY_TOL, &mut p);
-    close_vec("origin_lps_mm", &ours["origin_lps_mm"], &theirs["origin_lps_mm"], GEOMETRY_TOL, &mut p);
-    close_vec("direction", &ours["direction"], &theirs["direction"], GEOMETRY_TOL, &mut p);
-    let ts = theirs["transfer_syntax"].as_str().or(entry_ts).unwrap_or("");
+    close_vec(
+        "spacing_mm",
+        &ours["spacing_mm"],
+        &theirs["spacing_mm"],
+        GEOMETRY_TOL,
+        &mut p,
+    );
+    close_vec(
+        "origin_lps_mm",
+        &ours["origin_lps_mm"],
+        &theirs["origin_lps_mm"],
+        GEOMETRY_TOL,
+        &mut p,
+    );
+    close_vec(
+        "direction",
+        &ours["direction"],
+        &theirs["direction"],
+        GEOMETRY_TOL,
+        &mut p,
+    );
+    let ts = theirs["transfer_syntax"]
+        .as_str()
+        .or(entry_ts)
+        .unwrap_or("");
     // 2D JPEG files: Pillow (libjpeg-turbo) and the image crate (zune-jpeg) round differently too.
     let is_jpeg_file = ours["kind"] == "image2d"
-        && ours["source"].as_str().is_some_and(|s| s.ends_with(".jpg") || s.ends_with(".jpeg"));
-    let ts = if is_jpeg_file { "1.2.840.10008.1.2.4.50" } else { ts };
+        && ours["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(".jpg") || s.ends_with(".jpeg"));
+    let ts = if is_jpeg_file {
+        "1.2.840.10008.1.2.4.50"
+    } else {
+        ts
+    };
     let expected = theirs.get("stats_modality").unwrap_or(&theirs["stats"]);
     for key in ["min", "max", "mean"] {
         let (a, b) = (f(&ours["stats"][key]), f(&expected[key]));
         let ok = match lossy_tolerance(ts) {
-            Some((_, range_tol, mean_tol)) => (a - b).abs() <= if key == "mean" { mean_tol } else { range_tol },
+            Some((_, range_tol, mean_tol)) => {
+                (a - b).abs() <= if key == "mean" { mean_tol } else { range_tol }
+            }
             None => (a - b).abs() <= STATS_REL_TOL * b.abs().max(1.0),
         };
         if !ok {
@@ -93,7 +135,11 @@ fn info_matches_reference_libraries_on_every_readable_file() {
     let Some(data) = common::corpus() else { return };
     let reference = reference();
     let entries = reference["entries"].as_array().expect("entries");
-    assert!(entries.len() > 100, "reference lists only {} entries", entries.len());
+    assert!(
+        entries.len() > 100,
+        "reference lists only {} entries",
+        entries.len()
+    );
     let results: Vec<(String, Vec<String>, bool)> = entries
         .par_iter()
         .map(|entry| {
@@ -102,7 +148,10 @@ fn info_matches_reference_libraries_on_every_readable_file() {
             let mut problems = Vec::new();
             if let Some((_, expected)) = KNOWN_GAPS.iter().find(|(p, _)| *p == rel) {
                 if run.code != 1 || !run.stderr.contains(expected) || !run.stderr.contains(&rel) {
-                    problems.push(format!("known gap changed: exit {} stderr {:?} (expected {expected:?})", run.code, run.stderr));
+                    problems.push(format!(
+                        "known gap changed: exit {} stderr {:?} (expected {expected:?})",
+                        run.code, run.stderr
+                    ));
                 }
                 return (rel, problems, true);
             }
@@ -112,15 +161,41 @@ fn info_matches_reference_libraries_on_every_readable_file() {
             let ours = json["volumes"].as_array().cloned().unwrap_or_default();
             let theirs = entry["volumes"].as_array().cloned().unwrap_or_default();
             if ours.len() != theirs.len() {
-                problems.push(format!("{} volumes, reference has {}", ours.len(), theirs.len()));
+                problems.push(format!(
+                    "{} volumes, reference has {}",
+                    ours.len(),
+                    theirs.len()
+                ));
             } else {
                 // Series come out sorted by UID on both sides; match by UID where there is one.
                 for t in &theirs {
                     let o = ours
                         .iter()
-                        .find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"] && o["size"] == t["size"] && o["origin_lps_mm"].as_array().zip(t["origin_lps_mm"].as_array()).is_some_and(|(a, b)| a.iter().zip(b).all(|(x, y)| (f(x) - f(y)).abs() <= GEOMETRY_TOL)))
-                        .or_else(|| ours.iter().find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"] && o["size"] == t["size"]))
-                        .or_else(|| ours.iter().find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"]))
+                        .find(|o| {
+                            !t["series_uid"].is_null()
+                                && o["series_uid"] == t["series_uid"]
+                                && o["size"] == t["size"]
+                                && o["origin_lps_mm"]
+                                    .as_array()
+                                    .zip(t["origin_lps_mm"].as_array())
+                                    .is_some_and(|(a, b)| {
+                                        a.iter()
+                                            .zip(b)
+                                            .all(|(x, y)| (f(x) - f(y)).abs() <= GEOMETRY_TOL)
+                                    })
+                        })
+                        .or_else(|| {
+                            ours.iter().find(|o| {
+                                !t["series_uid"].is_null()
+                                    && o["series_uid"] == t["series_uid"]
+                                    && o["size"] == t["size"]
+                            })
+                        })
+                        .or_else(|| {
+                            ours.iter().find(|o| {
+                                !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"]
+                            })
+                        })
                         .unwrap_or(&ours[0]);
                     let ts = o["transfer_syntaxes"][0].as_str().map(str::to_string);
                     problems.extend(compare_volume(o, t, ts.as_deref()));
@@ -143,8 +218,14 @@ fn info_matches_reference_libraries_on_every_readable_file() {
             }
         }
     }
-    println!("{} entries checked against the reference, {failed} failed", results.len());
-    assert_eq!(failed, 0, "{failed} corpus entries differ from the reference (see the list above)");
+    println!(
+        "{} entries checked against the reference, {failed} failed",
+        results.len()
+    );
+    assert_eq!(
+        failed, 0,
+        "{failed} corpus entries differ from the reference (see the list above)"
+    );
 }
 
 #[test]
@@ -158,15 +239,35 @@ fn unreadable_files_give_a_clear_error_naming_the_file() {
         let file = data.join(rel);
         let (run, json) = common::info_json(&[&file]);
         let errors = json["errors"].as_array().cloned().unwrap_or_default();
-        println!("{rel}: {}", errors.iter().map(|e| e["error"].to_string()).collect::<Vec<_>>().join("; "));
-        assert_eq!(run.code, 1, "{rel}: expected exit code 1, got {} ({})", run.code, run.stderr);
-        assert!(json["volumes"].as_array().is_some_and(|v| v.is_empty()), "{rel}: decoded although the reference libraries cannot");
+        println!(
+            "{rel}: {}",
+            errors
+                .iter()
+                .map(|e| e["error"].to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        assert_eq!(
+            run.code, 1,
+            "{rel}: expected exit code 1, got {} ({})",
+            run.code, run.stderr
+        );
+        assert!(
+            json["volumes"].as_array().is_some_and(|v| v.is_empty()),
+            "{rel}: decoded although the reference libraries cannot"
+        );
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         assert!(
-            errors.iter().any(|e| e["error"].as_str().is_some_and(|s| s.contains(&name))),
+            errors
+                .iter()
+                .any(|e| e["error"].as_str().is_some_and(|s| s.contains(&name))),
             "{rel}: no error names the file: {errors:?}"
         );
-        assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "{rel}: panicked: {}",
+            run.stderr
+        );
     }
 }
 
@@ -180,7 +281,11 @@ fn non_image_objects_are_listed_not_decoded() {
         .map(|n| {
             let rel = n["path"].as_str().unwrap();
             let (run, json) = common::info_json(&[data.join(rel)]);
-            assert!(!run.stderr.contains("panicked"), "{rel}: panicked: {}", run.stderr);
+            assert!(
+                !run.stderr.contains("panicked"),
+                "{rel}: panicked: {}",
+                run.stderr
+            );
             if n["sop_class"].as_str() == Some(DICOMDIR_SOP_CLASS) {
                 // A file named DICOMDIR opens the files it indexes; its variants are listed as what they are.
                 let count = |k: &str| json[k].as_array().map_or(0, |v| v.len());
@@ -193,9 +298,17 @@ fn non_image_objects_are_listed_not_decoded() {
             if rel == TRUNCATED_BUT_COMPLETE {
                 // pydicom gives up on this file and sees no data set; every fragment is there, so we
                 // decode it: it must then equal the complete file it was cut from.
-                let (_, whole) = common::info_json(&[data.join("dicom/pydicom_data/emri_small_jpeg_2k_lossless.dcm")]);
-                assert_eq!(json["volumes"][0]["stats"], whole["volumes"][0]["stats"], "{rel}");
-                assert_eq!(json["volumes"][0]["size"], whole["volumes"][0]["size"], "{rel}");
+                let (_, whole) = common::info_json(&[
+                    data.join("dicom/pydicom_data/emri_small_jpeg_2k_lossless.dcm")
+                ]);
+                assert_eq!(
+                    json["volumes"][0]["stats"], whole["volumes"][0]["stats"],
+                    "{rel}"
+                );
+                assert_eq!(
+                    json["volumes"][0]["size"], whole["volumes"][0]["size"],
+                    "{rel}"
+                );
                 return 0;
             }
             assert!(
@@ -204,12 +317,22 @@ fn non_image_objects_are_listed_not_decoded() {
             );
             let is_listed = json["non_images"].as_array().is_some_and(|v| v.len() == 1);
             let errored = json["errors"].as_array().is_some_and(|v| v.len() == 1);
-            assert!(is_listed || errored, "{rel}: neither listed nor reported: {json}");
+            assert!(
+                is_listed || errored,
+                "{rel}: neither listed nor reported: {json}"
+            );
             if is_listed && let Some(uid) = n["sop_class"].as_str() {
-                assert_eq!(json["non_images"][0]["sop_class_uid"].as_str(), Some(uid), "{rel}");
+                assert_eq!(
+                    json["non_images"][0]["sop_class_uid"].as_str(),
+                    Some(uid),
+                    "{rel}"
+                );
             }
             usize::from(is_listed)
         })
         .sum();
-    println!("{listed} of {} non-image objects listed with their SOP class", non_images.len());
+    println!(
+        "{listed} of {} non-image objects listed with their SOP class",
+        non_images.len()
+    );
 }

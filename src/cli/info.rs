@@ -77,7 +77,9 @@ pub fn run(args: &InfoArgs) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &scan_json(&scan)).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+        serde_json::to_writer_pretty(&mut out, &scan_json(&scan))
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
     } else {
         (|| -> std::io::Result<()> {
             for img in &scan.images {
@@ -96,14 +98,30 @@ pub fn run(args: &InfoArgs) -> i32 {
                 writeln!(out, "  spacing mm  {}", fmt3(v.spacing_mm()))?;
                 writeln!(out, "  origin LPS  {}", fmt3(v.origin_lps_mm()))?;
                 let d = v.direction();
-                writeln!(out, "  direction   {} | {} | {}", fmt3(d[0]), fmt3(d[1]), fmt3(d[2]))?;
-                writeln!(out, "  values      min {:.4}  max {:.4}  mean {:.4}", s.min, s.max, s.mean)?;
+                writeln!(
+                    out,
+                    "  direction   {} | {} | {}",
+                    fmt3(d[0]),
+                    fmt3(d[1]),
+                    fmt3(d[2])
+                )?;
+                writeln!(
+                    out,
+                    "  values      min {:.4}  max {:.4}  mean {:.4}",
+                    s.min, s.max, s.mean
+                )?;
                 if let Some(uid) = &v.meta.series_uid {
                     writeln!(out, "  series      {uid}")?;
                 }
             }
             for n in &scan.non_images {
-                writeln!(out, "{} (not an image: {}, {})", n.path.display(), n.sop_class_name, n.sop_class_uid)?;
+                writeln!(
+                    out,
+                    "{} (not an image: {}, {})",
+                    n.path.display(),
+                    n.sop_class_name,
+                    n.sop_class_uid
+                )?;
             }
             Ok(())
         })()

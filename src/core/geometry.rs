@@ -10,7 +10,8 @@ pub const IDENTITY3: Mat3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
 
 /// Determinant of a 3×3 matrix.
 pub fn det3(m: &Mat3) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
@@ -20,7 +21,8 @@ pub fn inverse3(m: &Mat3) -> Option<Mat3> {
     if !d.is_finite() || d.abs() < 1e-12 {
         return None;
     }
-    let c = |r0: usize, r1: usize, c0: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let c =
+        |r0: usize, r1: usize, c0: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
     Some([
         [c(1, 2, 1, 2) / d, -c(0, 2, 1, 2) / d, c(0, 1, 1, 2) / d],
         [-c(1, 2, 0, 2) / d, c(0, 2, 0, 2) / d, -c(0, 1, 0, 2) / d],
@@ -35,7 +37,11 @@ pub fn mul3(m: &Mat3, v: Vec3) -> Vec3 {
 
 /// Cross product.
 pub fn cross(a: Vec3, b: Vec3) -> Vec3 {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 /// Dot product.
@@ -55,7 +61,11 @@ pub fn column(m: &Mat3, c: usize) -> Vec3 {
 
 /// A matrix from three columns.
 pub fn from_columns(c0: Vec3, c1: Vec3, c2: Vec3) -> Mat3 {
-    [[c0[0], c1[0], c2[0]], [c0[1], c1[1], c2[1]], [c0[2], c1[2], c2[2]]]
+    [
+        [c0[0], c1[0], c2[0]],
+        [c0[1], c1[1], c2[1]],
+        [c0[2], c1[2], c2[2]],
+    ]
 }
 
 /// An affine map `y = linear · x + translation`.
@@ -112,7 +122,11 @@ mod tests {
     #[test]
     fn world_voxel_round_trip_oblique() {
         let a = 0.3f64;
-        let dir = from_columns([a.cos(), a.sin(), 0.0], [-a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]);
+        let dir = from_columns(
+            [a.cos(), a.sin(), 0.0],
+            [-a.sin(), a.cos(), 0.0],
+            [0.0, 0.0, 1.0],
+        );
         let w = Affine3::from_grid([-10.0, 20.0, 5.0], dir, [0.7, 0.7, 3.0]);
         let p = [3.5, -2.0, 7.25];
         let back = w.inverse().unwrap().apply(w.apply(p));

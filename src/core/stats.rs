@@ -86,7 +86,11 @@ impl ValueStats {
         ValueStats {
             min: if none { f64::NAN } else { a.min },
             max: if none { f64::NAN } else { a.max },
-            mean: if none { f64::NAN } else { a.sum / a.count as f64 },
+            mean: if none {
+                f64::NAN
+            } else {
+                a.sum / a.count as f64
+            },
             count: a.count,
             nan_count: a.nan,
         }
@@ -115,7 +119,10 @@ mod tests {
     fn nan_skipped_and_negative_slope_swaps() {
         let s = ValueStats::of(&Voxels::F32(vec![1.0, f32::NAN, 3.0]));
         assert_eq!((s.min, s.max, s.mean, s.nan_count), (1.0, 3.0, 2.0, 1));
-        let r = s.rescaled(Rescale { slope: -1.0, intercept: 10.0 });
+        let r = s.rescaled(Rescale {
+            slope: -1.0,
+            intercept: 10.0,
+        });
         assert_eq!((r.min, r.max, r.mean), (7.0, 9.0, 8.0));
     }
 }

@@ -81,6 +81,7 @@ impl Voxels {
     }
 
     /// The stored value at flat index `i` as f64 (no rescale).
+    #[allow(clippy::unnecessary_cast)] // the macro casts every type, f64 included
     pub fn get_f64(&self, i: usize) -> Option<f64> {
         with_voxels!(self, v => v.get(i).map(|&x| x as f64))
     }
@@ -165,7 +166,9 @@ pub struct VolumeMeta {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum VolumeError {
     /// The number of values does not match size × components.
-    #[error("expected {expected} values for {size:?} voxels × {components} components, found {found}")]
+    #[error(
+        "expected {expected} values for {size:?} voxels × {components} components, found {found}"
+    )]
     WrongLength {
         /// Values needed.
         expected: usize,
@@ -343,7 +346,14 @@ mod tests {
             Rescale::IDENTITY,
         )
         .unwrap_err();
-        assert!(matches!(err, VolumeError::WrongLength { expected: 4, found: 3, .. }));
+        assert!(matches!(
+            err,
+            VolumeError::WrongLength {
+                expected: 4,
+                found: 3,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -355,7 +365,10 @@ mod tests {
             IDENTITY3,
             1,
             Voxels::I16((0..12).collect()),
-            Rescale { slope: 2.0, intercept: -1024.0 },
+            Rescale {
+                slope: 2.0,
+                intercept: -1024.0,
+            },
         )
         .unwrap();
         assert_eq!(v.value([1, 2, 1], 0), Some(11.0 * 2.0 - 1024.0));

@@ -8,8 +8,13 @@ use std::path::Path;
 
 /// True when the name ends in a 2D image extension we read.
 pub fn is_image_name(path: &Path) -> bool {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg" | "tif" | "tiff"))
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    matches!(
+        ext.as_deref(),
+        Some("png" | "jpg" | "jpeg" | "tif" | "tiff")
+    )
 }
 
 fn err(path: &Path, what: impl Into<String>) -> IoError {
@@ -41,10 +46,23 @@ pub fn read(path: &Path) -> Result<Volume> {
         DynamicImage::ImageRgba16(b) => (4, Voxels::U16(b.into_raw()), Photometric::Rgba),
         DynamicImage::ImageRgb32F(b) => (3, Voxels::F32(b.into_raw()), Photometric::Rgb),
         DynamicImage::ImageRgba32F(b) => (4, Voxels::F32(b.into_raw()), Photometric::Rgba),
-        other => return Err(err(path, format!("pixel layout {:?} is not supported", other.color()))),
+        other => {
+            return Err(err(
+                path,
+                format!("pixel layout {:?} is not supported", other.color()),
+            ));
+        }
     };
-    let mut volume = Volume::new([w, h, 1], [1.0; 3], [0.0; 3], IDENTITY3, components, voxels, Rescale::IDENTITY)
-        .map_err(|e| err(path, e.to_string()))?;
+    let mut volume = Volume::new(
+        [w, h, 1],
+        [1.0; 3],
+        [0.0; 3],
+        IDENTITY3,
+        components,
+        voxels,
+        Rescale::IDENTITY,
+    )
+    .map_err(|e| err(path, e.to_string()))?;
     volume.meta = VolumeMeta {
         photometric,
         ..VolumeMeta::default()

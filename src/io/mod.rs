@@ -161,7 +161,9 @@ pub fn sniff(path: &Path) -> Option<Format> {
     if image2d::is_image_name(path) {
         return Some(Format::Image2d);
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if matches!(ext.as_deref(), Some("dcm" | "dicom" | "ima")) {
         return Some(Format::Dicom);
     }
@@ -185,10 +187,15 @@ pub fn scan_paths(paths: &[PathBuf]) -> Scan {
                     Ok(e) if e.file_type().is_file() => Some(e.into_path()),
                     Ok(_) => None,
                     Err(err) => {
-                        let p = err.path().map(Path::to_path_buf).unwrap_or_else(|| path.clone());
+                        let p = err
+                            .path()
+                            .map(Path::to_path_buf)
+                            .unwrap_or_else(|| path.clone());
                         scan.errors.push(IoError::Open {
                             path: p,
-                            source: err.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
+                            source: err
+                                .into_io_error()
+                                .unwrap_or_else(|| std::io::Error::other("walk failed")),
                         });
                         None
                     }
@@ -219,7 +226,9 @@ pub fn scan_paths(paths: &[PathBuf]) -> Scan {
             match sniff(path) {
                 Some(Format::Dicom) => dicom_files.push(path.clone()),
                 Some(f) => others.push((path.clone(), f)),
-                None => scan.errors.push(IoError::UnknownFormat { path: path.clone() }),
+                None => scan
+                    .errors
+                    .push(IoError::UnknownFormat { path: path.clone() }),
             }
         }
     }

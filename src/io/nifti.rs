@@ -5,7 +5,7 @@
 //! `scl_slope`/`scl_inter` become the volume's rescale (ignored when the slope is 0 or not finite).
 
 use super::{IoError, Result};
-use crate::core::geometry::{Mat3, Vec3, column, from_columns, norm};
+use crate::core::geometry::{Mat3, Vec3, from_columns, norm};
 use crate::core::{Photometric, Rescale, Volume, VolumeMeta, Voxels};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -57,23 +57,43 @@ impl Bytes<'_> {
     }
     fn i16(&self, at: usize) -> i16 {
         let a = self.arr(at);
-        if self.le { i16::from_le_bytes(a) } else { i16::from_be_bytes(a) }
+        if self.le {
+            i16::from_le_bytes(a)
+        } else {
+            i16::from_be_bytes(a)
+        }
     }
     fn i32(&self, at: usize) -> i32 {
         let a = self.arr(at);
-        if self.le { i32::from_le_bytes(a) } else { i32::from_be_bytes(a) }
+        if self.le {
+            i32::from_le_bytes(a)
+        } else {
+            i32::from_be_bytes(a)
+        }
     }
     fn i64(&self, at: usize) -> i64 {
         let a = self.arr(at);
-        if self.le { i64::from_le_bytes(a) } else { i64::from_be_bytes(a) }
+        if self.le {
+            i64::from_le_bytes(a)
+        } else {
+            i64::from_be_bytes(a)
+        }
     }
     fn f32(&self, at: usize) -> f64 {
         let a = self.arr(at);
-        (if self.le { f32::from_le_bytes(a) } else { f32::from_be_bytes(a) }) as f64
+        (if self.le {
+            f32::from_le_bytes(a)
+        } else {
+            f32::from_be_bytes(a)
+        }) as f64
     }
     fn f64(&self, at: usize) -> f64 {
         let a = self.arr(at);
-        if self.le { f64::from_le_bytes(a) } else { f64::from_be_bytes(a) }
+        if self.le {
+            f64::from_le_bytes(a)
+        } else {
+            f64::from_be_bytes(a)
+        }
     }
     fn text(&self, at: usize, len: usize) -> String {
         let s = &self.b[at..at + len];
@@ -93,7 +113,10 @@ impl NiftiHeader {
     /// Parses a header from its first bytes (at least 348 for NIfTI-1, 540 for NIfTI-2).
     pub fn parse(b: &[u8], path: &Path) -> Result<Self> {
         if b.len() < 348 {
-            return Err(bad(path, format!("file is {} bytes, shorter than a NIfTI header", b.len())));
+            return Err(bad(
+                path,
+                format!("file is {} bytes, shorter than a NIfTI header", b.len()),
+            ));
         }
         let first = [b[0], b[1], b[2], b[3]];
         let (version, le) = match (i32::from_le_bytes(first), i32::from_be_bytes(first)) {
@@ -101,13 +124,23 @@ impl NiftiHeader {
             (_, 348) => (1, false),
             (540, _) => (2, true),
             (_, 540) => (2, false),
-            (a, _) => return Err(bad(path, format!("sizeof_hdr is {a}, expected 348 (NIfTI-1) or 540 (NIfTI-2)"))),
+            (a, _) => {
+                return Err(bad(
+                    path,
+                    format!("sizeof_hdr is {a}, expected 348 (NIfTI-1) or 540 (NIfTI-2)"),
+                ));
+            }
         };
         let r = Bytes { b, le };
         if version == 1 {
             let magic = &b[344..348];
             if magic != b"n+1\0" && magic != b"ni1\0" {
-                return Err(bad(path, format!("magic {magic:?} is not \"n+1\" or \"ni1\" (Analyze 7.5 files are not supported)")));
+                return Err(bad(
+                    path,
+                    format!(
+                        "magic {magic:?} is not \"n+1\" or \"ni1\" (Analyze 7.5 files are not supported)"
+                    ),
+                ));
             }
             let mut dim = [0i64; 8];
             let mut pixdim = [0f64; 8];
@@ -122,7 +155,11 @@ impl NiftiHeader {
                 dim,
                 datatype: r.i16(70),
                 pixdim,
-                vox_offset: if magic == b"ni1\0" { 0 } else { vox_offset.max(352.0) as u64 },
+                vox_offset: if magic == b"ni1\0" {
+                    0
+                } else {
+                    vox_offset.max(352.0) as u64
+                },
                 scl_slope: r.f32(112),
                 scl_inter: r.f32(116),
                 qform_code: r.i16(252) as i32,
@@ -134,7 +171,10 @@ impl NiftiHeader {
             })
         } else {
             if b.len() < 540 {
-                return Err(bad(path, format!("file is {} bytes, shorter than a NIfTI-2 header", b.len())));
+                return Err(bad(
+                    path,
+                    format!("file is {} bytes, shorter than a NIfTI-2 header", b.len()),
+                ));
             }
             if &b[4..7] != b"n+2" && &b[4..7] != b"ni2" {
                 return Err(bad(path, "NIfTI-2 magic is not \"n+2\" or \"ni2\""));
@@ -155,7 +195,11 @@ impl NiftiHeader {
                 dim,
                 datatype: r.i16(12),
                 pixdim,
-                vox_offset: if &b[4..7] == b"ni2" { 0 } else { (vox_offset as u64).max(544) },
+                vox_offset: if &b[4..7] == b"ni2" {
+                    0
+                } else {
+                    (vox_offset as u64).max(544)
+                },
                 scl_slope: r.f64(176),
                 scl_inter: r.f64(184),
                 qform_code: r.i32(344),
@@ -171,7 +215,13 @@ impl NiftiHeader {
     /// Voxel grid `[x, y, z]` of one 3D volume.
     pub fn size(&self) -> [usize; 3] {
         let n = self.dim[0].clamp(1, 7) as usize;
-        [1, 2, 3].map(|i| if i <= n { self.dim[i].max(1) as usize } else { 1 })
+        [1, 2, 3].map(|i| {
+            if i <= n {
+                self.dim[i].max(1) as usize
+            } else {
+                1
+            }
+        })
     }
 
     /// Number of 3D volumes (product of dims 4..7).
@@ -186,7 +236,10 @@ impl NiftiHeader {
         }
         for i in 1..=self.dim[0] as usize {
             if self.dim[i] < 1 {
-                return Err(bad(path, format!("dim[{i}] = {} is not positive", self.dim[i])));
+                return Err(bad(
+                    path,
+                    format!("dim[{i}] = {} is not positive", self.dim[i]),
+                ));
             }
         }
         Ok(())
@@ -197,21 +250,39 @@ impl NiftiHeader {
         if self.sform_code > 0 {
             return self.srow;
         }
-        let size = self.size();
-        let _ = size;
-        let vox = [self.pixdim[1], self.pixdim[2], self.pixdim[3]].map(|v| if v == 0.0 { 1.0 } else { v.abs() });
+        let vox = [self.pixdim[1], self.pixdim[2], self.pixdim[3]]
+            .map(|v| if v == 0.0 { 1.0 } else { v.abs() });
         if self.qform_code > 0 {
             let [b, c, d] = self.quatern;
             let w2 = 1.0 - (b * b + c * c + d * d);
             let a = if w2 < 0.0 { 0.0 } else { w2.sqrt() };
             let r = [
-                [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
-                [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
-                [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+                [
+                    a * a + b * b - c * c - d * d,
+                    2.0 * (b * c - a * d),
+                    2.0 * (b * d + a * c),
+                ],
+                [
+                    2.0 * (b * c + a * d),
+                    a * a + c * c - b * b - d * d,
+                    2.0 * (c * d - a * b),
+                ],
+                [
+                    2.0 * (b * d - a * c),
+                    2.0 * (c * d + a * b),
+                    a * a + d * d - c * c - b * b,
+                ],
             ];
             let qfac = if self.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
             let s = [vox[0], vox[1], vox[2] * qfac];
-            return [0, 1, 2].map(|row| [r[row][0] * s[0], r[row][1] * s[1], r[row][2] * s[2], self.qoffset[row]]);
+            return [0, 1, 2].map(|row| {
+                [
+                    r[row][0] * s[0],
+                    r[row][1] * s[1],
+                    r[row][2] * s[2],
+                    self.qoffset[row],
+                ]
+            });
         }
         // Neither form set: nibabel's fallback is a centred grid; NIfTI's method 1 is the scaled identity.
         // We follow nibabel so that both agree on such files.
@@ -236,7 +307,6 @@ impl NiftiHeader {
             cols[c].map(|x| x / s)
         });
         let direction = from_columns(dir_cols[0], dir_cols[1], dir_cols[2]);
-        let _ = column;
         (spacing, [lps(0, 3), lps(1, 3), lps(2, 3)], direction)
     }
 
@@ -246,7 +316,11 @@ impl NiftiHeader {
         }
         Rescale {
             slope: self.scl_slope,
-            intercept: if self.scl_inter.is_finite() { self.scl_inter } else { 0.0 },
+            intercept: if self.scl_inter.is_finite() {
+                self.scl_inter
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -306,7 +380,9 @@ fn open_stream(path: &Path) -> Result<Box<dyn Read>> {
     })?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 2];
-    let n = reader.read(&mut magic).map_err(|e| IoError::read(path, e))?;
+    let n = reader
+        .read(&mut magic)
+        .map_err(|e| IoError::read(path, e))?;
     let prefix = std::io::Cursor::new(magic[..n].to_vec()).chain(reader);
     if n == 2 && magic == [0x1f, 0x8b] {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(prefix)))
@@ -329,25 +405,47 @@ fn read_exact_or(path: &Path, r: &mut dyn Read, buf: &mut [u8], what: &str) -> R
 pub fn read(path: &Path, index: usize) -> Result<NiftiFile> {
     let mut stream = open_stream(path)?;
     let mut head = vec![0u8; 540];
-    read_exact_or(path, &mut stream, &mut head[..348], "end of the header (348 bytes)")?;
+    read_exact_or(
+        path,
+        &mut stream,
+        &mut head[..348],
+        "end of the header (348 bytes)",
+    )?;
     let mut got = 348;
     let first = [head[0], head[1], head[2], head[3]];
     if i32::from_le_bytes(first) == 540 || i32::from_be_bytes(first) == 540 {
-        read_exact_or(path, &mut stream, &mut head[348..540], "end of the NIfTI-2 header (540 bytes)")?;
+        read_exact_or(
+            path,
+            &mut stream,
+            &mut head[348..540],
+            "end of the NIfTI-2 header (540 bytes)",
+        )?;
         got = 540;
     }
     head.truncate(got);
     let header = NiftiHeader::parse(&head, path)?;
     header.check(path)?;
     if header.vox_offset == 0 {
-        return Err(bad(path, "detached header/image pairs (.hdr/.img) are not supported"));
+        return Err(bad(
+            path,
+            "detached header/image pairs (.hdr/.img) are not supported",
+        ));
     }
     let (bytes, components) = datatype_layout(header.datatype).ok_or_else(|| {
-        bad(path, format!("datatype {} is not supported", datatype_name(header.datatype)))
+        bad(
+            path,
+            format!(
+                "datatype {} is not supported",
+                datatype_name(header.datatype)
+            ),
+        )
     })?;
     let count = header.volume_count();
     if index >= count {
-        return Err(bad(path, format!("volume {index} requested, the file has {count}")));
+        return Err(bad(
+            path,
+            format!("volume {index} requested, the file has {count}"),
+        ));
     }
     let size = header.size();
     let n_values = size
@@ -359,17 +457,29 @@ pub fn read(path: &Path, index: usize) -> Result<NiftiFile> {
         .ok_or_else(|| bad(path, format!("size {size:?} overflows")))?;
     // Skip to the volume.
     if header.vox_offset < got as u64 {
-        return Err(bad(path, format!("vox_offset {} lies inside the header", header.vox_offset)));
+        return Err(bad(
+            path,
+            format!("vox_offset {} lies inside the header", header.vox_offset),
+        ));
     }
     let skip = (header.vox_offset - got as u64)
         .checked_add((index as u64) * n_bytes as u64)
         .ok_or_else(|| bad(path, "offset overflows"))?;
-    let skipped = std::io::copy(&mut (&mut stream).take(skip), &mut std::io::sink()).map_err(|e| IoError::read(path, e))?;
+    let skipped = std::io::copy(&mut (&mut stream).take(skip), &mut std::io::sink())
+        .map_err(|e| IoError::read(path, e))?;
     if skipped < skip {
-        return Err(bad(path, format!("file ends before vox_offset {}", header.vox_offset)));
+        return Err(bad(
+            path,
+            format!("file ends before vox_offset {}", header.vox_offset),
+        ));
     }
     let mut raw = vec![0u8; n_bytes];
-    read_exact_or(path, &mut stream, &mut raw, &format!("end of volume {index} ({n_bytes} bytes of voxel data)"))?;
+    read_exact_or(
+        path,
+        &mut stream,
+        &mut raw,
+        &format!("end of volume {index} ({n_bytes} bytes of voxel data)"),
+    )?;
     let swap = header.little_endian != cfg!(target_endian = "little");
     let voxels = match header.datatype {
         2 | 128 | 2304 => Voxels::U8(raw),
@@ -382,11 +492,24 @@ pub fn read(path: &Path, index: usize) -> Result<NiftiFile> {
         64 => Voxels::F64(typed(raw, swap, n_values)),
         1024 => Voxels::I64(typed(raw, swap, n_values)),
         1280 => Voxels::U64(typed(raw, swap, n_values)),
-        c => return Err(bad(path, format!("datatype {} is not supported", datatype_name(c)))),
+        c => {
+            return Err(bad(
+                path,
+                format!("datatype {} is not supported", datatype_name(c)),
+            ));
+        }
     };
     let (spacing, origin, direction) = header.geometry_lps();
-    let mut volume = Volume::new(size, spacing, origin, direction, components, voxels, header.rescale())
-        .map_err(|e| bad(path, e.to_string()))?;
+    let mut volume = Volume::new(
+        size,
+        spacing,
+        origin,
+        direction,
+        components,
+        voxels,
+        header.rescale(),
+    )
+    .map_err(|e| bad(path, e.to_string()))?;
     volume.meta = VolumeMeta {
         description: (!header.descrip.is_empty()).then(|| header.descrip.clone()),
         photometric: match components {
@@ -401,6 +524,9 @@ pub fn read(path: &Path, index: usize) -> Result<NiftiFile> {
 
 /// True when the name ends in `.nii` or `.nii.gz`.
 pub fn is_nifti_name(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     name.ends_with(".nii") || name.ends_with(".nii.gz")
 }

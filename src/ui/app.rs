@@ -92,7 +92,9 @@ impl ViewerApp {
         let what = loader::describe_paths(&paths);
         match LoadJob::spawn(paths, ctx.clone()) {
             Ok(job) => self.jobs.push(job),
-            Err(e) => self.errors.push(format!("cannot start loading: {e}: {what}")),
+            Err(e) => self
+                .errors
+                .push(format!("cannot start loading: {e}: {what}")),
         }
     }
 
@@ -156,7 +158,9 @@ impl ViewerApp {
         let presets = &entry.image.volume.meta.windows;
         match command {
             Command::StepSlice(delta) => {
-                let k = i64::try_from(display.k).unwrap_or(i64::MAX).saturating_add(delta);
+                let k = i64::try_from(display.k)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(delta);
                 display.k = usize::try_from(k.max(0)).unwrap_or(usize::MAX).min(last_k);
             }
             Command::SetSlice(k) => display.k = k.min(last_k),
@@ -179,22 +183,36 @@ impl ViewerApp {
                     display.preset = None;
                 }
             }
-            Command::Load(_) | Command::Select(_) | Command::ToggleWindowMode | Command::ToggleHelp => {}
+            Command::Load(_)
+            | Command::Select(_)
+            | Command::ToggleWindowMode
+            | Command::ToggleHelp => {}
         }
     }
 
     /// Keys and dropped files, read before the panels draw.
     fn handle_input(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> =
-            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
         if !dropped.is_empty() {
             self.commands.push(Command::Load(dropped));
         }
         if ctx.egui_wants_keyboard_input() {
             return;
         }
-        let page = self.current().map_or(10, |(e, _)| (e.image.volume.size()[2] / 10).max(1)) as i64;
-        let help = ctx.input(|i| i.events.iter().any(|e| matches!(e, Event::Text(t) if t == "?")));
+        let page = self
+            .current()
+            .map_or(10, |(e, _)| (e.image.volume.size()[2] / 10).max(1)) as i64;
+        let help = ctx.input(|i| {
+            i.events
+                .iter()
+                .any(|e| matches!(e, Event::Text(t) if t == "?"))
+        });
         ctx.input_mut(|i| {
             let mut key = |k: Key| i.consume_key(egui::Modifiers::NONE, k);
             let steps = [
@@ -239,7 +257,11 @@ impl ViewerApp {
             return Some(t.texture.id());
         }
         let volume = &entry.image.volume;
-        if self.slice_cache.as_ref().is_none_or(|(k, _)| *k != (s, display.k)) {
+        if self
+            .slice_cache
+            .as_ref()
+            .is_none_or(|(k, _)| *k != (s, display.k))
+        {
             let max_side = ctx.input(|i| i.max_texture_side);
             self.slice_cache = Some(((s, display.k), slice::extract(volume, display.k, max_side)));
         }
@@ -276,7 +298,10 @@ impl ViewerApp {
         for (i, entry) in self.images.iter().enumerate() {
             let img = &entry.image;
             let v = &img.volume;
-            let name = img.source.file_name().map_or_else(|| img.source.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name = img.source.file_name().map_or_else(
+                || img.source.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let [x, y, z] = v.size();
             let modality = v.meta.modality.as_deref().unwrap_or("—");
             let text = format!("{name}\n{} · {x}×{y}×{z} · {modality}", img.kind.as_str());
@@ -293,15 +318,28 @@ impl ViewerApp {
         }
         if !self.non_images.is_empty() {
             ui.separator();
-            ui.label(RichText::new(format!("{} non-image objects", self.non_images.len())).color(theme::MUTED));
+            ui.label(
+                RichText::new(format!("{} non-image objects", self.non_images.len()))
+                    .color(theme::MUTED),
+            );
             for n in &self.non_images {
-                let name = n.path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned());
-                ui.label(RichText::new(format!("{name}: {}", n.sop_class_name)).small().color(theme::MUTED));
+                let name = n
+                    .path
+                    .file_name()
+                    .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+                ui.label(
+                    RichText::new(format!("{name}: {}", n.sop_class_name))
+                        .small()
+                        .color(theme::MUTED),
+                );
             }
         }
         if !self.errors.is_empty() {
             ui.separator();
-            ui.label(RichText::new(format!("{} could not be read", self.errors.len())).color(theme::ERROR_MUTED));
+            ui.label(
+                RichText::new(format!("{} could not be read", self.errors.len()))
+                    .color(theme::ERROR_MUTED),
+            );
             for e in &self.errors {
                 ui.label(RichText::new(e).small().color(theme::ERROR_MUTED));
             }
@@ -310,7 +348,11 @@ impl ViewerApp {
 
     fn toolbar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            if ui.selectable_label(self.window_mode, "W/L").on_hover_text("Drag to change the window (W)").clicked() {
+            if ui
+                .selectable_label(self.window_mode, "W/L")
+                .on_hover_text("Drag to change the window (W)")
+                .clicked()
+            {
                 self.commands.push(Command::ToggleWindowMode);
             }
             if ui.button("Reset window").on_hover_text("R").clicked() {
@@ -327,7 +369,11 @@ impl ViewerApp {
                 }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("?").on_hover_text("Keyboard shortcuts (F1)").clicked() {
+                if ui
+                    .button("?")
+                    .on_hover_text("Keyboard shortcuts (F1)")
+                    .clicked()
+                {
                     self.commands.push(Command::ToggleHelp);
                 }
             });
@@ -354,11 +400,23 @@ impl ViewerApp {
                 self.image_rect = Some(rect);
             }
         } else if !self.jobs.is_empty() {
-            painter.text(area.center(), egui::Align2::CENTER_CENTER, "Loading…", egui::FontId::proportional(20.0), theme::MUTED);
-            ui.ctx().request_repaint_after(std::time::Duration::from_millis(250));
+            painter.text(
+                area.center(),
+                egui::Align2::CENTER_CENTER,
+                "Loading…",
+                egui::FontId::proportional(20.0),
+                theme::MUTED,
+            );
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(250));
         }
         if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
-            painter.rect_stroke(area.shrink(2.0), 0.0, egui::Stroke::new(3.0, theme::DROP_TARGET), egui::StrokeKind::Inside);
+            painter.rect_stroke(
+                area.shrink(2.0),
+                0.0,
+                egui::Stroke::new(3.0, theme::DROP_TARGET),
+                egui::StrokeKind::Inside,
+            );
         }
 
         if response.contains_pointer() {
@@ -386,7 +444,11 @@ impl ViewerApp {
             || (self.window_mode && response.dragged_by(PointerButton::Primary));
         if windowing && let Some((entry, _)) = self.current() {
             let range = entry.stats.max - entry.stats.min;
-            let per_point = if range.is_finite() && range > 0.0 { range / 500.0 } else { 1.0 };
+            let per_point = if range.is_finite() && range > 0.0 {
+                range / 500.0
+            } else {
+                1.0
+            };
             let d = response.drag_delta();
             self.commands.push(Command::AdjustWindow {
                 dwidth: f64::from(d.x) * per_point,
@@ -407,10 +469,23 @@ impl ViewerApp {
                 (Some(p), Some(rect)) if rect.contains(p) => {
                     let u = f64::from((p.x - rect.min.x) / rect.width()) * nx as f64;
                     let w = f64::from((p.y - rect.min.y) / rect.height()) * ny as f64;
-                    let ijk = [(u as usize).min(nx - 1), (w as usize).min(ny - 1), display.k];
-                    let mm = v.world_from_voxel().apply([u - 0.5, w - 0.5, display.k as f64]);
-                    let values: Vec<String> = (0..v.components()).filter_map(|c| v.value(ijk, c)).map(format_value).collect();
-                    let unit = if v.meta.modality.as_deref() == Some("CT") { " HU" } else { "" };
+                    let ijk = [
+                        (u as usize).min(nx - 1),
+                        (w as usize).min(ny - 1),
+                        display.k,
+                    ];
+                    let mm = v
+                        .world_from_voxel()
+                        .apply([u - 0.5, w - 0.5, display.k as f64]);
+                    let values: Vec<String> = (0..v.components())
+                        .filter_map(|c| v.value(ijk, c))
+                        .map(format_value)
+                        .collect();
+                    let unit = if v.meta.modality.as_deref() == Some("CT") {
+                        " HU"
+                    } else {
+                        ""
+                    };
                     ui.label(format!("voxel ({}, {}, {})", ijk[0], ijk[1], ijk[2]));
                     ui.label(format!("LPS ({:.1}, {:.1}, {:.1}) mm", mm[0], mm[1], mm[2]));
                     ui.label(format!("value {}{unit}", values.join(", ")));
@@ -431,7 +506,11 @@ impl ViewerApp {
                     format_value(display.window.width)
                 ));
                 ui.separator();
-                ui.label(format!("slice {} of {nz} (k = {})", display.k + 1, display.k));
+                ui.label(format!(
+                    "slice {} of {nz} (k = {})",
+                    display.k + 1,
+                    display.k
+                ));
             });
         });
     }
@@ -444,13 +523,16 @@ impl ViewerApp {
             .resizable(false)
             .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
             .show(ctx, |ui| {
-                egui::Grid::new("shortcuts").num_columns(2).striped(true).show(ui, |ui| {
-                    for (keys, what) in SHORTCUTS {
-                        ui.label(RichText::new(*keys).strong());
-                        ui.label(*what);
-                        ui.end_row();
-                    }
-                });
+                egui::Grid::new("shortcuts")
+                    .num_columns(2)
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (keys, what) in SHORTCUTS {
+                            ui.label(RichText::new(*keys).strong());
+                            ui.label(*what);
+                            ui.end_row();
+                        }
+                    });
                 ui.add_space(6.0);
                 ui.weak(format!("Graphics: {graphics}"));
             });
@@ -461,7 +543,10 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Mouse wheel, Up / Down", "next / previous slice"),
     ("Page Up / Page Down", "10% of the slices forward / back"),
     ("Home / End", "first / last slice"),
-    ("Right-drag", "window: horizontal = width, vertical = centre"),
+    (
+        "Right-drag",
+        "window: horizontal = width, vertical = centre",
+    ),
     ("W", "W/L mode: left-drag changes the window too"),
     ("P", "next window preset from the file, then the data range"),
     ("R", "reset the window"),
@@ -492,11 +577,13 @@ impl eframe::App for ViewerApp {
             .default_size(260.0)
             .show(ui, |ui| {
                 ui.heading("Images");
-                egui::ScrollArea::vertical().auto_shrink([false, true]).show(ui, |ui| {
-                    ui.with_layout(egui::Layout::top_down_justified(egui::Align::LEFT), |ui| {
-                        self.image_list(ui);
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, true])
+                    .show(ui, |ui| {
+                        ui.with_layout(egui::Layout::top_down_justified(egui::Align::LEFT), |ui| {
+                            self.image_list(ui);
+                        });
                     });
-                });
             });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui, pointer));
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));

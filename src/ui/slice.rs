@@ -19,7 +19,11 @@ impl Window {
     pub fn new(center: f64, width: f64) -> Self {
         Self {
             center,
-            width: if width.is_finite() { width.max(1.0) } else { 1.0 },
+            width: if width.is_finite() {
+                width.max(1.0)
+            } else {
+                1.0
+            },
         }
     }
 
@@ -56,7 +60,10 @@ pub fn initial_window(volume: &Volume, min: f64, max: f64) -> Window {
     {
         return Window::new(p.center, p.width);
     }
-    let rgb = matches!(volume.meta.photometric, Photometric::Rgb | Photometric::Rgba);
+    let rgb = matches!(
+        volume.meta.photometric,
+        Photometric::Rgb | Photometric::Rgba
+    );
     if rgb && matches!(volume.voxels(), Voxels::U8(_)) && volume.rescale().is_identity() {
         return Window::from_range(0.0, 255.0);
     }
@@ -78,7 +85,10 @@ pub struct SliceValues {
 
 /// Reads plane `k` (clamped to the grid) as modality values, keeping every `step`-th voxel so that
 /// neither side exceeds `max_side` pixels.
-#[allow(clippy::unnecessary_cast, reason = "`with_voxels!` expands once per stored type, f64 included")]
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "`with_voxels!` expands once per stored type, f64 included"
+)]
 pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
     let [nx, ny, nz] = volume.size();
     let k = k.min(nz.saturating_sub(1));
@@ -100,7 +110,12 @@ pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
             }
         }
     });
-    SliceValues { width, height, components, values }
+    SliceValues {
+        width,
+        height,
+        components,
+        values,
+    }
 }
 
 /// Applies `window` to every value: grey for monochrome (MONOCHROME1 inverted), RGB for colour images.
@@ -142,7 +157,10 @@ mod tests {
             IDENTITY3,
             1,
             Voxels::I16(values),
-            Rescale { slope: 1.0, intercept: -1024.0 },
+            Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
         )
         .unwrap()
     }
@@ -175,7 +193,10 @@ mod tests {
         let v = ct((0..2 * 3 * 2).collect(), [2, 3, 2]);
         let s = extract(&v, 1, 4096);
         assert_eq!((s.width, s.height), (2, 3));
-        assert_eq!(s.values, (6..12).map(|x| (x - 1024) as f32).collect::<Vec<_>>());
+        assert_eq!(
+            s.values,
+            (6..12).map(|x| (x - 1024) as f32).collect::<Vec<_>>()
+        );
         // Out-of-range k is clamped; large planes are subsampled.
         assert_eq!(extract(&v, 9, 4096).values, s.values);
         let small = extract(&v, 0, 2);
@@ -185,18 +206,36 @@ mod tests {
     #[test]
     fn first_preset_then_range() {
         let mut v = ct(vec![0; 4], [2, 2, 1]);
-        assert_eq!(initial_window(&v, -1024.0, -1024.0), Window::from_range(-1024.0, -1024.0));
-        v.meta.windows.push(WindowPreset { center: 40.0, width: 400.0, name: None });
+        assert_eq!(
+            initial_window(&v, -1024.0, -1024.0),
+            Window::from_range(-1024.0, -1024.0)
+        );
+        v.meta.windows.push(WindowPreset {
+            center: 40.0,
+            width: 400.0,
+            name: None,
+        });
         assert_eq!(initial_window(&v, -1024.0, 0.0), Window::new(40.0, 400.0));
     }
 
     #[test]
     fn monochrome1_inverts() {
-        let s = SliceValues { width: 2, height: 1, components: 1, values: vec![0.0, 255.0] };
+        let s = SliceValues {
+            width: 2,
+            height: 1,
+            components: 1,
+            values: vec![0.0, 255.0],
+        };
         let w = Window::from_range(0.0, 255.0);
         let m1 = to_image(&s, w, Photometric::Monochrome1);
-        assert_eq!(m1.pixels, vec![Color32::from_gray(255), Color32::from_gray(0)]);
+        assert_eq!(
+            m1.pixels,
+            vec![Color32::from_gray(255), Color32::from_gray(0)]
+        );
         let m2 = to_image(&s, w, Photometric::Monochrome2);
-        assert_eq!(m2.pixels, vec![Color32::from_gray(0), Color32::from_gray(255)]);
+        assert_eq!(
+            m2.pixels,
+            vec![Color32::from_gray(0), Color32::from_gray(255)]
+        );
     }
 }

@@ -14,9 +14,15 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("VOXMARK_REQUIRE_TEST_DATA").as_deref() == Ok("1") {
-        panic!("test corpus not found at {} and VOXMARK_REQUIRE_TEST_DATA=1", dir.display());
+        panic!(
+            "test corpus not found at {} and VOXMARK_REQUIRE_TEST_DATA=1",
+            dir.display()
+        );
     }
-    eprintln!("skipped: test corpus not found at {} (set VOXMARK_TEST_DATA)", dir.display());
+    eprintln!(
+        "skipped: test corpus not found at {} (set VOXMARK_TEST_DATA)",
+        dir.display()
+    );
     None
 }
 
@@ -50,7 +56,11 @@ pub fn info_json<S: AsRef<std::ffi::OsStr>>(paths: &[S]) -> (Run, serde_json::Va
     let mut args: Vec<std::ffi::OsString> = vec!["info".into(), "--json".into()];
     args.extend(paths.iter().map(|p| p.as_ref().to_os_string()));
     let run = voxmark(&args);
-    let json = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("info --json printed invalid JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
+    let json = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "info --json printed invalid JSON ({e}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    });
     (run, json)
 }

@@ -22,13 +22,19 @@ fn err(path: &Path, what: impl Into<String>) -> IoError {
 
 /// The encoded bytes of frame `frame`: its fragments, found by the basic offset table when there is
 /// one, one fragment per frame when the counts match, else (single frame) all fragments joined.
-pub fn encapsulated_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Result<Vec<u8>> {
+pub fn encapsulated_frame(
+    obj: &DefaultDicomObject,
+    h: &DicomHeader,
+    frame: usize,
+) -> Result<Vec<u8>> {
     let path = h.path.as_path();
     let value = obj
         .get(tags::PIXEL_DATA)
         .map(|e| e.value())
         .ok_or_else(|| err(path, "no Pixel Data"))?;
-    let fragments = value.fragments().ok_or_else(|| err(path, "Pixel Data is not encapsulated"))?;
+    let fragments = value
+        .fragments()
+        .ok_or_else(|| err(path, "Pixel Data is not encapsulated"))?;
     if fragments.is_empty() {
         return Err(err(path, "encapsulated Pixel Data has no fragments"));
     }
@@ -42,7 +48,10 @@ pub fn encapsulated_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usiz
     if offsets.len() == h.frames {
         // Offsets count bytes from the first fragment's item tag; each item has an 8-byte header.
         let start = offsets[frame] as usize;
-        let end = offsets.get(frame + 1).map(|&o| o as usize).unwrap_or(usize::MAX);
+        let end = offsets
+            .get(frame + 1)
+            .map(|&o| o as usize)
+            .unwrap_or(usize::MAX);
         let mut pos = 0usize;
         let mut out = Vec::new();
         for f in fragments {
@@ -57,7 +66,11 @@ pub fn encapsulated_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usiz
     }
     Err(err(
         path,
-        format!("cannot tell which of {} fragments hold frame {frame} of {}", fragments.len(), h.frames),
+        format!(
+            "cannot tell which of {} fragments hold frame {frame} of {}",
+            fragments.len(),
+            h.frames
+        ),
     ))
 }
 
@@ -68,23 +81,52 @@ pub fn decode_rle(data: &[u8], h: &DicomHeader) -> Result<Vec<u8>> {
     let pixels = h.rows * h.cols;
     let segments_expected = bytes_per * h.samples;
     if data.len() < 64 {
-        return Err(err(path, format!("RLE frame is {} bytes, shorter than its 64-byte header", data.len())));
+        return Err(err(
+            path,
+            format!(
+                "RLE frame is {} bytes, shorter than its 64-byte header",
+                data.len()
+            ),
+        ));
     }
-    let word = |i: usize| u32::from_le_bytes([data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3]]) as usize;
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            data[4 * i],
+            data[4 * i + 1],
+            data[4 * i + 2],
+            data[4 * i + 3],
+        ]) as usize
+    };
     let n = word(0);
     if n != segments_expected {
-        return Err(err(path, format!("RLE header lists {n} segments, the image needs {segments_expected}")));
+        return Err(err(
+            path,
+            format!("RLE header lists {n} segments, the image needs {segments_expected}"),
+        ));
     }
     let mut out = vec![0u8; pixels * h.samples * bytes_per];
     for seg in 0..n {
         let start = word(1 + seg);
-        let end = if seg + 1 < n { word(2 + seg) } else { data.len() };
+        let end = if seg + 1 < n {
+            word(2 + seg)
+        } else {
+            data.len()
+        };
         if start < 64 || start > end || end > data.len() {
-            return Err(err(path, format!("RLE segment {seg} offsets {start}..{end} lie outside the frame")));
+            return Err(err(
+                path,
+                format!("RLE segment {seg} offsets {start}..{end} lie outside the frame"),
+            ));
         }
         let decoded = unpack_bits(&data[start..end], pixels);
         if decoded.len() < pixels {
-            return Err(err(path, format!("RLE segment {seg} decodes to {} bytes, expected {pixels}", decoded.len())));
+            return Err(err(
+                path,
+                format!(
+                    "RLE segment {seg} decodes to {} bytes, expected {pixels}",
+                    decoded.len()
+                ),
+            ));
         }
         // Segments run sample by sample, most significant byte first.
         let sample = seg / bytes_per;
@@ -158,16 +200,23 @@ pub fn decode_jpeg(data: &[u8], h: &DicomHeader) -> Result<Vec<u8>> {
     let pixels = decoder
         .decode()
         .map_err(|e| err(path, format!("JPEG decoding failed: {e}")))?;
-    let info = decoder.info().ok_or_else(|| err(path, "JPEG stream has no frame header"))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| err(path, "JPEG stream has no frame header"))?;
     if info.width as usize != h.cols || info.height as usize != h.rows {
         return Err(err(
             path,
-            format!("JPEG stream is {}×{}, the data set says {}×{}", info.width, info.height, h.cols, h.rows),
+            format!(
+                "JPEG stream is {}×{}, the data set says {}×{}",
+                info.width, info.height, h.cols, h.rows
+            ),
         ));
     }
     // 16-bit output of jpeg-decoder is big endian; ours is little endian.
     Ok(match info.pixel_format {
-        jpeg_decoder::PixelFormat::L16 => pixels.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect(),
+        jpeg_decoder::PixelFormat::L16 => {
+            pixels.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect()
+        }
         _ => pixels,
     })
 }

@@ -84,7 +84,12 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
     let path = h.path.as_path();
     let ts = TransferSyntaxRegistry
         .get(&h.transfer_syntax)
-        .ok_or_else(|| err(path, format!("transfer syntax {} is not known", h.transfer_syntax)))?;
+        .ok_or_else(|| {
+            err(
+                path,
+                format!("transfer syntax {} is not known", h.transfer_syntax),
+            )
+        })?;
     let elem = obj
         .get(tags::PIXEL_DATA)
         .or_else(|| obj.get(tags::FLOAT_PIXEL_DATA))
@@ -102,36 +107,66 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
             ));
         }
         let own = match h.transfer_syntax.as_str() {
-            super::codecs::RLE_LOSSLESS => Some(super::codecs::decode_rle(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?),
-            super::codecs::JPEG_BASELINE if h.bits_allocated == 8 => {
-                Some(super::codecs::decode_jpeg(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?)
-            }
+            super::codecs::RLE_LOSSLESS => Some(super::codecs::decode_rle(
+                &super::codecs::encapsulated_frame(obj, h, frame)?,
+                h,
+            )?),
+            super::codecs::JPEG_BASELINE if h.bits_allocated == 8 => Some(
+                super::codecs::decode_jpeg(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?,
+            ),
             _ => None,
         };
         if let Some(mut dst) = own {
             if dst.len() < expected {
-                return Err(err(path, format!("frame {frame} decoded to {} bytes, expected {expected}", dst.len())));
+                return Err(err(
+                    path,
+                    format!(
+                        "frame {frame} decoded to {} bytes, expected {expected}",
+                        dst.len()
+                    ),
+                ));
             }
             dst.truncate(expected);
             return Ok(dst);
         }
-        if !ts.is_codec_free() && ts.pixel_data_reader().is_none() || ts.is_unsupported_pixel_encapsulation() {
+        if !ts.is_codec_free() && ts.pixel_data_reader().is_none()
+            || ts.is_unsupported_pixel_encapsulation()
+        {
             return Err(err(
                 path,
-                format!("no decoder for transfer syntax {} ({})", ts.name(), h.transfer_syntax),
+                format!(
+                    "no decoder for transfer syntax {} ({})",
+                    ts.name(),
+                    h.transfer_syntax
+                ),
             ));
         }
         let reader = ts.pixel_data_reader().ok_or_else(|| {
-            err(path, format!("no decoder for transfer syntax {} ({})", ts.name(), h.transfer_syntax))
+            err(
+                path,
+                format!(
+                    "no decoder for transfer syntax {} ({})",
+                    ts.name(),
+                    h.transfer_syntax
+                ),
+            )
         })?;
         let mut dst = Vec::new();
         reader
             .decode_frame(obj, frame as u32, &mut dst)
-            .map_err(|e| err(path, format!("{} decoding of frame {frame} failed: {e}", ts.name())))?;
+            .map_err(|e| {
+                err(
+                    path,
+                    format!("{} decoding of frame {frame} failed: {e}", ts.name()),
+                )
+            })?;
         if dst.len() < expected {
             return Err(err(
                 path,
-                format!("frame {frame} decoded to {} bytes, expected {expected}", dst.len()),
+                format!(
+                    "frame {frame} decoded to {} bytes, expected {expected}",
+                    dst.len()
+                ),
             ));
         }
         dst.truncate(expected);
@@ -172,11 +207,15 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
     if big_endian && bytes_per > 1 {
         // dicom-rs reads OW as 16-bit words in the file's order and hands them back in native order,
         // so 16-bit values are already right; wider values still have their 16-bit halves swapped.
-        let words_native = matches!(elem.value().primitive(), Some(dicom_core::PrimitiveValue::U16(_)));
+        let words_native = matches!(
+            elem.value().primitive(),
+            Some(dicom_core::PrimitiveValue::U16(_))
+        );
         for chunk in out.chunks_exact_mut(bytes_per) {
             if words_native {
                 // Reverse word order within the value.
-                let words: Vec<[u8; 2]> = chunk.chunks_exact(2).map(|w| [w[0], w[1]]).rev().collect();
+                let words: Vec<[u8; 2]> =
+                    chunk.chunks_exact(2).map(|w| [w[0], w[1]]).rev().collect();
                 for (dst, w) in chunk.chunks_exact_mut(2).zip(words) {
                     dst.copy_from_slice(&w);
                 }
@@ -246,25 +285,46 @@ fn expand_422(src: &[u8], rows: usize, cols: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn palette_lut(obj: &DefaultDicomObject, desc: dicom_core::Tag, data: dicom_core::Tag, path: &Path) -> Result<(Vec<u16>, i64, u16)> {
+fn palette_lut(
+    obj: &DefaultDicomObject,
+    desc: dicom_core::Tag,
+    data: dicom_core::Tag,
+    path: &Path,
+) -> Result<(Vec<u16>, i64, u16)> {
     let d = obj
         .get(desc)
         .and_then(|e| e.to_multi_int::<i64>().ok())
         .filter(|v| v.len() == 3)
-        .ok_or_else(|| err(path, format!("palette colour image without a valid LUT descriptor {desc}")))?;
+        .ok_or_else(|| {
+            err(
+                path,
+                format!("palette colour image without a valid LUT descriptor {desc}"),
+            )
+        })?;
     let entries = if d[0] == 0 { 65536 } else { d[0] as usize };
     let bits = d[2] as u16;
     let elem = obj
         .get(data)
         .ok_or_else(|| err(path, format!("palette colour image without LUT data {data} (segmented palettes are not supported)")))?;
-    let bytes = elem.to_bytes().map_err(|e| err(path, format!("palette LUT data: {e}")))?;
+    let bytes = elem
+        .to_bytes()
+        .map_err(|e| err(path, format!("palette LUT data: {e}")))?;
     let values: Vec<u16> = if bits == 8 && bytes.len() == entries {
         bytes.iter().map(|&b| b as u16).collect()
     } else {
-        bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
+        bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect()
     };
     if values.len() < entries {
-        return Err(err(path, format!("palette LUT {data} has {} entries, its descriptor says {entries}", values.len())));
+        return Err(err(
+            path,
+            format!(
+                "palette LUT {data} has {} entries, its descriptor says {entries}",
+                values.len()
+            ),
+        ));
     }
     Ok((values, d[1], bits))
 }
@@ -299,7 +359,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
     let path = h.path.as_path();
     let layout = FrameLayout::of(h);
     let mut bytes = frame_bytes(obj, h, frame)?;
-    let encapsulated = obj.get(tags::PIXEL_DATA).is_some_and(|e| e.value().fragments().is_some());
+    let encapsulated = obj
+        .get(tags::PIXEL_DATA)
+        .is_some_and(|e| e.value().fragments().is_some());
     let pi = h.photometric.as_str();
     if h.samples == 3 && h.bits_allocated == 8 {
         match pi {
@@ -309,14 +371,31 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
                 bytes = full;
                 ybr_full_to_rgb(&mut bytes);
             }
-            "YBR_FULL" if !encapsulated || h.transfer_syntax == "1.2.840.10008.1.2.5" => ybr_full_to_rgb(&mut bytes),
+            "YBR_FULL" if !encapsulated || h.transfer_syntax == "1.2.840.10008.1.2.5" => {
+                ybr_full_to_rgb(&mut bytes)
+            }
             _ => {}
         }
     }
     if pi == "PALETTE COLOR" {
-        let (r, first, bits) = palette_lut(obj, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA, path)?;
-        let (g, _, _) = palette_lut(obj, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA, path)?;
-        let (b, _, _) = palette_lut(obj, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA, path)?;
+        let (r, first, bits) = palette_lut(
+            obj,
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            path,
+        )?;
+        let (g, _, _) = palette_lut(
+            obj,
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            path,
+        )?;
+        let (b, _, _) = palette_lut(
+            obj,
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            path,
+        )?;
         let to8 = |v: u16| if bits > 8 { (v >> 8) as u8 } else { v as u8 };
         let n = r.len().min(g.len()).min(b.len());
         let index = |i: usize| -> i64 {
@@ -336,7 +415,13 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
     let n = layout.values_per_frame(h);
     let stored = h.bits_stored;
     let ba = h.bits_allocated;
-    let mask = |v: u64| if stored < ba && stored < 64 { v & ((1u64 << stored) - 1) } else { v };
+    let mask = |v: u64| {
+        if stored < ba && stored < 64 {
+            v & ((1u64 << stored) - 1)
+        } else {
+            v
+        }
+    };
     Ok(match layout.sample {
         SampleType::U8 => {
             let mut v = bytes;
@@ -346,7 +431,12 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
             }
             Frame::U8(v)
         }
-        SampleType::I8 => Frame::I8(bytes[..n].iter().map(|&x| sign_extend(x as u64, stored.min(8)) as i8).collect()),
+        SampleType::I8 => Frame::I8(
+            bytes[..n]
+                .iter()
+                .map(|&x| sign_extend(x as u64, stored.min(8)) as i8)
+                .collect(),
+        ),
         SampleType::U16 => Frame::U16(
             bytes[..2 * n]
                 .chunks_exact(2)
@@ -356,7 +446,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
         SampleType::I16 => Frame::I16(
             bytes[..2 * n]
                 .chunks_exact(2)
-                .map(|c| sign_extend(u16::from_le_bytes([c[0], c[1]]) as u64, stored.min(16)) as i16)
+                .map(|c| {
+                    sign_extend(u16::from_le_bytes([c[0], c[1]]) as u64, stored.min(16)) as i16
+                })
                 .collect(),
         ),
         SampleType::U32 => Frame::U32(
@@ -368,7 +460,12 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
         SampleType::I32 => Frame::I32(
             bytes[..4 * n]
                 .chunks_exact(4)
-                .map(|c| sign_extend(u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64, stored.min(32)) as i32)
+                .map(|c| {
+                    sign_extend(
+                        u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64,
+                        stored.min(32),
+                    ) as i32
+                })
                 .collect(),
         ),
         SampleType::F32 => Frame::F32(

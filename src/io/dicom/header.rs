@@ -3,9 +3,9 @@
 use crate::core::geometry::{Vec3, cross, norm};
 use crate::core::{Rescale, WindowPreset};
 use crate::io::{IoError, Result};
+use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
-use dicom_core::Tag;
 use std::path::{Path, PathBuf};
 
 /// A frame's place in patient space.
@@ -108,7 +108,9 @@ fn float(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     let e = obj.get(tag)?;
     match e.value().primitive() {
-        Some(dicom_core::PrimitiveValue::U8(_)) => text(obj, tag)?.split('\\').next()?.trim().parse().ok(),
+        Some(dicom_core::PrimitiveValue::U8(_)) => {
+            text(obj, tag)?.split('\\').next()?.trim().parse().ok()
+        }
         _ => e.to_int::<i64>().ok(),
     }
 }
@@ -142,7 +144,10 @@ fn to_orientation(v: &[f64]) -> Option<[f64; 6]> {
 }
 
 fn windows(obj: &InMemDicomObject) -> Vec<WindowPreset> {
-    let (Some(c), Some(w)) = (floats(obj, tags::WINDOW_CENTER), floats(obj, tags::WINDOW_WIDTH)) else {
+    let (Some(c), Some(w)) = (
+        floats(obj, tags::WINDOW_CENTER),
+        floats(obj, tags::WINDOW_WIDTH),
+    ) else {
         return Vec::new();
     };
     let names: Vec<String> = obj
@@ -179,7 +184,9 @@ pub fn is_non_image_sop_class(uid: &str) -> bool {
         "1.2.840.10008.5.1.4.1.1.104.", // encapsulated documents
         "1.2.840.10008.1.3.10",        // media storage directory (DICOMDIR)
     ];
-    PREFIXES.iter().any(|p| uid.starts_with(p) || uid == p.trim_end_matches('.'))
+    PREFIXES
+        .iter()
+        .any(|p| uid.starts_with(p) || uid == p.trim_end_matches('.'))
 }
 
 /// A readable name for common SOP classes.
@@ -214,15 +221,29 @@ impl DicomHeader {
     /// Reads the attributes from a parsed file.
     pub fn from_object(obj: &DefaultDicomObject, path: &Path, image: bool) -> Result<Self> {
         let meta = obj.meta();
-        let ts = meta.transfer_syntax().trim_end_matches('\0').trim().to_string();
-        let sop_class_uid = text(obj, tags::SOP_CLASS_UID)
-            .unwrap_or_else(|| meta.media_storage_sop_class_uid().trim_end_matches('\0').trim().to_string());
+        let ts = meta
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .trim()
+            .to_string();
+        let sop_class_uid = text(obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
+            meta.media_storage_sop_class_uid()
+                .trim_end_matches('\0')
+                .trim()
+                .to_string()
+        });
         let has_pixel_data = image;
         let req = |tag: Tag, name: &str| -> Result<i64> {
             match obj.get(tag) {
-                None => Err(IoError::dicom(path, format!("missing required attribute {name} {tag}"))),
+                None => Err(IoError::dicom(
+                    path,
+                    format!("missing required attribute {name} {tag}"),
+                )),
                 Some(e) => e.to_int::<i64>().map_err(|_| {
-                    IoError::dicom(path, format!("attribute {name} {tag} is not a valid integer"))
+                    IoError::dicom(
+                        path,
+                        format!("attribute {name} {tag} is not a valid integer"),
+                    )
                 }),
             }
         };
@@ -239,23 +260,42 @@ impl DicomHeader {
                 None => 1,
                 Some(e) => e.to_int::<i64>().map_err(|_| {
                     let raw = e.to_str().map(|s| s.to_string()).unwrap_or_default();
-                    IoError::dicom(path, format!("NumberOfFrames {raw:?} is not a valid integer"))
+                    IoError::dicom(
+                        path,
+                        format!("NumberOfFrames {raw:?} is not a valid integer"),
+                    )
                 })?,
             };
             if rows <= 0 || cols <= 0 || !(1..=4).contains(&samples) || frames < 1 {
                 return Err(IoError::dicom(
                     path,
-                    format!("invalid image size: {rows} rows, {cols} columns, {samples} samples, {frames} frames"),
+                    format!(
+                        "invalid image size: {rows} rows, {cols} columns, {samples} samples, {frames} frames"
+                    ),
                 ));
             }
-            if !matches!(bits_allocated, 1 | 8 | 16 | 32 | 64) || bits_stored < 1 || bits_stored > bits_allocated {
+            if !matches!(bits_allocated, 1 | 8 | 16 | 32 | 64)
+                || bits_stored < 1
+                || bits_stored > bits_allocated
+            {
                 return Err(IoError::dicom(
                     path,
-                    format!("unsupported bit depth: BitsAllocated {bits_allocated}, BitsStored {bits_stored}"),
+                    format!(
+                        "unsupported bit depth: BitsAllocated {bits_allocated}, BitsStored {bits_stored}"
+                    ),
                 ));
             }
         } else {
-            (rows, cols, samples, bits_allocated, bits_stored, signed, planar, frames) = (0, 0, 0, 0, 0, false, false, 0);
+            (
+                rows,
+                cols,
+                samples,
+                bits_allocated,
+                bits_stored,
+                signed,
+                planar,
+                frames,
+            ) = (0, 0, 0, 0, 0, false, false, 0);
         }
 
         let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
@@ -265,7 +305,8 @@ impl DicomHeader {
             .unwrap_or(&[]);
         let enhanced = shared.is_some() || !per_frame_items.is_empty();
 
-        let mut orientation = floats(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| to_orientation(&v));
+        let mut orientation =
+            floats(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| to_orientation(&v));
         // Projection radiographs give the detector's spacing instead (GDCM reads it the same way).
         let mut pixel_spacing = floats(obj, tags::PIXEL_SPACING)
             .or_else(|| floats(obj, tags::IMAGER_PIXEL_SPACING))
@@ -292,7 +333,8 @@ impl DicomHeader {
                 if let Some(v) = floats(m, tags::PIXEL_SPACING).filter(|v| v.len() >= 2) {
                     pixel_spacing = Some([v[0], v[1]]);
                 }
-                spacing_between_slices = float(m, tags::SPACING_BETWEEN_SLICES).or(spacing_between_slices);
+                spacing_between_slices =
+                    float(m, tags::SPACING_BETWEEN_SLICES).or(spacing_between_slices);
                 slice_thickness = float(m, tags::SLICE_THICKNESS).or(slice_thickness);
             }
             if let Some(t) = functional(frame0, shared, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
@@ -317,7 +359,8 @@ impl DicomHeader {
         } else {
             let ipp = floats(obj, tags::IMAGE_POSITION_PATIENT).and_then(|v| to_vec3(&v));
             // RT Dose and NM place frames by offsets along the normal.
-            let offsets = floats(obj, tags::GRID_FRAME_OFFSET_VECTOR).filter(|v| v.len() == frames.max(0) as usize);
+            let offsets = floats(obj, tags::GRID_FRAME_OFFSET_VECTOR)
+                .filter(|v| v.len() == frames.max(0) as usize);
             for f in 0..frames.max(0) as usize {
                 let position = match (ipp, &offsets, orientation) {
                     (Some(p), Some(off), Some(o)) if frames > 1 => {
@@ -355,7 +398,8 @@ impl DicomHeader {
             planar,
             float_data: obj.get(tags::FLOAT_PIXEL_DATA).is_some()
                 || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some(),
-            photometric: text(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_else(|| "MONOCHROME2".into()),
+            photometric: text(obj, tags::PHOTOMETRIC_INTERPRETATION)
+                .unwrap_or_else(|| "MONOCHROME2".into()),
             frames: frames as usize,
             orientation,
             pixel_spacing,

@@ -31,7 +31,8 @@ pub fn looks_like_dicom(path: &Path) -> bool {
 
 /// True for a file named `DICOMDIR`.
 pub fn is_dicomdir_name(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+    path.file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
 }
 
 /// True for DICOMDIR index files and their variants (`DICOMDIR-...`): a folder scan reads the
@@ -39,12 +40,18 @@ pub fn is_dicomdir_name(path: &Path) -> bool {
 pub fn is_dicomdir_like_name(path: &Path) -> bool {
     path.file_name()
         .map(|n| n.to_string_lossy().to_ascii_uppercase())
-        .is_some_and(|n| n == "DICOMDIR" || n.starts_with("DICOMDIR-") || n.starts_with("DICOMDIR."))
+        .is_some_and(|n| {
+            n == "DICOMDIR" || n.starts_with("DICOMDIR-") || n.starts_with("DICOMDIR.")
+        })
 }
 
 fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
     let opts = OpenFileOptions::new();
-    let opts = if until_pixel_data { opts.read_until(tags::PIXEL_DATA) } else { opts };
+    let opts = if until_pixel_data {
+        opts.read_until(tags::PIXEL_DATA)
+    } else {
+        opts
+    };
     opts.open_file(path).or_else(|e| {
         let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);
@@ -95,7 +102,8 @@ fn open_tolerant(path: &Path) -> Option<DefaultDicomObject> {
             continue;
         }
         let ts_for_pixels = meta_ts.clone().unwrap_or_else(|| ts_uid.to_string());
-        if let Ok(file) = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts_for_pixels)) {
+        if let Ok(file) = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts_for_pixels))
+        {
             return Some(file);
         }
     }
@@ -112,7 +120,10 @@ pub fn dicomdir_files(path: &Path) -> Result<Vec<PathBuf>> {
         .ok_or_else(|| IoError::dicom(path, "DICOMDIR has no Directory Record Sequence"))?;
     let mut files = Vec::new();
     for r in records {
-        if let Some(id) = r.get(tags::REFERENCED_FILE_ID).and_then(|e| e.to_str().ok()) {
+        if let Some(id) = r
+            .get(tags::REFERENCED_FILE_ID)
+            .and_then(|e| e.to_str().ok())
+        {
             let mut p = base.to_path_buf();
             for part in id.split('\\') {
                 let part = part.trim();
@@ -121,7 +132,10 @@ pub fn dicomdir_files(path: &Path) -> Result<Vec<PathBuf>> {
                 }
             }
             if !p.exists() {
-                return Err(IoError::dicom(path, format!("DICOMDIR refers to a missing file {}", p.display())));
+                return Err(IoError::dicom(
+                    path,
+                    format!("DICOMDIR refers to a missing file {}", p.display()),
+                ));
             }
             files.push(p);
         }
@@ -140,7 +154,13 @@ fn scan_file(path: &Path) -> Result<Scanned> {
         .get(tags::SOP_CLASS_UID)
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim_end_matches('\0').trim().to_string())
-        .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().trim_end_matches('\0').trim().to_string());
+        .unwrap_or_else(|| {
+            obj.meta()
+                .media_storage_sop_class_uid()
+                .trim_end_matches('\0')
+                .trim()
+                .to_string()
+        });
     let modality = obj
         .get(tags::MODALITY)
         .and_then(|e| e.to_str().ok())
@@ -153,7 +173,9 @@ fn scan_file(path: &Path) -> Result<Scanned> {
         || (obj.get(tags::ROWS).is_some() && obj.get(tags::BITS_ALLOCATED).is_some());
     // `read_until` stops before Pixel Data; a data set with Pixel Data but no image pixel module
     // is malformed, not a non-image object: look again with a full read.
-    let has_pixels = has_pixels || (!header::is_non_image_sop_class(&sop) && open(path, false)?.get(tags::PIXEL_DATA).is_some());
+    let has_pixels = has_pixels
+        || (!header::is_non_image_sop_class(&sop)
+            && open(path, false)?.get(tags::PIXEL_DATA).is_some());
     if header::is_non_image_sop_class(&sop) || !has_pixels {
         let sop_class_name = if header::is_non_image_sop_class(&sop) {
             header::sop_class_name(&sop)
@@ -167,14 +189,21 @@ fn scan_file(path: &Path) -> Result<Scanned> {
             modality,
         }));
     }
-    Ok(Scanned::Image(Box::new(DicomHeader::from_object(&obj, path, true)?)))
+    Ok(Scanned::Image(Box::new(DicomHeader::from_object(
+        &obj, path, true,
+    )?)))
 }
 
 /// Key that splits files of one series that cannot share a grid.
 fn group_key(h: &DicomHeader) -> String {
     let o = h
         .orientation
-        .map(|o| o.iter().map(|x| format!("{:.4}", x + 0.0)).collect::<Vec<_>>().join(","))
+        .map(|o| {
+            o.iter()
+                .map(|x| format!("{:.4}", x + 0.0))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default();
     // Files without a SeriesInstanceUID form one series, as ITK/GDCM group them.
     let series = h.series_uid.clone().unwrap_or_default();
@@ -239,7 +268,11 @@ pub fn load_files(files: &[PathBuf], source_of: &(dyn Fn(&[PathBuf]) -> PathBuf 
             Err(e) => scan.errors.push(e),
         }
     }
-    scan.images.sort_by(|a, b| a.source.cmp(&b.source).then(a.volume.meta.series_uid.cmp(&b.volume.meta.series_uid)));
+    scan.images.sort_by(|a, b| {
+        a.source
+            .cmp(&b.source)
+            .then(a.volume.meta.series_uid.cmp(&b.volume.meta.series_uid))
+    });
     scan
 }
 
@@ -268,10 +301,14 @@ fn stack_geometry(first: &DicomHeader, positions: &[Option<Vec3>]) -> (Vec3, Vec
     let origin = positions.first().copied().flatten().unwrap_or([0.0; 3]);
     let n = positions.len();
     let fix = |s: f64| if s.is_finite() && s > 0.0 { s } else { 1.0 };
-    let between = first.spacing_between_slices.filter(|s| first.pixel_spacing.is_some() && *s > 0.0);
+    let between = first
+        .spacing_between_slices
+        .filter(|s| first.pixel_spacing.is_some() && *s > 0.0);
     let mut sz = between.unwrap_or(1.0);
-    if let (Some(a), Some(b)) = (positions.first().copied().flatten(), positions.last().copied().flatten())
-        && n > 1
+    if let (Some(a), Some(b)) = (
+        positions.first().copied().flatten(),
+        positions.last().copied().flatten(),
+    ) && n > 1
     {
         let along = dot([b[0] - a[0], b[1] - a[1], b[2] - a[2]], normal) / (n as f64 - 1.0);
         if along.abs() > 1e-6 {
@@ -304,8 +341,16 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
         }
     } else {
         g.sort_by(|a, b| {
-            let pa = a.planes.first().and_then(|p| p.position).map(|p| dot(p, normal));
-            let pb = b.planes.first().and_then(|p| p.position).map(|p| dot(p, normal));
+            let pa = a
+                .planes
+                .first()
+                .and_then(|p| p.position)
+                .map(|p| dot(p, normal));
+            let pb = b
+                .planes
+                .first()
+                .and_then(|p| p.position)
+                .map(|p| dot(p, normal));
             pa.partial_cmp(&pb)
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.instance_number.cmp(&b.instance_number))
@@ -348,8 +393,16 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
         SampleType::F32 => fill!(F32, f32),
         SampleType::F64 => fill!(F64, f64),
     };
-    let mut volume = Volume::new(size, spacing, origin, direction, layout.components, voxels, h0.rescale)
-        .map_err(|e| IoError::dicom(&first_path, e.to_string()))?;
+    let mut volume = Volume::new(
+        size,
+        spacing,
+        origin,
+        direction,
+        layout.components,
+        voxels,
+        h0.rescale,
+    )
+    .map_err(|e| IoError::dicom(&first_path, e.to_string()))?;
     let mut ts: Vec<String> = g.iter().map(|h| h.transfer_syntax.clone()).collect();
     ts.sort();
     ts.dedup();
@@ -370,6 +423,9 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
     Ok((volume, files))
 }
 
+/// One file's frames and where each goes: (file index, [(frame, destination)]).
+type FileWork<'a, T> = (usize, Vec<(usize, &'a mut [T])>);
+
 fn fill_frames<T: Copy + Send>(
     g: &[DicomHeader],
     plans: &[SlicePlan],
@@ -383,7 +439,7 @@ fn fill_frames<T: Copy + Send>(
         by_file[p.file].push((slot, p.frame));
     }
     let mut slots: Vec<Option<&mut [T]>> = buf.chunks_mut(per_frame).map(Some).collect();
-    let mut work: Vec<(usize, Vec<(usize, &mut [T])>)> = Vec::new();
+    let mut work: Vec<FileWork<'_, T>> = Vec::new();
     for (file, frames) in by_file.into_iter().enumerate() {
         let mut dsts = Vec::new();
         for (slot, frame) in frames {
@@ -402,7 +458,11 @@ fn fill_frames<T: Copy + Send>(
             if values.len() != dst.len() {
                 return Err(IoError::dicom(
                     &h.path,
-                    format!("frame {frame} has {} values, expected {}", values.len(), dst.len()),
+                    format!(
+                        "frame {frame} has {} values, expected {}",
+                        values.len(),
+                        dst.len()
+                    ),
                 ));
             }
             dst.copy_from_slice(&values);
