@@ -283,13 +283,18 @@ impl ViewerApp {
 
     fn image_list(&mut self, ui: &mut Ui) {
         for job in &self.jobs {
+            let what = match job.paths.as_slice() {
+                [one] => one.file_name().map_or_else(
+                    || one.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+                many => format!("{} paths", many.len()),
+            };
+            let seconds = job.started.elapsed().as_secs_f32();
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label(format!(
-                    "Loading {}… {:.0} s",
-                    loader::describe_paths(&job.paths),
-                    job.started.elapsed().as_secs_f32()
-                ));
+                ui.add(egui::Label::new(format!("Loading {what}… {seconds:.0} s")).truncate())
+                    .on_hover_text(loader::describe_paths(&job.paths));
             });
         }
         if self.images.is_empty() && self.jobs.is_empty() {
@@ -395,7 +400,9 @@ impl ViewerApp {
             let scale = (area.width() / physical.x).min(area.height() / physical.y);
             if scale.is_finite() && scale > 0.0 {
                 let rect = Rect::from_center_size(area.center(), physical * scale);
-                let uv = Rect::from_min_max(Pos2::ZERO, egui::pos2(1.0, 1.0));
+                let [flip_x, flip_y] = slice::display_flips(&v.direction());
+                let (u0, v0) = (f32::from(u8::from(flip_x)), f32::from(u8::from(flip_y)));
+                let uv = Rect::from_min_max(egui::pos2(u0, v0), egui::pos2(1.0 - u0, 1.0 - v0));
                 painter.image(id, rect, uv, Color32::WHITE);
                 self.image_rect = Some(rect);
             }
@@ -467,8 +474,11 @@ impl ViewerApp {
             let [nx, ny, nz] = v.size();
             match (pointer, self.image_rect) {
                 (Some(p), Some(rect)) if rect.contains(p) => {
-                    let u = f64::from((p.x - rect.min.x) / rect.width()) * nx as f64;
-                    let w = f64::from((p.y - rect.min.y) / rect.height()) * ny as f64;
+                    let [flip_x, flip_y] = slice::display_flips(&v.direction());
+                    let fx = (p.x - rect.min.x) / rect.width();
+                    let fy = (p.y - rect.min.y) / rect.height();
+                    let u = f64::from(if flip_x { 1.0 - fx } else { fx }) * nx as f64;
+                    let w = f64::from(if flip_y { 1.0 - fy } else { fy }) * ny as f64;
                     let ijk = [
                         (u as usize).min(nx - 1),
                         (w as usize).min(ny - 1),
@@ -575,6 +585,7 @@ impl eframe::App for ViewerApp {
         egui::Panel::left("images")
             .resizable(true)
             .default_size(260.0)
+            .size_range(180.0..=480.0)
             .show(ui, |ui| {
                 ui.heading("Images");
                 egui::ScrollArea::vertical()

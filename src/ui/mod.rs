@@ -1,8 +1,8 @@
 //! The egui application: `voxmark [PATH...]` opens this viewer.
 //!
 //! A first viewer: images load on a background thread, the left panel lists them, the centre shows
-//! one voxel plane `k` of the selected image (the volume's own slice axis, in voxel order) with
-//! physical proportions, and the status bar reads out voxel, LPS position and value under the cursor.
+//! one voxel plane `k` of the selected image (the volume's own slice axis, mirrored where needed to
+//! follow the radiological convention of ARCHITECTURE.md §5, never transposed) with physical proportions, and the status bar reads out voxel, LPS position and value under the cursor.
 //!
 //! Slices are windowed on the CPU for now ([`slice`]): each change of slice or window re-uploads one
 //! texture. The wgpu shader path of the `render` module (ARCHITECTURE.md §6) replaces this later.

@@ -2,7 +2,7 @@
 //!
 //! Temporary: the render module's shader path replaces this (ARCHITECTURE.md §6).
 
-use crate::core::{Photometric, Volume, Voxels};
+use crate::core::{Mat3, Photometric, Volume, Voxels};
 use egui::{Color32, ColorImage};
 
 /// A display window (centre and width in modality units), applied with the DICOM linear function.
@@ -68,6 +68,25 @@ pub fn initial_window(volume: &Volume, min: f64, max: f64) -> Window {
         return Window::from_range(0.0, 255.0);
     }
     Window::from_range(min, max)
+}
+
+/// Whether to mirror the plane's columns and rows so the view follows the radiological convention
+/// (ARCHITECTURE.md §5): patient left to the right, posterior or inferior down, as far as the voxel
+/// axes i and j allow without transposing. `direction` columns are the voxel axes in LPS.
+pub fn display_flips(direction: &Mat3) -> [bool; 2] {
+    [0, 1].map(|axis| {
+        let column = [direction[0][axis], direction[1][axis], direction[2][axis]];
+        let dominant = (0..3).fold(0, |best, a| {
+            if column[a].abs() > column[best].abs() {
+                a
+            } else {
+                best
+            }
+        });
+        // L (+x) and P (+y) point right/down; S (+z) points up.
+        let wanted = if dominant == 2 { -1.0 } else { 1.0 };
+        column[dominant] * wanted < 0.0
+    })
 }
 
 /// Modality values of one voxel plane, possibly subsampled to fit a texture.
@@ -216,6 +235,17 @@ mod tests {
             name: None,
         });
         assert_eq!(initial_window(&v, -1024.0, 0.0), Window::new(40.0, 400.0));
+    }
+
+    #[test]
+    fn radiological_flips() {
+        assert_eq!(display_flips(&IDENTITY3), [false, false]);
+        // NIfTI RAS stored as LPS: i points right (−x), j anterior (−y).
+        let ras = [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]];
+        assert_eq!(display_flips(&ras), [true, true]);
+        // Coronal: i along L, j along S (up) → rows mirrored so inferior is down.
+        let coronal = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]];
+        assert_eq!(display_flips(&coronal), [false, true]);
     }
 
     #[test]

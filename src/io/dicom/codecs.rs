@@ -220,3 +220,20 @@ pub fn decode_jpeg(data: &[u8], h: &DicomHeader) -> Result<Vec<u8>> {
         _ => pixels,
     })
 }
+
+/// Decodes one 12-bit JPEG Extended (Process 4) frame with our sequential DCT decoder.
+pub fn decode_jpeg12(data: &[u8], h: &DicomHeader) -> Result<Vec<u8>> {
+    let path = h.path.as_path();
+    let d = super::jpeg12::decode(data)
+        .map_err(|e| err(path, format!("JPEG Extended decoding failed: {e}")))?;
+    if d.width != h.cols || d.height != h.rows || d.components != h.samples {
+        return Err(err(
+            path,
+            format!(
+                "JPEG stream is {}×{}×{}, the data set says {}×{}×{}",
+                d.width, d.height, d.components, h.cols, h.rows, h.samples
+            ),
+        ));
+    }
+    Ok(d.samples.iter().flat_map(|v| v.to_le_bytes()).collect())
+}

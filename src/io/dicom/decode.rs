@@ -97,15 +97,6 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
         .ok_or_else(|| err(path, "no Pixel Data"))?;
     if elem.value().fragments().is_some() {
         let expected = h.rows * h.cols * h.samples * (h.bits_allocated as usize).div_ceil(8);
-        if h.transfer_syntax == super::codecs::JPEG_EXTENDED && h.bits_allocated > 8 {
-            return Err(err(
-                path,
-                format!(
-                    "12-bit JPEG Extended (Process 4) is not decoded yet (BitsStored {}): no Rust decoder handles 12-bit DCT",
-                    h.bits_stored
-                ),
-            ));
-        }
         let own = match h.transfer_syntax.as_str() {
             super::codecs::RLE_LOSSLESS => Some(super::codecs::decode_rle(
                 &super::codecs::encapsulated_frame(obj, h, frame)?,
@@ -114,6 +105,12 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
             super::codecs::JPEG_BASELINE if h.bits_allocated == 8 => Some(
                 super::codecs::decode_jpeg(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?,
             ),
+            super::codecs::JPEG_EXTENDED if h.bits_allocated > 8 => {
+                Some(super::codecs::decode_jpeg12(
+                    &super::codecs::encapsulated_frame(obj, h, frame)?,
+                    h,
+                )?)
+            }
             _ => None,
         };
         if let Some(mut dst) = own {

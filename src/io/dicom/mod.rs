@@ -8,10 +8,11 @@
 pub mod codecs;
 pub mod decode;
 pub mod header;
+pub mod jpeg12;
 
 use super::{IoError, LoadedImage, NonImageObject, Result, Scan, SourceKind};
 use crate::core::geometry::{Mat3, Vec3, cross, dot, from_columns, norm};
-use crate::core::{Photometric, Volume, VolumeMeta, Voxels};
+use crate::core::{Photometric, Rescale, Volume, VolumeMeta, Voxels};
 use decode::{Frame, FrameLayout, SampleType};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
@@ -393,6 +394,20 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
         SampleType::F32 => fill!(F32, f32),
         SampleType::F64 => fill!(F64, f64),
     };
+    // Slices of one series may carry different rescales (some scanners vary the slope per slice):
+    // then the stored values cannot share one map, and the volume holds modality values as f32.
+    let slice_rescales: Vec<Rescale> = plans.iter().map(|p| g[p.file].rescale).collect();
+    let (voxels, rescale) = if slice_rescales.iter().all(|r| *r == h0.rescale) {
+        (voxels, h0.rescale)
+    } else {
+        let mut out = Vec::with_capacity(total);
+        for (k, r) in slice_rescales.iter().enumerate() {
+            for i in k * per_frame..(k + 1) * per_frame {
+                out.push(r.apply(voxels.get_f64(i).unwrap_or(f64::NAN)) as f32);
+            }
+        }
+        (Voxels::F32(out), Rescale::IDENTITY)
+    };
     let mut volume = Volume::new(
         size,
         spacing,
@@ -400,7 +415,7 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
         direction,
         layout.components,
         voxels,
-        h0.rescale,
+        rescale,
     )
     .map_err(|e| IoError::dicom(&first_path, e.to_string()))?;
     let mut ts: Vec<String> = g.iter().map(|h| h.transfer_syntax.clone()).collect();
