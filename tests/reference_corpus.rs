@@ -127,6 +127,80 @@ fn compare_volume(ours: &Value, theirs: &Value, entry_ts: Option<&str>) -> Vec<S
     p
 }
 
+/// Values at the sample points (a grid on the first, middle and last slice) and per-component means:
+/// statistics alone cannot see a transposed image or swapped colour channels.
+fn compare_samples(
+    v: &voxmark::core::Volume,
+    ours: &Value,
+    theirs: &Value,
+    entry_ts: Option<&str>,
+) -> Vec<String> {
+    let mut p = Vec::new();
+    let ts = theirs["transfer_syntax"]
+        .as_str()
+        .or(entry_ts)
+        .unwrap_or("");
+    let is_jpeg_file = ours["kind"] == "image2d"
+        && ours["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(".jpg") || s.ends_with(".jpeg"));
+    let tol = lossy_tolerance(if is_jpeg_file {
+        "1.2.840.10008.1.2.4.50"
+    } else {
+        ts
+    });
+    let close = |a: f64, b: f64, lossy_tol: f64| match tol {
+        Some(_) => (a - b).abs() <= lossy_tol,
+        None => (a - b).abs() <= STATS_REL_TOL * b.abs().max(1.0) || (a.is_nan() && b.is_nan()),
+    };
+    let samples = theirs["samples"].as_array().cloned().unwrap_or_default();
+    if samples.is_empty() {
+        p.push("reference has no samples".to_string());
+    }
+    let mut bad = 0;
+    for s in &samples {
+        let ijk = [0, 1, 2].map(|i| s[i].as_u64().unwrap_or(0) as usize);
+        for (c, expected) in s[3].as_array().into_iter().flatten().enumerate() {
+            let got = v.value(ijk, c).unwrap_or(f64::NAN);
+            if !close(got, f(expected), tol.map_or(0.0, |t| t.1)) {
+                bad += 1;
+                if bad <= 3 {
+                    p.push(format!(
+                        "value at {ijk:?} component {c}: ours {got} reference {expected}"
+                    ));
+                }
+            }
+        }
+    }
+    if bad > 3 {
+        p.push(format!("... {bad} sample values differ in all"));
+    }
+    let means = theirs["component_means"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (c, m) in means.iter().enumerate() {
+        let n = v.voxel_count();
+        let comps = v.components();
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for i in 0..n {
+            let x = v
+                .rescale()
+                .apply(v.voxels().get_f64(i * comps + c).unwrap_or(f64::NAN));
+            if !x.is_nan() {
+                sum += x;
+                count += 1;
+            }
+        }
+        let mean = sum / count.max(1) as f64;
+        if !close(mean, f(m), tol.map_or(0.0, |t| t.2)) {
+            p.push(format!("mean of component {c}: ours {mean} reference {m}"));
+        }
+    }
+    p
+}
+
 #[test]
 fn info_matches_reference_libraries_on_every_readable_file() {
     let Some(data) = common::corpus() else { return };
@@ -165,6 +239,7 @@ fn info_matches_reference_libraries_on_every_readable_file() {
                 ));
             } else {
                 // Series come out sorted by UID on both sides; match by UID where there is one.
+                let scan = voxmark::io::scan_paths(&[data.join(&rel)]);
                 for t in &theirs {
                     let o = ours
                         .iter()
@@ -196,6 +271,10 @@ fn info_matches_reference_libraries_on_every_readable_file() {
                         .unwrap_or(&ours[0]);
                     let ts = o["transfer_syntaxes"][0].as_str().map(str::to_string);
                     problems.extend(compare_volume(o, t, ts.as_deref()));
+                    let index = ours.iter().position(|x| std::ptr::eq(x, o)).unwrap_or(0);
+                    if let Some(img) = scan.images.get(index) {
+                        problems.extend(compare_samples(&img.volume, o, t, ts.as_deref()));
+                    }
                 }
             }
             (rel, problems, false)

@@ -272,6 +272,37 @@ def wsi_pixel_spacing(ds):
     return None
 
 
+def sample_points(size):
+    """Voxel positions (x, y, z) where values are sampled: a 5x5 grid on the first, middle and last
+    slice. tests/reference_corpus.rs computes the same positions."""
+    fx = [0.0, 0.25, 0.5, 0.75, 1.0]
+    fz = [0.0, 0.5, 1.0]
+    pts = []
+    for h in fz:
+        for g in fx:
+            for f in fx:
+                p = (int(f * (size[0] - 1)), int(g * (size[1] - 1)), int(h * (size[2] - 1)))
+                if p not in pts:
+                    pts.append(p)
+    return pts
+
+
+def sampled(arr_zyxc, size):
+    """{"samples": [[x, y, z, [v per component]]...], "component_means": [...]} of a (Z, Y, X, C) array."""
+    a = np.asarray(arr_zyxc, dtype=np.float64)
+    out = []
+    for (x, y, z) in sample_points(size):
+        v = a[z, y, x]
+        out.append([x, y, z, [float(t) for t in np.atleast_1d(v)]])
+    means = [float(np.nanmean(a[..., c])) for c in range(a.shape[-1])]
+    return {"samples": out, "component_means": means}
+
+
+def as_zyxc(vals, comps, size):
+    """Reshape decoded values into (Z, Y, X, C) using the volume size [x, y, z]."""
+    return np.asarray(vals, dtype=np.float64).reshape(size[2], size[1], size[0], comps)
+
+
 def pydicom_geometry(ds, n_frames):
     """Geometry from ImagePositionPatient/ImageOrientationPatient/PixelSpacing (top level,
     else the shared / first per-frame functional groups); defaults origin 0, identity,
@@ -389,6 +420,11 @@ class Corpus:
         st, nan_count = stats_of(vals)
         vol["components"] = int(comps)
         vol["stats"] = st
+        try:
+            fs = functional_group_rescale(ds) if rescale_in_functional_groups(ds) else (1.0, 0.0)
+            vol.update(sampled(as_zyxc(vals, comps, vol["size"]) * fs[0] + fs[1], vol["size"]))
+        except Exception as e:
+            vol["samples_error"] = reason_of(e)
         if nan_count:
             vol["nan_count"] = nan_count
         vol["transfer_syntax"] = transfer_syntax_of(ds)
@@ -476,6 +512,10 @@ class Corpus:
                 self.add_unreadable(rel + " [series " + uid + "]", "pydicom %s: %s" % (self.rel(n), reason_of(e)))
                 continue
             st, nan_count = stats_of(np.concatenate(chunks))
+            try:
+                vol.update(sampled(as_zyxc(np.concatenate(chunks), int(comps[0]), vol["size"]), vol["size"]))
+            except Exception as e:
+                vol["samples_error"] = reason_of(e)
 
             def one(values, key):
                 u = sorted(set(x for x in values if x is not None))
@@ -579,6 +619,11 @@ class Corpus:
         entry = {"path": rel, "kind": "nifti", "volumes": [vol]}
         if len(shape) > 3:
             entry["volumes_4d"] = int(np.prod(shape[3:]))
+        try:
+            d4 = np.asarray(data, dtype=np.float64).reshape(size[0], size[1], size[2], comps)
+            vol.update(sampled(d4.transpose(2, 1, 0, 3), vol["size"]))
+        except Exception as e:
+            vol["samples_error"] = reason_of(e)
         self.entries.append(entry)
         log("  nifti %s (shape %s) min=%r max=%r" % (vol["size"], list(shape), st["min"], st["max"]))
 
@@ -610,6 +655,7 @@ class Corpus:
             "frames": None,
             "pil_mode": mode,
         }
+        vol.update(sampled(np.asarray(arr, dtype=np.float64).reshape(1, int(h), int(w), comps), vol["size"]))
         self.entries.append({"path": rel, "kind": "image2d", "volumes": [vol]})
         log("  image2d %s mode=%s min=%r max=%r" % (vol["size"], mode, st["min"], st["max"]))
 

@@ -161,42 +161,20 @@ fn unpack_bits(src: &[u8], limit: usize) -> Vec<u8> {
     out
 }
 
-/// Which markers a JPEG stream carries before its first frame header.
-fn jpeg_markers(data: &[u8]) -> (bool, Option<u8>) {
-    let (mut jfif, mut adobe_transform) = (false, None);
-    let mut i = 2;
-    while i + 4 <= data.len() && data[i] == 0xFF {
-        let marker = data[i + 1];
-        if (0xC0..=0xCF).contains(&marker) && marker != 0xC4 && marker != 0xC8 && marker != 0xCC {
-            break;
-        }
-        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
-        let body = &data[(i + 4).min(data.len())..(i + 2 + len).min(data.len())];
-        if marker == 0xE0 && body.starts_with(b"JFIF") {
-            jfif = true;
-        }
-        if marker == 0xEE && body.starts_with(b"Adobe") && body.len() >= 12 {
-            adobe_transform = Some(body[11]);
-        }
-        i += 2 + len;
-    }
-    (jfif, adobe_transform)
-}
-
 /// Decodes one JPEG frame (baseline, extended 8-bit, lossless) with jpeg-decoder.
 ///
-/// Colour: with Photometric Interpretation RGB the stream holds RGB unless it says otherwise
-/// (JFIF, or an Adobe marker with a transform), so no YCbCr conversion is applied — what pydicom
-/// and GDCM do; YBR_* streams are converted to RGB.
+/// Colour: the DICOM Photometric Interpretation decides, not the stream's markers. RGB means the
+/// components are R, G, B and no YCbCr conversion is applied (even under a JFIF marker, which some
+/// writers add regardless), as pydicom does; YBR_* streams are converted to RGB.
 pub fn decode_jpeg(data: &[u8], h: &DicomHeader) -> Result<Vec<u8>> {
     let path = h.path.as_path();
-    let mut decoder = jpeg_decoder::Decoder::new(data);
     if h.samples == 3 && h.photometric == "RGB" {
-        let (jfif, adobe) = jpeg_markers(data);
-        if !jfif && adobe.is_none_or(|t| t == 0) {
-            decoder.set_color_transform(jpeg_decoder::ColorTransform::None);
-        }
+        // Our sequential decoder returns the components as coded, with no colour conversion.
+        let d = super::jpeg12::decode(data)
+            .map_err(|e| err(path, format!("JPEG decoding failed: {e}")))?;
+        return Ok(d.samples.iter().map(|&v| v as u8).collect());
     }
+    let mut decoder = jpeg_decoder::Decoder::new(data);
     let pixels = decoder
         .decode()
         .map_err(|e| err(path, format!("JPEG decoding failed: {e}")))?;
