@@ -1,10 +1,22 @@
 //! The `voxmark` executable: parse the command line, then run a headless command or the viewer.
 
-use clap::Parser;
+use clap::Parser as _;
 use voxmark::cli::{self, Cli};
 
 fn main() {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // --help and --version print and succeed; a wrong command line is a user error (exit 1).
+            let code = if e.use_stderr() {
+                cli::EXIT_USER_ERROR
+            } else {
+                0
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = match args.command {
         Some(command) => cli::run(command),
         None => run_viewer(args.paths),

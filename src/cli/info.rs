@@ -67,8 +67,81 @@ pub fn scan_json(scan: &Scan) -> Value {
     })
 }
 
-fn fmt3(v: [f64; 3]) -> String {
-    format!("{:.4} {:.4} {:.4}", v[0], v[1], v[2])
+/// A short number for the table: integers as integers, others with 4 significant decimals.
+fn num(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// One row per image, then the non-image objects; geometry in full is in `--json`.
+fn write_table(out: &mut impl Write, scan: &Scan) -> std::io::Result<()> {
+    let header = [
+        "kind",
+        "size",
+        "type",
+        "spacing mm",
+        "origin LPS mm",
+        "modality",
+        "min",
+        "max",
+        "mean",
+        "source",
+    ];
+    let mut rows: Vec<[String; 10]> = vec![header.map(str::to_string)];
+    for img in &scan.images {
+        let v = &img.volume;
+        let s = v.stats();
+        let [x, y, z] = v.size();
+        let sp = v.spacing_mm();
+        let o = v.origin_lps_mm();
+        rows.push([
+            img.kind.as_str().to_string(),
+            format!("{x}×{y}×{z}"),
+            if v.components() == 1 {
+                v.voxels().dtype().to_string()
+            } else {
+                format!("{}×{}", v.voxels().dtype(), v.components())
+            },
+            format!("{:.3}×{:.3}×{:.3}", sp[0], sp[1], sp[2]),
+            format!("{:.1},{:.1},{:.1}", o[0], o[1], o[2]),
+            v.meta.modality.clone().unwrap_or_else(|| "-".into()),
+            num(s.min),
+            num(s.max),
+            num(s.mean),
+            img.source.display().to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..10)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[c] - cell.chars().count() + 2,
+                ));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    for n in &scan.non_images {
+        writeln!(
+            out,
+            "not an image: {} ({}): {}",
+            n.sop_class_name,
+            n.sop_class_uid,
+            n.path.display()
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs the command; exit code 0 when every path gave an image or a recognised object, 1 otherwise.
@@ -81,50 +154,7 @@ pub fn run(args: &InfoArgs) -> i32 {
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out))
     } else {
-        (|| -> std::io::Result<()> {
-            for img in &scan.images {
-                let v = &img.volume;
-                let s = v.stats();
-                let [x, y, z] = v.size();
-                writeln!(out, "{} ({})", img.source.display(), img.kind.as_str())?;
-                writeln!(
-                    out,
-                    "  {x}×{y}×{z} {} ×{}  modality {}  files {}",
-                    v.voxels().dtype(),
-                    v.components(),
-                    v.meta.modality.as_deref().unwrap_or("-"),
-                    img.files.len()
-                )?;
-                writeln!(out, "  spacing mm  {}", fmt3(v.spacing_mm()))?;
-                writeln!(out, "  origin LPS  {}", fmt3(v.origin_lps_mm()))?;
-                let d = v.direction();
-                writeln!(
-                    out,
-                    "  direction   {} | {} | {}",
-                    fmt3(d[0]),
-                    fmt3(d[1]),
-                    fmt3(d[2])
-                )?;
-                writeln!(
-                    out,
-                    "  values      min {:.4}  max {:.4}  mean {:.4}",
-                    s.min, s.max, s.mean
-                )?;
-                if let Some(uid) = &v.meta.series_uid {
-                    writeln!(out, "  series      {uid}")?;
-                }
-            }
-            for n in &scan.non_images {
-                writeln!(
-                    out,
-                    "{} (not an image: {}, {})",
-                    n.path.display(),
-                    n.sop_class_name,
-                    n.sop_class_uid
-                )?;
-            }
-            Ok(())
-        })()
+        write_table(&mut out, &scan)
     };
     for e in &scan.errors {
         eprintln!("error: {e}");
