@@ -479,3 +479,70 @@ pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> 
         ),
     })
 }
+
+/// A 16-bit stored sample type the fast native path can write.
+pub trait Sample16: Copy + Send {
+    /// The stored value from a 16-bit word with `bits_stored` significant bits.
+    fn from_word(word: u16, bits_stored: u16) -> Self;
+}
+
+impl Sample16 for u16 {
+    #[inline]
+    fn from_word(word: u16, bits_stored: u16) -> Self {
+        if bits_stored < 16 {
+            word & ((1u16 << bits_stored) - 1)
+        } else {
+            word
+        }
+    }
+}
+
+impl Sample16 for i16 {
+    #[inline]
+    fn from_word(word: u16, bits_stored: u16) -> Self {
+        let shift = 16 - bits_stored.min(16);
+        ((word << shift) as i16) >> shift
+    }
+}
+
+/// Fast path for the common case (native, grey, 16-bit): writes frame `frame` straight from the parsed
+/// Pixel Data into `dst`, one pass, no intermediate buffers. `None` when the case does not apply.
+pub fn native16_into<T: Sample16>(
+    obj: &DefaultDicomObject,
+    h: &DicomHeader,
+    frame: usize,
+    dst: &mut [T],
+) -> Option<Result<()>> {
+    if h.bits_allocated != 16 || h.samples != 1 || h.photometric == "PALETTE COLOR" || h.float_data
+    {
+        return None;
+    }
+    let value = obj.get(tags::PIXEL_DATA)?.value();
+    if value.fragments().is_some() {
+        return None;
+    }
+    let n = dst.len();
+    let start = frame * n;
+    let bits = h.bits_stored;
+    match value.primitive()? {
+        dicom_core::PrimitiveValue::U16(words) => {
+            let Some(src) = words.get(start..start + n) else {
+                return Some(Err(short(&h.path, words.len() * 2, (start + n) * 2)));
+            };
+            for (d, &w) in dst.iter_mut().zip(src) {
+                *d = T::from_word(w, bits);
+            }
+            Some(Ok(()))
+        }
+        dicom_core::PrimitiveValue::U8(bytes) if h.transfer_syntax != "1.2.840.10008.1.2.2" => {
+            let Some(src) = bytes.get(2 * start..2 * (start + n)) else {
+                return Some(Err(short(&h.path, bytes.len(), 2 * (start + n))));
+            };
+            for (d, c) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = T::from_word(u16::from_le_bytes([c[0], c[1]]), bits);
+            }
+            Some(Ok(()))
+        }
+        _ => None,
+    }
+}

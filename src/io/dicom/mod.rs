@@ -375,20 +375,33 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
 
     // Decode frames straight into their place in one buffer; each file is parsed once.
     macro_rules! fill {
-        ($variant:ident, $t:ty) => {{
+        ($variant:ident, $t:ty) => {
+            fill!($variant, $t, |_: &DefaultDicomObject,
+                                 _: &DicomHeader,
+                                 _: usize,
+                                 _: &mut [$t]| None)
+        };
+        ($variant:ident, $t:ty, $fast:expr) => {{
             let mut buf: Vec<$t> = vec![Default::default(); total];
-            fill_frames(&g, &plans, per_frame, &mut buf, |f| match f {
-                Frame::$variant(v) => Some(v),
-                _ => None,
-            })?;
+            fill_frames(
+                &g,
+                &plans,
+                per_frame,
+                &mut buf,
+                |f| match f {
+                    Frame::$variant(v) => Some(v),
+                    _ => None,
+                },
+                $fast,
+            )?;
             Voxels::$variant(buf)
         }};
     }
     let voxels = match layout.sample {
         SampleType::U8 => fill!(U8, u8),
         SampleType::I8 => fill!(I8, i8),
-        SampleType::U16 => fill!(U16, u16),
-        SampleType::I16 => fill!(I16, i16),
+        SampleType::U16 => fill!(U16, u16, decode::native16_into::<u16>),
+        SampleType::I16 => fill!(I16, i16, decode::native16_into::<i16>),
         SampleType::U32 => fill!(U32, u32),
         SampleType::I32 => fill!(I32, i32),
         SampleType::F32 => fill!(F32, f32),
@@ -447,6 +460,7 @@ fn fill_frames<T: Copy + Send>(
     per_frame: usize,
     buf: &mut [T],
     take: impl Fn(Frame) -> Option<Vec<T>> + Sync,
+    fast: impl Fn(&DefaultDicomObject, &DicomHeader, usize, &mut [T]) -> Option<Result<()>> + Sync,
 ) -> Result<()> {
     // Slices grouped by file so that each file is opened once.
     let mut by_file: Vec<Vec<(usize, usize)>> = vec![Vec::new(); g.len()];
@@ -468,6 +482,9 @@ fn fill_frames<T: Copy + Send>(
         let h = &g[file];
         let obj = open(&h.path, false)?;
         dsts.into_par_iter().try_for_each(|(frame, dst)| {
+            if let Some(done) = fast(&obj, h, frame, dst) {
+                return done;
+            }
             let values = take(decode::decode_frame(&obj, h, frame)?)
                 .ok_or_else(|| IoError::dicom(&h.path, "frame decoded to an unexpected type"))?;
             if values.len() != dst.len() {
