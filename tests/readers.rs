@@ -218,3 +218,46 @@ fn series_slices_sort_ascending_along_the_normal_whatever_the_file_order() {
         last = along;
     }
 }
+
+#[test]
+fn tiff_and_png_of_8_and_16_bits_read_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (7u32, 5u32);
+    let grey16 = image::ImageBuffer::<image::Luma<u16>, _>::from_fn(w, h, |x, y| {
+        image::Luma([(x * 9000 + y * 131) as u16])
+    });
+    let rgb8 = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 200]));
+    let grey8 = image::GrayImage::from_fn(w, h, |x, y| image::Luma([(x + 10 * y) as u8]));
+    for ext in ["tif", "png"] {
+        let p16 = dir.path().join(format!("g16.{ext}"));
+        let prgb = dir.path().join(format!("rgb.{ext}"));
+        let p8 = dir.path().join(format!("g8.{ext}"));
+        grey16.save(&p16).unwrap();
+        rgb8.save(&prgb).unwrap();
+        grey8.save(&p8).unwrap();
+        let v = io::image2d::read(&p16).unwrap();
+        assert_eq!(
+            (v.size(), v.components(), v.voxels().dtype()),
+            ([7, 5, 1], 1, "uint16"),
+            "{ext}"
+        );
+        assert_eq!(
+            v.value([6, 4, 0], 0),
+            Some((6 * 9000 + 4 * 131) as f64),
+            "{ext}"
+        );
+        let v = io::image2d::read(&prgb).unwrap();
+        assert_eq!((v.components(), v.voxels().dtype()), (3, "uint8"), "{ext}");
+        assert_eq!(
+            [0, 1, 2].map(|c| v.value([3, 2, 0], c)),
+            [Some(90.0), Some(80.0), Some(200.0)],
+            "{ext}"
+        );
+        let v = io::image2d::read(&p8).unwrap();
+        assert_eq!(v.value([2, 3, 0], 0), Some(32.0), "{ext}");
+    }
+    let bad = dir.path().join("bad.tif");
+    std::fs::write(&bad, b"II*\0garbage").unwrap();
+    let err = io::image2d::read(&bad).unwrap_err().to_string();
+    assert!(err.contains("bad.tif"), "{err}");
+}

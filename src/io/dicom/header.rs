@@ -15,6 +15,23 @@ pub struct FramePlane {
     pub position: Option<Vec3>,
 }
 
+/// A Modality LUT (PS3.3 C.11.1): stored values from `first` on map to `data`; values outside clamp.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModalityLut {
+    /// Stored value mapped by `data[0]`.
+    pub first: i64,
+    /// Output values.
+    pub data: Vec<u16>,
+}
+
+impl ModalityLut {
+    /// The output value of stored value `v`.
+    pub fn apply(&self, v: i64) -> u16 {
+        let i = (v - self.first).clamp(0, self.data.len() as i64 - 1);
+        self.data[i as usize]
+    }
+}
+
 /// Attributes of one file.
 #[derive(Clone, Debug)]
 pub struct DicomHeader {
@@ -68,6 +85,8 @@ pub struct DicomHeader {
     pub rescale: Rescale,
     /// Window presets.
     pub windows: Vec<WindowPreset>,
+    /// A Modality LUT Sequence, which takes the place of the rescale.
+    pub modality_lut: Option<ModalityLut>,
     /// True when the file is an enhanced (functional groups) multi-frame object.
     pub enhanced: bool,
 }
@@ -165,6 +184,37 @@ fn windows(obj: &InMemDicomObject) -> Vec<WindowPreset> {
             name: names.get(i).filter(|n| !n.is_empty()).cloned(),
         })
         .collect()
+}
+
+fn modality_lut(obj: &InMemDicomObject, signed: bool) -> Option<ModalityLut> {
+    let item = first_item(obj, tags::MODALITY_LUT_SEQUENCE)?;
+    let desc = item.get(tags::LUT_DESCRIPTOR)?.to_multi_int::<i64>().ok()?;
+    if desc.len() != 3 {
+        return None;
+    }
+    let n = if desc[0] == 0 {
+        65536
+    } else {
+        desc[0] as usize
+    };
+    // The first mapped value is US or SS like the pixel data.
+    let first = if signed {
+        desc[1] as u16 as i16 as i64
+    } else {
+        desc[1] as u16 as i64
+    };
+    let elem = item.get(tags::LUT_DATA)?;
+    let data: Vec<u16> = match elem.value().primitive()? {
+        dicom_core::PrimitiveValue::U8(b) => b
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect(),
+        _ => elem.to_multi_int::<u16>().ok()?,
+    };
+    (data.len() >= n && n > 0).then(|| ModalityLut {
+        first,
+        data: data[..n].to_vec(),
+    })
 }
 
 /// SOP classes that hold no image to decode: segmentations, structured reports, RT plans/structures,
@@ -408,6 +458,7 @@ impl DicomHeader {
             planes,
             rescale,
             windows: window_presets,
+            modality_lut: modality_lut(obj, signed),
             enhanced,
         })
     }
@@ -427,5 +478,28 @@ impl DicomHeader {
     /// Voxel type after decoding: colour (and palette) images become 8- or 16-bit RGB.
     pub fn is_colour(&self) -> bool {
         self.samples == 3 || self.photometric == "PALETTE COLOR"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modality_lut_maps_and_clamps() {
+        let lut = ModalityLut {
+            first: -2,
+            data: vec![10, 20, 30],
+        };
+        assert_eq!(
+            [
+                lut.apply(-5),
+                lut.apply(-2),
+                lut.apply(-1),
+                lut.apply(0),
+                lut.apply(9)
+            ],
+            [10, 10, 20, 30, 30]
+        );
     }
 }

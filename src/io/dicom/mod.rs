@@ -410,7 +410,14 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
     // Slices of one series may carry different rescales (some scanners vary the slope per slice):
     // then the stored values cannot share one map, and the volume holds modality values as f32.
     let slice_rescales: Vec<Rescale> = plans.iter().map(|p| g[p.file].rescale).collect();
-    let (voxels, rescale) = if slice_rescales.iter().all(|r| *r == h0.rescale) {
+    let (voxels, rescale) = if let Some(lut) = &h0.modality_lut {
+        // A Modality LUT replaces the rescale: the volume holds its output values.
+        let n = voxels.len();
+        let mapped: Vec<u16> = (0..n)
+            .map(|i| lut.apply(voxels.get_f64(i).unwrap_or(0.0) as i64))
+            .collect();
+        (Voxels::U16(mapped), Rescale::IDENTITY)
+    } else if slice_rescales.iter().all(|r| *r == h0.rescale) {
         (voxels, h0.rescale)
     } else {
         let mut out = Vec::with_capacity(total);
