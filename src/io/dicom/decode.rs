@@ -97,66 +97,43 @@ fn frame_bytes(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Resul
         .ok_or_else(|| err(path, "no Pixel Data"))?;
     if elem.value().fragments().is_some() {
         let expected = h.rows * h.cols * h.samples * (h.bits_allocated as usize).div_ceil(8);
-        let own = match h.transfer_syntax.as_str() {
-            super::codecs::RLE_LOSSLESS => Some(super::codecs::decode_rle(
-                &super::codecs::encapsulated_frame(obj, h, frame)?,
-                h,
-            )?),
-            super::codecs::JPEG_BASELINE if h.bits_allocated == 8 => Some(
-                super::codecs::decode_jpeg(&super::codecs::encapsulated_frame(obj, h, frame)?, h)?,
-            ),
-            super::codecs::JPEG_EXTENDED if h.bits_allocated > 8 => {
-                Some(super::codecs::decode_jpeg12(
-                    &super::codecs::encapsulated_frame(obj, h, frame)?,
-                    h,
-                )?)
+        use super::codecs;
+        let mut dst = match h.transfer_syntax.as_str() {
+            codecs::RLE_LOSSLESS => {
+                codecs::decode_rle(&codecs::encapsulated_frame(obj, h, frame)?, h)?
             }
-            _ => None,
+            codecs::JPEG_BASELINE if h.bits_allocated == 8 => {
+                codecs::decode_jpeg(&codecs::encapsulated_frame(obj, h, frame)?, h)?
+            }
+            codecs::JPEG_EXTENDED if h.bits_allocated > 8 => {
+                codecs::decode_jpeg12(&codecs::encapsulated_frame(obj, h, frame)?, h)?
+            }
+            _ => {
+                let reader = ts
+                    .pixel_data_reader()
+                    .filter(|_| !ts.is_unsupported_pixel_encapsulation())
+                    .ok_or_else(|| {
+                        err(
+                            path,
+                            format!(
+                                "no decoder for transfer syntax {} ({})",
+                                ts.name(),
+                                h.transfer_syntax
+                            ),
+                        )
+                    })?;
+                let mut dst = Vec::new();
+                reader
+                    .decode_frame(obj, frame as u32, &mut dst)
+                    .map_err(|e| {
+                        err(
+                            path,
+                            format!("{} decoding of frame {frame} failed: {e}", ts.name()),
+                        )
+                    })?;
+                dst
+            }
         };
-        if let Some(mut dst) = own {
-            if dst.len() < expected {
-                return Err(err(
-                    path,
-                    format!(
-                        "frame {frame} decoded to {} bytes, expected {expected}",
-                        dst.len()
-                    ),
-                ));
-            }
-            dst.truncate(expected);
-            return Ok(dst);
-        }
-        if !ts.is_codec_free() && ts.pixel_data_reader().is_none()
-            || ts.is_unsupported_pixel_encapsulation()
-        {
-            return Err(err(
-                path,
-                format!(
-                    "no decoder for transfer syntax {} ({})",
-                    ts.name(),
-                    h.transfer_syntax
-                ),
-            ));
-        }
-        let reader = ts.pixel_data_reader().ok_or_else(|| {
-            err(
-                path,
-                format!(
-                    "no decoder for transfer syntax {} ({})",
-                    ts.name(),
-                    h.transfer_syntax
-                ),
-            )
-        })?;
-        let mut dst = Vec::new();
-        reader
-            .decode_frame(obj, frame as u32, &mut dst)
-            .map_err(|e| {
-                err(
-                    path,
-                    format!("{} decoding of frame {frame} failed: {e}", ts.name()),
-                )
-            })?;
         if dst.len() < expected {
             return Err(err(
                 path,
