@@ -2,10 +2,19 @@
 //!
 //! May use std and math crates only (ARCHITECTURE.md §2).
 
+pub mod annotation;
+pub mod edit;
 pub mod geometry;
+pub mod mask;
 pub mod stats;
 pub mod volume;
 
+pub use annotation::{
+    Author, Document, Grounding, ImageId, ImageInfo, Label, LabelId, Phrase, PhraseId, Region,
+    RegionId, Shape, Status,
+};
+pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};
+pub use mask::{MaskTiles, VoxelBox};
 pub use stats::ValueStats;
 pub use volume::{Photometric, Rescale, Volume, VolumeError, VolumeMeta, Voxels, WindowPreset};

@@ -1,0 +1,336 @@
+//! The annotation document (ARCHITECTURE.md §3): labels, regions in voxel coordinates of one image,
+//! phrases of the image's report, and many-to-many grounding links between them.
+
+use super::mask::MaskTiles;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Row id of an image in a project.
+pub type ImageId = i64;
+/// Row id of a label.
+pub type LabelId = i64;
+/// Row id of a region.
+pub type RegionId = i64;
+/// Row id of a phrase.
+pub type PhraseId = i64;
+
+/// Who or what made an annotation: `human:<name>` or `model:<name>@<version>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Author {
+    /// A person.
+    Human(String),
+    /// A model, with its version.
+    Model {
+        /// Model name.
+        name: String,
+        /// Model version.
+        version: String,
+    },
+}
+
+impl fmt::Display for Author {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Author::Human(n) => write!(f, "human:{n}"),
+            Author::Model { name, version } => write!(f, "model:{name}@{version}"),
+        }
+    }
+}
+
+/// A malformed author string.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("author {0:?} is not `human:<name>` or `model:<name>@<version>`")]
+pub struct AuthorParseError(pub String);
+
+impl std::str::FromStr for Author {
+    type Err = AuthorParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || AuthorParseError(s.to_string());
+        if let Some(name) = s.strip_prefix("human:") {
+            return (!name.is_empty())
+                .then(|| Author::Human(name.to_string()))
+                .ok_or_else(bad);
+        }
+        if let Some(rest) = s.strip_prefix("model:") {
+            let (name, version) = rest.rsplit_once('@').ok_or_else(bad)?;
+            if name.is_empty() || version.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Author::Model {
+                name: name.to_string(),
+                version: version.to_string(),
+            });
+        }
+        Err(bad())
+    }
+}
+
+/// Review state of a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Made or accepted by a person.
+    Accepted,
+    /// Proposed by a model, not reviewed yet.
+    Proposed,
+    /// Rejected in review (kept, not deleted, so the decision is on record).
+    Rejected,
+}
+
+impl Status {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Proposed => "proposed",
+            Status::Rejected => "rejected",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(Status::Accepted),
+            "proposed" => Some(Status::Proposed),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A named label with a display colour (RGBA).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// Row id.
+    pub id: LabelId,
+    /// Name, unique in a project.
+    pub name: String,
+    /// Colour, RGBA.
+    pub color: [u8; 4],
+}
+
+/// The geometry of a region, in continuous voxel coordinates of its image (voxel centres at integers).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    /// A rectangle on one slice `k`: `min`/`max` are (i, j) corners, inclusive of the pixels they cover.
+    Box2d {
+        /// Slice index along k.
+        slice: u32,
+        /// Smallest (i, j).
+        min: [f64; 2],
+        /// Largest (i, j).
+        max: [f64; 2],
+    },
+    /// A voxel-aligned box.
+    Box3d {
+        /// Smallest (i, j, k).
+        min: [f64; 3],
+        /// Largest (i, j, k).
+        max: [f64; 3],
+    },
+    /// Label voxels on the image grid; the voxels are in [`Document::masks`].
+    Mask,
+    /// A closed polygon on slice `k`.
+    Polygon {
+        /// Slice index along k.
+        slice: u32,
+        /// Vertices (i, j), in order.
+        points: Vec<[f64; 2]>,
+    },
+    /// A point.
+    Point {
+        /// (i, j, k).
+        at: [f64; 3],
+    },
+}
+
+impl Shape {
+    /// The kind name stored in the project (`box2d`, `box3d`, `mask`, `polygon`, `point`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Shape::Box2d { .. } => "box2d",
+            Shape::Box3d { .. } => "box3d",
+            Shape::Mask => "mask",
+            Shape::Polygon { .. } => "polygon",
+            Shape::Point { .. } => "point",
+        }
+    }
+
+    /// True when every coordinate is finite and boxes are not inverted.
+    pub fn is_valid(&self) -> bool {
+        let fin = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        match self {
+            Shape::Box2d { min, max, .. } => {
+                fin(min) && fin(max) && min[0] <= max[0] && min[1] <= max[1]
+            }
+            Shape::Box3d { min, max } => fin(min) && fin(max) && (0..3).all(|i| min[i] <= max[i]),
+            Shape::Mask => true,
+            Shape::Polygon { points, .. } => points.len() >= 3 && points.iter().all(|p| fin(p)),
+            Shape::Point { at } => fin(at),
+        }
+    }
+}
+
+/// A region of one image: geometry plus provenance and review state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    /// Row id.
+    pub id: RegionId,
+    /// The image it lies on.
+    pub image: ImageId,
+    /// Its label, if any.
+    pub label: Option<LabelId>,
+    /// Geometry.
+    pub shape: Shape,
+    /// Who or what made it.
+    pub author: Author,
+    /// What a model was given (text, points, box), as text; `None` for human work.
+    pub prompt: Option<String>,
+    /// Review state.
+    pub status: Status,
+    /// Model confidence, if any.
+    pub confidence: Option<f64>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// Last change, ms since the Unix epoch.
+    pub modified_ms: i64,
+}
+
+/// Whether a phrase has been grounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grounding {
+    /// Not annotated yet (its link list means nothing yet).
+    Pending,
+    /// Annotated: grounded by its linked regions, which may be none only if `NoVisible` is set instead.
+    Annotated,
+    /// Explicitly "no visible grounding" (distinct from not yet annotated).
+    NoVisible,
+}
+
+impl Grounding {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grounding::Pending => "pending",
+            Grounding::Annotated => "annotated",
+            Grounding::NoVisible => "none-visible",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Grounding::Pending),
+            "annotated" => Some(Grounding::Annotated),
+            "none-visible" => Some(Grounding::NoVisible),
+            _ => None,
+        }
+    }
+}
+
+/// A phrase of an image's report (or a free phrase) that regions can ground.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phrase {
+    /// Row id.
+    pub id: PhraseId,
+    /// The image whose report it belongs to.
+    pub image: ImageId,
+    /// The phrase text.
+    pub text: String,
+    /// `[start, end)` in characters (Unicode scalar values) of the report, when it is a span of it.
+    pub span: Option<(usize, usize)>,
+    /// Category (e.g. one of MS-CXR's findings).
+    pub category: Option<String>,
+    /// Grounding state.
+    pub grounding: Grounding,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// Last change, ms since the Unix epoch.
+    pub modified_ms: i64,
+}
+
+/// What the document knows of an image (the pixels stay in the source files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageInfo {
+    /// Row id.
+    pub id: ImageId,
+    /// Grid size, for checking masks and regions.
+    pub size: [usize; 3],
+    /// The report text, if any.
+    pub report: Option<String>,
+}
+
+/// The whole annotation state of a project; edits change it, the store persists it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Document {
+    /// Images by id.
+    pub images: BTreeMap<ImageId, ImageInfo>,
+    /// Labels by id.
+    pub labels: BTreeMap<LabelId, Label>,
+    /// Regions by id.
+    pub regions: BTreeMap<RegionId, Region>,
+    /// Mask voxels of `mask` regions, by region id.
+    pub masks: BTreeMap<RegionId, MaskTiles>,
+    /// Phrases by id.
+    pub phrases: BTreeMap<PhraseId, Phrase>,
+    /// Grounding links (phrase, region).
+    pub links: BTreeSet<(PhraseId, RegionId)>,
+}
+
+/// A phrase span that does not fit its report.
+pub fn span_fits(report: Option<&str>, span: (usize, usize)) -> bool {
+    let len = report.map_or(0, |r| r.chars().count());
+    span.0 < span.1 && span.1 <= len
+}
+
+impl Document {
+    /// Regions linked to a phrase.
+    pub fn regions_of(&self, phrase: PhraseId) -> impl Iterator<Item = RegionId> + '_ {
+        self.links
+            .range((phrase, RegionId::MIN)..=(phrase, RegionId::MAX))
+            .map(|&(_, r)| r)
+    }
+
+    /// Phrases linked to a region.
+    pub fn phrases_of(&self, region: RegionId) -> impl Iterator<Item = PhraseId> + '_ {
+        self.links
+            .iter()
+            .filter(move |(_, r)| *r == region)
+            .map(|&(p, _)| p)
+    }
+
+    /// The next free id above everything in `map`.
+    pub fn next_id<T>(map: &BTreeMap<i64, T>) -> i64 {
+        map.keys().next_back().map_or(1, |k| k + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_round_trips_and_rejects_junk() {
+        for s in ["human:alice", "model:litemedsam@0.1.1", "model:a@b@c"] {
+            assert_eq!(s.parse::<Author>().unwrap().to_string(), s);
+        }
+        let m: Author = "model:a@b@c".parse().unwrap();
+        assert_eq!(
+            m,
+            Author::Model {
+                name: "a@b".into(),
+                version: "c".into()
+            }
+        );
+        for s in ["", "alice", "human:", "model:x", "model:@1", "model:x@"] {
+            assert!(s.parse::<Author>().is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn spans_are_in_characters() {
+        let r = "Opacité in the left lung.";
+        assert!(span_fits(Some(r), (0, 7)));
+        assert!(span_fits(Some(r), (8, r.chars().count())));
+        assert!(!span_fits(Some(r), (8, r.chars().count() + 1)));
+        assert!(!span_fits(Some(r), (3, 3)));
+        assert!(!span_fits(None, (0, 1)));
+    }
+}
