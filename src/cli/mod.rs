@@ -1,6 +1,7 @@
 //! Headless commands (ARCHITECTURE.md §5). Never uses `ui`.
 
 pub mod info;
+pub mod project;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,11 +27,30 @@ pub struct Cli {
 pub enum Command {
     /// List the images and series found under PATHs, with geometry (LPS mm) and value range.
     Info(info::InfoArgs),
+    /// Create an empty project file.
+    New(project::NewArgs),
+    /// Add images to a project (one per series or file), optionally with a report.
+    Add(project::AddArgs),
+    /// List a project's images with counts of regions, phrases and links.
+    Ls(project::LsArgs),
+    /// Check a project: SQLite integrity and Voxmark's invariants.
+    Check(project::CheckArgs),
+    /// Point an image of a project at files that moved.
+    Relink(project::RelinkArgs),
+    /// Commit transactions in a loop (for the crash test).
+    #[command(hide = true)]
+    StressCommit(project::StressArgs),
 }
 
 /// Runs a parsed command; returns the process exit code.
 pub fn run(command: Command) -> i32 {
     match command {
         Command::Info(args) => info::run(&args),
+        Command::New(args) => project::new(&args),
+        Command::Add(args) => project::add(&args),
+        Command::Ls(args) => project::ls(&args),
+        Command::Check(args) => project::check(&args),
+        Command::Relink(args) => project::relink(&args),
+        Command::StressCommit(args) => project::stress(&args),
     }
 }

@@ -279,3 +279,17 @@ pub fn scan_paths(paths: &[PathBuf]) -> Scan {
     }
     scan
 }
+
+/// blake3 of the files' bytes, in order: how a project recognises an image's content after a move.
+pub fn content_hash(files: &[PathBuf]) -> Result<String> {
+    let mut h = blake3::Hasher::new();
+    for f in files {
+        let mut file = std::fs::File::open(f).map_err(|e| IoError::Open {
+            path: f.clone(),
+            source: e,
+        })?;
+        h.update_reader(&mut file)
+            .map_err(|e| IoError::read(f, e))?;
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
