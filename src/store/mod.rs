@@ -742,53 +742,56 @@ impl Project {
             fk.into_iter()
                 .map(|(t, row, parent)| format!("{t} row {row} points at a missing {parent} row")),
         );
-        let doc = match self.load_document() {
-            Ok(d) => d,
-            Err(e) => {
-                findings.push(e.to_string());
-                return Ok(findings);
-            }
+        let mut query = |sql: &str,
+                         describe: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<String>|
+         -> Result<()> {
+            let mut st = self.conn.prepare(sql).map_err(&err)?;
+            let rows: Vec<String> = st
+                .query_map([], |r| describe(r))
+                .map_err(&err)?
+                .collect::<Result<_, _>>()
+                .map_err(&err)?;
+            findings.extend(rows);
+            Ok(())
         };
-        for (id, p) in &doc.phrases {
-            if let Some(span) = p.span {
-                let report = doc.images.get(&p.image).and_then(|i| i.report.as_deref());
-                if !crate::core::annotation::span_fits(report, span) {
-                    findings.push(format!(
-                        "phrase {id}: span [{}, {}) lies outside its report",
-                        span.0, span.1
-                    ));
-                }
-            }
-        }
-        for (pid, rid) in &doc.links {
-            match (doc.phrases.get(pid), doc.regions.get(rid)) {
-                (Some(p), Some(r)) if p.image != r.image => {
-                    findings.push(format!(
-                        "link phrase {pid} → region {rid} joins different images"
-                    ));
-                }
-                (None, _) | (_, None) => findings.push(format!(
-                    "link phrase {pid} → region {rid} points at a missing row"
-                )),
-                _ => {}
-            }
-        }
-        for (id, r) in &doc.regions {
-            if !r.shape.is_valid() {
-                findings.push(format!("region {id}: invalid {} geometry", r.shape.kind()));
-            }
-            if let (Some(img), Some(m)) = (doc.images.get(&r.image), doc.masks.get(id))
-                && m.size() == img.size
-            {
-                for &(k, ty, tx) in m.tiles().keys() {
-                    let inside = (k as usize) < img.size[2]
-                        && (ty as usize) * TILE < img.size[1]
-                        && (tx as usize) * TILE < img.size[0];
-                    if !inside {
-                        findings.push(format!("region {id}: mask tile ({k}, {ty}, {tx}) lies outside the image grid {:?}", img.size));
-                    }
-                }
-            }
+        // Spans count characters; SQLite's length() of TEXT does too.
+        query(
+            "SELECT p.id, p.span_start, p.span_end, coalesce(length(i.report), 0) FROM phrases p JOIN images i ON i.id = p.image_id
+             WHERE p.span_start IS NOT NULL AND (p.span_start < 0 OR p.span_start >= p.span_end OR p.span_end > coalesce(length(i.report), 0))",
+            &|r| {
+                Ok(format!(
+                    "phrase {}: span [{}, {}) lies outside its report ({} characters)",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?
+                ))
+            },
+        )?;
+        query(
+            "SELECT l.phrase_id, l.region_id FROM links l JOIN phrases p ON p.id = l.phrase_id JOIN regions r ON r.id = l.region_id
+             WHERE p.image_id != r.image_id",
+            &|r| Ok(format!("link phrase {} → region {} joins different images", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )?;
+        query(
+            &format!(
+                "SELECT t.region_id, t.k, t.ty, t.tx, r.kind FROM mask_tiles t JOIN regions r ON r.id = t.region_id JOIN images i ON i.id = r.image_id
+                 WHERE r.kind != 'mask' OR t.k < 0 OR t.ty < 0 OR t.tx < 0 OR t.k >= i.size_z OR t.ty * {TILE} >= i.size_y OR t.tx * {TILE} >= i.size_x"
+            ),
+            &|r| {
+                Ok(format!(
+                    "region {}: mask tile ({}, {}, {}) does not match the image grid or a mask region ({})",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?
+                ))
+            },
+        )?;
+        // Everything else that must decode: geometry, authors, statuses, tiles.
+        if let Err(e) = self.load_document() {
+            findings.push(e.to_string());
         }
         Ok(findings)
     }
