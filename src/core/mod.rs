@@ -6,6 +6,7 @@ pub mod annotation;
 pub mod edit;
 pub mod geometry;
 pub mod mask;
+pub mod metrics;
 pub mod stats;
 pub mod volume;
 
