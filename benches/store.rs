@@ -108,6 +108,7 @@ fn main() {
                     id: 1 + i as i64,
                     image: 1,
                     text: "small left pleural effusion".into(),
+                    author: Author::Human("reader".into()),
                     span: Some((i % 400, i % 400 + 20)),
                     category: Some("Pleural effusion".into()),
                     grounding: Grounding::Annotated,

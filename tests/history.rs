@@ -164,6 +164,11 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
                     id,
                     image,
                     text: "left effusion".into(),
+                    author: if r.below(2) == 0 {
+                        Author::Human("ann".into())
+                    } else {
+                        "model:maira@2".parse().ok()?
+                    },
                     span,
                     category: r.below(2).eq(&0).then(|| "Pleural effusion".to_string()),
                     grounding: [
@@ -364,6 +369,7 @@ fn invalid_edits_leave_the_document_unchanged() {
         id: 1,
         image: 1,
         text: "x".into(),
+        author: Author::Human("test".into()),
         span: Some((5, 999)),
         category: None,
         grounding: Grounding::Pending,

@@ -89,6 +89,7 @@ fn everything_round_trips_and_undo_is_persisted() {
         id: 1,
         image: 1,
         text: "Small effusion".into(),
+        author: Author::Human("test".into()),
         span: Some((20, 34)),
         category: Some("Pleural effusion".into()),
         grounding: Grounding::Annotated,
@@ -413,7 +414,7 @@ fn check_finds_broken_invariants() {
     conn.execute_batch(
         "INSERT INTO images (source, files, kind, content_hash, size_x, size_y, size_z, spacing_mm, origin_lps_mm, direction, dtype, components, added_ms)
            VALUES ('x', '[]', 'image2d', 'h', 8, 8, 1, '[1,1,1]', '[0,0,0]', '[1,0,0,0,1,0,0,0,1]', 'uint8', 1, 0);
-         INSERT INTO phrases (id, image_id, text, span_start, span_end, grounding, created_ms, modified_ms) VALUES (7, 1, 'x', 30, 900, 'pending', 0, 0);
+         INSERT INTO phrases (id, image_id, text, author, span_start, span_end, grounding, created_ms, modified_ms) VALUES (7, 1, 'x', 'human:x', 30, 900, 'pending', 0, 0);
          INSERT INTO regions (id, image_id, kind, geometry, author, status, created_ms, modified_ms) VALUES (8, 2, 'point', zeroblob(24), 'human:x', 'accepted', 0, 0);
          INSERT INTO links VALUES (7, 8);
          INSERT INTO mask_tiles VALUES (1, 40, 0, 0, x'00');",

@@ -441,6 +441,7 @@ pub fn stress(args: &StressArgs) -> i32 {
                     id: pid,
                     image,
                     text: format!("finding {n}"),
+                    author: author.clone(),
                     span: None,
                     category: None,
                     grounding: Grounding::Annotated,

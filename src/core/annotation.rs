@@ -234,6 +234,8 @@ pub struct Phrase {
     pub image: ImageId,
     /// The phrase text.
     pub text: String,
+    /// Who wrote it: a person for report text, a model for generated (grounded) reports.
+    pub author: Author,
     /// `[start, end)` in characters (Unicode scalar values) of the report, when it is a span of it.
     pub span: Option<(usize, usize)>,
     /// Category (e.g. one of MS-CXR's findings).

@@ -649,7 +649,7 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms FROM phrases")
+                .prepare("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author FROM phrases")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
@@ -657,12 +657,16 @@ impl Project {
                 let span: (Option<i64>, Option<i64>) =
                     (r.get(3).map_err(&err)?, r.get(4).map_err(&err)?);
                 let grounding: String = r.get(6).map_err(&err)?;
+                let author: String = r.get(9).map_err(&err)?;
                 doc.phrases.insert(
                     id,
                     Phrase {
                         id,
                         image: r.get(1).map_err(&err)?,
                         text: r.get(2).map_err(&err)?,
+                        author: author
+                            .parse::<Author>()
+                            .map_err(|e| corrupt(format!("phrase {id}: {e}")))?,
                         span: match span {
                             (Some(a), Some(b)) if a >= 0 && b >= 0 => {
                                 Some((a as usize, b as usize))
@@ -981,8 +985,8 @@ fn write_edit(
         }
         Edit::AddPhrase { phrase: p, links } => {
             tx.prepare_cached(
-                "INSERT INTO phrases (id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO phrases (id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -994,7 +998,8 @@ fn write_edit(
                     p.category,
                     p.grounding.as_str(),
                     p.created_ms,
-                    p.modified_ms
+                    p.modified_ms,
+                    p.author.to_string()
                 ])
             })
             .map_err(e)?;
@@ -1008,8 +1013,8 @@ fn write_edit(
         }
         Edit::UpdatePhrase { after: p, .. } => {
             tx.execute(
-                "UPDATE phrases SET text = ?2, span_start = ?3, span_end = ?4, category = ?5, grounding = ?6, created_ms = ?7, modified_ms = ?8
-                 WHERE id = ?1",
+                "UPDATE phrases SET text = ?2, span_start = ?3, span_end = ?4, category = ?5, grounding = ?6, created_ms = ?7, modified_ms = ?8,
+                 author = ?9 WHERE id = ?1",
                 params![
                     p.id,
                     p.text,
@@ -1018,7 +1023,8 @@ fn write_edit(
                     p.category,
                     p.grounding.as_str(),
                     p.created_ms,
-                    p.modified_ms
+                    p.modified_ms,
+                    p.author.to_string()
                 ],
             )
             .map_err(e)?;

@@ -61,6 +61,7 @@ pub const MIGRATIONS: &[&str] = &[
         id          INTEGER PRIMARY KEY,
         image_id    INTEGER NOT NULL REFERENCES images(id),
         text        TEXT NOT NULL,
+        author      TEXT NOT NULL,           -- who wrote the phrase (human for report text, model for generated reports)
         span_start  INTEGER,                 -- [start, end) in characters of the image's report
         span_end    INTEGER,
         category    TEXT,
