@@ -1,5 +1,6 @@
 //! Headless commands (ARCHITECTURE.md §5). Never uses `ui`.
 
+pub mod grounding;
 pub mod info;
 pub mod project;
 
@@ -37,6 +38,12 @@ pub enum Command {
     Check(project::CheckArgs),
     /// Point an image of a project at files that moved.
     Relink(project::RelinkArgs),
+    /// Import grounding annotations or model predictions into a project.
+    Import(grounding::ImportArgs),
+    /// Export a project's grounding annotations.
+    Export(grounding::ExportArgs),
+    /// Compare one author's regions with another's: IoU, Dice, Acc@IoU≥0.5, pointing game.
+    Eval(grounding::EvalArgs),
     /// Commit transactions in a loop (for the crash test).
     #[command(hide = true)]
     StressCommit(project::StressArgs),
@@ -52,5 +59,8 @@ pub fn run(command: Command) -> i32 {
         Command::Check(args) => project::check(&args),
         Command::Relink(args) => project::relink(&args),
         Command::StressCommit(args) => project::stress(&args),
+        Command::Import(args) => grounding::import(&args),
+        Command::Export(args) => grounding::export(&args),
+        Command::Eval(args) => grounding::eval(&args),
     }
 }

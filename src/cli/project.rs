@@ -74,12 +74,12 @@ pub struct StressArgs {
     pub count: usize,
 }
 
-fn user_error(e: impl std::fmt::Display) -> i32 {
+pub(crate) fn user_error(e: impl std::fmt::Display) -> i32 {
     eprintln!("error: {e}");
     EXIT_USER_ERROR
 }
 
-fn store_error(e: StoreError) -> i32 {
+pub(crate) fn store_error(e: StoreError) -> i32 {
     eprintln!("error: {e}");
     match e {
         StoreError::Sql { .. } => EXIT_INTERNAL_ERROR,

@@ -5,6 +5,7 @@
 pub mod dicom;
 pub mod image2d;
 pub mod nifti;
+pub mod radfact;
 
 use crate::core::Volume;
 use std::path::{Path, PathBuf};

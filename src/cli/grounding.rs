@@ -1,0 +1,571 @@
+//! Grounding data in and out of a project, and its evaluation: `voxmark import`, `export`, `eval`.
+//! Formats so far: RadFact / MAIRA-2 grounded reports (more come with the grounding issue).
+
+use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use crate::core::metrics::{self, Mask2};
+use crate::core::{Document, Edit, History, ImageId};
+use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
+use crate::store::Project;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{EXIT_USER_ERROR, project::store_error, project::user_error};
+
+/// Grounding formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// RadFact / MAIRA-2 grounded reports (normalised boxes per sentence).
+    Radfact,
+}
+
+/// Arguments of `voxmark import`.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The project.
+    pub project: PathBuf,
+    /// The file's format.
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// The file.
+    pub file: PathBuf,
+    /// Images the file's reports belong to, in the file's order (see `voxmark ls`).
+    #[arg(long = "image", required = true, num_args = 1..)]
+    pub images: Vec<ImageId>,
+    /// Author of reference sentences and boxes (RadFact `target`, or a single report).
+    #[arg(long, default_value = "human:reference")]
+    pub truth_author: String,
+    /// Author of predicted sentences and boxes (RadFact `prediction`).
+    #[arg(long, default_value = "model:prediction@unknown")]
+    pub pred_author: String,
+}
+
+/// Arguments of `voxmark export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The project.
+    pub project: PathBuf,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// Output file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images to export, in order (default: every image with phrases).
+    #[arg(long = "image", num_args = 1..)]
+    pub images: Vec<ImageId>,
+    /// Author whose phrases are the reference (`target`).
+    #[arg(long, default_value = "human:reference")]
+    pub truth_author: String,
+    /// Author whose phrases are the prediction; without it a single report per image is written.
+    #[arg(long)]
+    pub pred_author: Option<String>,
+}
+
+/// Arguments of `voxmark eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The project.
+    pub project: PathBuf,
+    /// Author of the reference regions (`human:<name>` or `model:<name>@<version>`).
+    #[arg(long)]
+    pub truth: String,
+    /// Author of the predicted regions.
+    #[arg(long)]
+    pub pred: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn parse_author(s: &str) -> Result<Author, i32> {
+    s.parse::<Author>().map_err(user_error)
+}
+
+/// Edits that add one grounded report's sentences to an image as phrases (with spans where the text
+/// occurs in the image's report) and their boxes as regions, all by `author`.
+#[allow(clippy::too_many_arguments)]
+fn report_edits(
+    doc: &Document,
+    image: ImageId,
+    size: [usize; 3],
+    sentences: &[Sentence],
+    author: &Author,
+    status: Status,
+    with_spans: bool,
+    next_region: &mut i64,
+    next_phrase: &mut i64,
+    edits: &mut Vec<Edit>,
+) {
+    let report = doc
+        .images
+        .get(&image)
+        .and_then(|i| i.report.clone())
+        .unwrap_or_default();
+    let mut search_from = 0usize; // in bytes
+    let t = now_ms();
+    for s in sentences {
+        let mut links = Vec::new();
+        for b in s.boxes.iter().flatten() {
+            let (min, max) = radfact::to_pixels(*b, size[0], size[1]);
+            let id = *next_region;
+            *next_region += 1;
+            edits.push(Edit::AddRegion {
+                region: Region {
+                    id,
+                    image,
+                    label: None,
+                    shape: Shape::Box2d { slice: 0, min, max },
+                    author: author.clone(),
+                    prompt: matches!(author, Author::Model { .. }).then(|| s.text.clone()),
+                    status,
+                    confidence: None,
+                    created_ms: t,
+                    modified_ms: t,
+                },
+                mask: None,
+                links: vec![],
+            });
+            links.push(id);
+        }
+        // A span only where the sentence occurs verbatim in the report (after the previous one).
+        let span = report
+            .get(search_from..)
+            .filter(|_| with_spans)
+            .and_then(|rest| rest.find(&s.text))
+            .map(|at| {
+                let start_b = search_from + at;
+                let end_b = start_b + s.text.len();
+                search_from = end_b;
+                (
+                    report[..start_b].chars().count(),
+                    report[..end_b].chars().count(),
+                )
+            });
+        let id = *next_phrase;
+        *next_phrase += 1;
+        edits.push(Edit::AddPhrase {
+            phrase: Phrase {
+                id,
+                image,
+                text: s.text.clone(),
+                author: author.clone(),
+                span: span.filter(|(a, b)| a < b),
+                category: None,
+                grounding: if s.boxes.is_some() {
+                    Grounding::Annotated
+                } else {
+                    Grounding::NoVisible
+                },
+                created_ms: t,
+                modified_ms: t,
+            },
+            links,
+        });
+    }
+}
+
+/// `voxmark import`.
+pub fn import(args: &ImportArgs) -> i32 {
+    let truth = match parse_author(&args.truth_author) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let pred = match parse_author(&args.pred_author) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => return user_error(format!("cannot read ({e}): {}", args.file.display())),
+    };
+    let file = match radfact::parse(&text, &args.file) {
+        Ok(f) => f,
+        Err(e) => return user_error(e),
+    };
+    let mut project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let mut doc = match project.load_document() {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let reports = match &file {
+        RadFactFile::Report(_) => 1,
+        RadFactFile::Pairs(p) => p.len(),
+    };
+    if args.images.len() != reports {
+        return user_error(format!(
+            "{} holds {reports} report(s); give as many --image ids ({} given)",
+            args.file.display(),
+            args.images.len()
+        ));
+    }
+    for id in &args.images {
+        if !doc.images.contains_key(id) {
+            return user_error(format!("no image {id} in {}", args.project.display()));
+        }
+    }
+    let mut edits = Vec::new();
+    let (mut next_region, mut next_phrase) = (
+        Document::next_id(&doc.regions),
+        Document::next_id(&doc.phrases),
+    );
+    let pairs: Vec<Pair> = match file {
+        RadFactFile::Report(s) => vec![Pair {
+            prediction: vec![],
+            target: s,
+        }],
+        RadFactFile::Pairs(p) => p,
+    };
+    for (pair, &image) in pairs.iter().zip(&args.images) {
+        let size = doc.images[&image].size;
+        // The reference text becomes the image's report when it has none, so spans can point into it.
+        if doc.images[&image].report.is_none() && !pair.target.is_empty() {
+            let text = pair
+                .target
+                .iter()
+                .map(|s| s.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let e = Edit::SetReport {
+                image,
+                before: None,
+                after: Some(text),
+            };
+            if let Err(err) = e.apply(&mut doc) {
+                return user_error(err);
+            }
+            edits.push(e);
+        }
+        let mut batch = Vec::new();
+        // Reference sentences are spans of the report; predicted sentences are free phrases.
+        report_edits(
+            &doc,
+            image,
+            size,
+            &pair.target,
+            &truth,
+            Status::Accepted,
+            true,
+            &mut next_region,
+            &mut next_phrase,
+            &mut batch,
+        );
+        report_edits(
+            &doc,
+            image,
+            size,
+            &pair.prediction,
+            &pred,
+            Status::Proposed,
+            false,
+            &mut next_region,
+            &mut next_phrase,
+            &mut batch,
+        );
+        edits.extend(batch);
+    }
+    // Report edits were applied above to compute spans; replay everything through one undo step.
+    let applied_reports: Vec<Edit> = edits
+        .iter()
+        .filter(|e| matches!(e, Edit::SetReport { .. }))
+        .cloned()
+        .collect();
+    for e in applied_reports.iter().rev() {
+        if let Err(err) = e.inverse().apply(&mut doc) {
+            return user_error(err);
+        }
+    }
+    let mut history = History::new(1 << 30);
+    let name = format!("import radfact {}", args.file.display());
+    let result = (|| {
+        history.begin(&name)?;
+        for e in edits {
+            history.record(&mut doc, e)?;
+        }
+        history.commit()
+    })();
+    let tx = match result {
+        Ok(Some(t)) => t,
+        Ok(None) => return user_error("nothing to import"),
+        Err(e) => return user_error(e),
+    };
+    let regions = tx
+        .edits
+        .iter()
+        .filter(|e| matches!(e, Edit::AddRegion { .. }))
+        .count();
+    let phrases = tx
+        .edits
+        .iter()
+        .filter(|e| matches!(e, Edit::AddPhrase { .. }))
+        .count();
+    if let Err(e) = project.commit(&doc, &tx, &args.truth_author) {
+        return store_error(e);
+    }
+    println!(
+        "imported {phrases} phrases and {regions} boxes into {} image(s)",
+        args.images.len()
+    );
+    0
+}
+
+/// A phrase's sentence for export: its text and its boxes by `author` (normalised), `null` when it
+/// has none.
+fn sentence_of(doc: &Document, p: &Phrase, author: &Author, size: [usize; 3]) -> Sentence {
+    let boxes: Vec<radfact::NormBox> = doc
+        .regions_of(p.id)
+        .filter_map(|r| doc.regions.get(&r))
+        .filter(|r| &r.author == author)
+        .filter_map(|r| match r.shape {
+            Shape::Box2d { min, max, .. } => Some(radfact::from_pixels(min, max, size[0], size[1])),
+            _ => None,
+        })
+        .collect();
+    Sentence {
+        text: p.text.clone(),
+        boxes: (!boxes.is_empty() || p.grounding == Grounding::Annotated)
+            .then_some(boxes)
+            .filter(|b| !b.is_empty()),
+    }
+}
+
+fn phrases_by(doc: &Document, image: ImageId, author: &Author) -> Vec<Phrase> {
+    let mut v: Vec<Phrase> = doc
+        .phrases
+        .values()
+        .filter(|p| p.image == image && &p.author == author)
+        .cloned()
+        .collect();
+    v.sort_by_key(|p| (p.span.map_or(usize::MAX, |s| s.0), p.id));
+    v
+}
+
+/// `voxmark export`.
+pub fn export(args: &ExportArgs) -> i32 {
+    let truth = match parse_author(&args.truth_author) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let pred = match args.pred_author.as_deref().map(parse_author).transpose() {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let doc = match project.load_document() {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    let images: Vec<ImageId> = if args.images.is_empty() {
+        doc.images
+            .keys()
+            .copied()
+            .filter(|i| doc.phrases.values().any(|p| p.image == *i))
+            .collect()
+    } else {
+        args.images.clone()
+    };
+    let mut pairs = Vec::new();
+    for image in &images {
+        let Some(info) = doc.images.get(image) else {
+            return user_error(format!("no image {image} in {}", args.project.display()));
+        };
+        let target = phrases_by(&doc, *image, &truth)
+            .iter()
+            .map(|p| sentence_of(&doc, p, &truth, info.size))
+            .collect();
+        let prediction = match &pred {
+            Some(a) => phrases_by(&doc, *image, a)
+                .iter()
+                .map(|p| sentence_of(&doc, p, a, info.size))
+                .collect(),
+            None => vec![],
+        };
+        pairs.push(Pair { prediction, target });
+    }
+    let file = match (&pred, pairs.len()) {
+        (None, 1) => RadFactFile::Report(pairs.remove(0).target),
+        _ => RadFactFile::Pairs(pairs),
+    };
+    let text = serde_json::to_string_pretty(&radfact::to_json(&file)).unwrap_or_default();
+    if let Err(e) = std::fs::write(&args.out, text + "\n") {
+        return user_error(format!("cannot write ({e}): {}", args.out.display()));
+    }
+    println!("wrote {} report(s) to {}", images.len(), args.out.display());
+    0
+}
+
+/// Boxes of `author` among regions, as metric boxes on slice 0 of a 2D image, with confidences.
+fn boxes_of<'a>(
+    doc: &'a Document,
+    regions: impl Iterator<Item = i64> + 'a,
+    author: &'a Author,
+) -> impl Iterator<Item = ([f64; 4], f64)> + 'a {
+    regions
+        .filter_map(|r| doc.regions.get(&r))
+        .filter(move |r| &r.author == author && r.status != Status::Rejected)
+        .filter_map(|r| match r.shape {
+            Shape::Box2d { min, max, .. } => Some((
+                [min[0], min[1], max[0], max[1]],
+                r.confidence.unwrap_or(1.0),
+            )),
+            _ => None,
+        })
+}
+
+/// `voxmark eval`: per phrase with reference regions, the union of the reference boxes against the
+/// union of the predicted boxes linked to the same phrase; per image, all reference boxes against all
+/// predicted boxes (for grounded reports, whose sentences differ).
+pub fn eval(args: &EvalArgs) -> i32 {
+    let (truth, pred) = match (parse_author(&args.truth), parse_author(&args.pred)) {
+        (Ok(t), Ok(p)) => (t, p),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let doc = match project.load_document() {
+        Ok(d) => d,
+        Err(e) => return store_error(e),
+    };
+    // Phrase level applies when the prediction grounds the reference's phrases (MS-CXR style review);
+    // grounded reports bring their own sentences, and only the image level compares them.
+    let truth_phrases: std::collections::BTreeSet<i64> = doc
+        .links
+        .iter()
+        .filter(|(_, r)| doc.regions.get(r).is_some_and(|r| r.author == truth))
+        .map(|(p, _)| *p)
+        .collect();
+    let shared = doc.links.iter().any(|(p, r)| {
+        truth_phrases.contains(p) && doc.regions.get(r).is_some_and(|r| r.author == pred)
+    });
+    let mut phrase_rows = Vec::new();
+    let mut per_category: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut phrase_ious = Vec::new();
+    let mut pointing = (0usize, 0usize);
+    for p in doc.phrases.values().filter(|_| shared) {
+        let Some(info) = doc.images.get(&p.image) else {
+            continue;
+        };
+        let (w, h) = (info.size[0], info.size[1]);
+        let t: Vec<_> = boxes_of(&doc, doc.regions_of(p.id), &truth).collect();
+        if t.is_empty() {
+            continue;
+        }
+        let pr: Vec<_> = boxes_of(&doc, doc.regions_of(p.id), &pred).collect();
+        let tm = Mask2::from_boxes(w, h, &t.iter().map(|b| b.0).collect::<Vec<_>>());
+        let pm = Mask2::from_boxes(w, h, &pr.iter().map(|b| b.0).collect::<Vec<_>>());
+        // A phrase the model did not ground counts as IoU 0 (it missed).
+        let iou = metrics::iou(&tm, &pm).unwrap_or(0.0);
+        let hit = metrics::pointing_boxes(&pr, &tm);
+        if let Some(h) = hit {
+            pointing.0 += h as usize;
+            pointing.1 += 1;
+        }
+        phrase_ious.push(iou);
+        per_category
+            .entry(p.category.clone().unwrap_or_else(|| "(none)".into()))
+            .or_default()
+            .push(iou);
+        phrase_rows.push(json!({"phrase": p.id, "image": p.image, "text": p.text, "category": p.category,
+            "iou": iou, "dice": metrics::dice(&tm, &pm).unwrap_or(0.0), "pointing_hit": hit, "predicted_boxes": pr.len()}));
+    }
+    let mut image_rows = Vec::new();
+    let mut image_ious = Vec::new();
+    for (id, info) in &doc.images {
+        let all = |a: &Author| {
+            boxes_of(
+                &doc,
+                doc.regions
+                    .keys()
+                    .copied()
+                    .filter(|r| doc.regions[r].image == *id),
+                a,
+            )
+            .map(|b| b.0)
+            .collect::<Vec<_>>()
+        };
+        let (t, p) = (all(&truth), all(&pred));
+        if t.is_empty() && p.is_empty() {
+            continue;
+        }
+        let (w, h) = (info.size[0], info.size[1]);
+        let (tm, pm) = (Mask2::from_boxes(w, h, &t), Mask2::from_boxes(w, h, &p));
+        // Both empty cannot happen here; one empty side is a complete miss (0).
+        let iou = metrics::iou(&tm, &pm).unwrap_or(0.0);
+        image_ious.push(iou);
+        image_rows.push(json!({"image": id, "truth_boxes": t.len(), "pred_boxes": p.len(), "iou": iou, "dice": metrics::dice(&tm, &pm).unwrap_or(0.0)}));
+    }
+    let summary = |v: &[f64]| {
+        metrics::summarize(v)
+            .map(|s| json!({"n": s.n, "mean_iou": s.mean_iou, "acc_at_iou_0_5": s.acc_at_05}))
+    };
+    let out = json!({
+        "truth": args.truth, "pred": args.pred,
+        "definitions": {
+            "iou": metrics::IOU_DEFINITION, "dice": metrics::DICE_DEFINITION, "acc": metrics::ACC_DEFINITION,
+            "pointing_game": metrics::POINTING_DEFINITION, "cnr": metrics::CNR_DEFINITION,
+            "phrase_level": "each phrase with reference boxes: union of its reference boxes vs union of the predicted boxes linked to it (none predicted: IoU 0)",
+            "image_level": "each image: union of all its reference boxes vs union of all its predicted boxes (rejected regions excluded)",
+        },
+        "phrase_level": {"overall": summary(&phrase_ious), "per_category": per_category.iter().map(|(k, v)| (k.clone(), summary(v))).collect::<BTreeMap<_, _>>(),
+            "pointing_game": if pointing.1 > 0 { json!(pointing.0 as f64 / pointing.1 as f64) } else { json!(null) }, "phrases": phrase_rows},
+        "image_level": {"overall": summary(&image_ious), "images": image_rows},
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return 0;
+    }
+    println!("truth {}  vs  prediction {}", args.truth, args.pred);
+    let line = |name: &str, s: &serde_json::Value| match s.is_null() {
+        true => println!("{name:<28} no cases"),
+        false => println!(
+            "{name:<28} n {:>4}   mean IoU {:.3}   Acc@IoU≥0.5 {:.3}",
+            s["n"],
+            s["mean_iou"].as_f64().unwrap_or(0.0),
+            s["acc_at_iou_0_5"].as_f64().unwrap_or(0.0)
+        ),
+    };
+    if !shared {
+        println!(
+            "phrases: not applicable ({} grounds no phrase that {} grounds; compare whole images)",
+            args.pred, args.truth
+        );
+    }
+    line("phrases (overall)", &out["phrase_level"]["overall"]);
+    for (k, v) in out["phrase_level"]["per_category"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        line(&format!("  {k}"), v);
+    }
+    if let Some(pg) = out["phrase_level"]["pointing_game"].as_f64() {
+        println!("{:<28} {pg:.3}", "pointing game (boxes)");
+    }
+    line("images (all boxes)", &out["image_level"]["overall"]);
+    println!("definitions:");
+    for (k, v) in out["definitions"].as_object().into_iter().flatten() {
+        println!("  {k}: {}", v.as_str().unwrap_or(""));
+    }
+    if phrase_ious.is_empty() && image_ious.is_empty() {
+        eprintln!(
+            "error: no region by {} or {} to compare",
+            args.truth, args.pred
+        );
+        return EXIT_USER_ERROR;
+    }
+    0
+}

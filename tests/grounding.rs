@@ -1,0 +1,250 @@
+//! Grounding import/export/eval through the CLI: the RadFact example imports, evaluates and
+//! round-trips; a hand-built case gives hand-computed numbers; bad files name the field at fault.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+fn os(s: &str) -> OsString {
+    OsString::from(s)
+}
+
+/// A project with `n` copies of a corpus chest X-ray (512×512) as images 1..=n.
+fn project_with_images(dir: &Path, data: &Path, n: usize) -> std::path::PathBuf {
+    let project = dir.join("g.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let mut args = vec![os("add"), project.clone().into()];
+    for i in 0..n {
+        let f = dir.join(format!("img{i:02}.png"));
+        std::fs::copy(data.join("cxr/nih_cxr14/00000001_000.png"), &f).unwrap();
+        args.push(f.into());
+    }
+    let run = common::voxmark(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    project
+}
+
+fn normalised(v: &serde_json::Value) -> serde_json::Value {
+    // Boxes compare to 1e-9 (pixel ↔ normalised conversion in floating point).
+    match v {
+        serde_json::Value::Number(n) => {
+            serde_json::json!((n.as_f64().unwrap() * 1e9).round() / 1e9)
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(normalised).collect()),
+        serde_json::Value::Object(o) => {
+            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), normalised(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn radfact_example_imports_evaluates_and_round_trips() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let example = data.join("grounding/radfact_grounded_reporting_examples.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    let n = original.as_array().unwrap().len();
+    let authors = [
+        os("--truth-author"),
+        os("human:radfact-target"),
+        os("--pred-author"),
+        os("model:radfact@example"),
+    ];
+    let ids: Vec<OsString> = (1..=n).map(|i| os(&i.to_string())).collect();
+
+    let project = project_with_images(dir.path(), &data, n);
+    let mut args = vec![
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        example.clone().into(),
+        os("--image"),
+    ];
+    args.extend(ids.iter().cloned());
+    args.extend(authors.iter().cloned());
+    let run = common::voxmark(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let eval = common::voxmark([
+        os("eval"),
+        project.clone().into(),
+        os("--truth"),
+        os("human:radfact-target"),
+        os("--pred"),
+        os("model:radfact@example"),
+        os("--json"),
+    ]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let e: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    println!("image level: {}", e["image_level"]["overall"]);
+    assert_eq!(e["image_level"]["overall"]["n"], 20);
+    assert!(
+        e["definitions"]["iou"]
+            .as_str()
+            .unwrap()
+            .contains("|A ∩ B|")
+    );
+
+    // export → import into a fresh project → export: identical, and equal to the original.
+    let out1 = dir.path().join("out1.json");
+    let mut args = vec![
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        os("--out"),
+        out1.clone().into(),
+    ];
+    args.extend(authors.iter().cloned());
+    assert_eq!(common::voxmark(&args).code, 0);
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out1).unwrap()).unwrap();
+    // What RadFact defines (sentences and boxes) must come back exactly; extra keys such as
+    // `example_id` are not kept.
+    let core = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                normalised(
+                    &serde_json::json!({"prediction": e["prediction"], "target": e["target"]}),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (core(&exported), core(&original));
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(x == y, "example {i} differs after export:\n{x}\nvs\n{y}");
+    }
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let project2 = project_with_images(dir2.path(), &data, n);
+    let mut args = vec![
+        os("import"),
+        project2.clone().into(),
+        os("--format"),
+        os("radfact"),
+        out1.clone().into(),
+        os("--image"),
+    ];
+    args.extend(ids.iter().cloned());
+    args.extend(authors.iter().cloned());
+    assert_eq!(common::voxmark(&args).code, 0);
+    let out2 = dir.path().join("out2.json");
+    let mut args = vec![
+        os("export"),
+        project2.into(),
+        os("--format"),
+        os("radfact"),
+        os("--out"),
+        out2.clone().into(),
+    ];
+    args.extend(authors.iter().cloned());
+    assert_eq!(common::voxmark(&args).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&out1).unwrap(),
+        std::fs::read_to_string(&out2).unwrap()
+    );
+}
+
+#[test]
+fn eval_gives_hand_computed_numbers() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_images(dir.path(), &data, 1);
+    // One report: the reference box covers x 0.25..0.5 of the width, the model's 0.375..0.625, same rows.
+    // On 512 pixels: reference columns 128..255 (128), model 192..319 (128), shared 192..255 (64):
+    // IoU = 64 / 192 = 1/3 for every row, so 1/3 overall.
+    let truth = dir.path().join("truth.json");
+    std::fs::write(&truth, r#"[{"text": "Left basal opacity.", "boxes": [{"x_min": 0.25, "y_min": 0.5, "x_max": 0.5, "y_max": 0.75}]}]"#).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        truth.into(),
+        os("--image"),
+        os("1"),
+        os("--truth-author"),
+        os("human:a"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pred = dir.path().join("pred.json");
+    std::fs::write(&pred, r#"[{"text": "Left basal opacity.", "boxes": [{"x_min": 0.375, "y_min": 0.5, "x_max": 0.625, "y_max": 0.75}]}]"#).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        pred.into(),
+        os("--image"),
+        os("1"),
+        os("--truth-author"),
+        os("model:m@1"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eval = common::voxmark([
+        os("eval"),
+        project.into(),
+        os("--truth"),
+        os("human:a"),
+        os("--pred"),
+        os("model:m@1"),
+        os("--json"),
+    ]);
+    let e: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    let iou = e["image_level"]["overall"]["mean_iou"].as_f64().unwrap();
+    assert!((iou - 1.0 / 3.0).abs() < 1e-12, "{iou}");
+    assert_eq!(e["image_level"]["overall"]["acc_at_iou_0_5"], 0.0);
+}
+
+#[test]
+fn bad_radfact_files_name_the_field_and_change_nothing() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_images(dir.path(), &data, 1);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"[{"text": "x", "boxes": [{"x_min": 0.1, "y_min": 0.2, "x_max": 1.7, "y_max": 0.3}]}]"#,
+    )
+    .unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        bad.into(),
+        os("--image"),
+        os("1"),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("[0].boxes[0].x_max") && run.stderr.contains("bad.json"),
+        "{}",
+        run.stderr
+    );
+    let example = data.join("grounding/radfact_grounded_reporting_examples.json");
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        example.into(),
+        os("--image"),
+        os("1"),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("holds 20 report(s)"), "{}", run.stderr);
+    let ls = common::voxmark([os("ls"), project.into(), os("--json")]);
+    let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    assert_eq!(
+        v["images"][0]["phrases"], 0,
+        "a failed import left rows behind"
+    );
+}
