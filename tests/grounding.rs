@@ -248,3 +248,114 @@ fn bad_radfact_files_name_the_field_and_change_nothing() {
         "a failed import left rows behind"
     );
 }
+
+#[test]
+fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("m.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let images: Vec<std::path::PathBuf> = ["00000001_000.png", "00027426_000.png"]
+        .iter()
+        .map(|n| data.join("cxr/nih_cxr14").join(n))
+        .collect();
+    let mut args = vec![os("add"), project.clone().into()];
+    args.extend(images.iter().map(|p| p.clone().into_os_string()));
+    assert_eq!(common::voxmark(&args).code, 0);
+    // Boxes given in the 1024-pixel frame of the original images (ours are 512): scaled on import.
+    let csv = dir.path().join("ms_cxr.csv");
+    std::fs::write(
+        &csv,
+        "dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n\
+         00000001_000,Cardiomegaly,\"enlarged heart, \"\"globular\"\"\",files/p10/00000001_000.png,300,400,420,300,1024,1024\n\
+         00000001_000,Pneumonia,left lower lobe opacity,files/p10/00000001_000.png,560,600,200,180,1024,1024\n\
+         00000001_000,Pneumonia,left lower lobe opacity,files/p10/00000001_000.png,600,780,100,60,1024,1024\n\
+         x,Pneumothorax,apical pneumothorax,files/p99/00027426_000.png,100,80,150,200,1024,1024\n\
+         not_here,Edema,edema,files/p11/not_here.png,1,1,10,10,1024,1024\n",
+    )
+    .unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        csv.into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("imported 4 boxes as 3 phrases; 1 row(s) of 1 image(s) not in the project"),
+        "{}",
+        run.stdout
+    );
+    let out1 = dir.path().join("out1.csv");
+    assert_eq!(
+        common::voxmark([
+            os("export"),
+            project.clone().into(),
+            os("--format"),
+            os("ms-cxr"),
+            os("--out"),
+            out1.clone().into()
+        ])
+        .code,
+        0
+    );
+    let text = std::fs::read_to_string(&out1).unwrap();
+    // 300×0.5 = 150 on the 512-pixel image; the quoted phrase survives.
+    assert!(
+        text.contains("\"enlarged heart, \"\"globular\"\"\"")
+            && text.contains(",150.0,200.0,210.0,150.0,512,512"),
+        "{text}"
+    );
+    // Import the export into a fresh project and export again: identical.
+    let project2 = dir.path().join("m2.voxmark");
+    assert_eq!(
+        common::voxmark([os("new"), project2.clone().into()]).code,
+        0
+    );
+    let mut args = vec![os("add"), project2.clone().into()];
+    args.extend(images.iter().map(|p| p.clone().into_os_string()));
+    assert_eq!(common::voxmark(&args).code, 0);
+    assert_eq!(
+        common::voxmark([
+            os("import"),
+            project2.clone().into(),
+            os("--format"),
+            os("ms-cxr"),
+            out1.clone().into()
+        ])
+        .code,
+        0
+    );
+    let out2 = dir.path().join("out2.csv");
+    assert_eq!(
+        common::voxmark([
+            os("export"),
+            project2.into(),
+            os("--format"),
+            os("ms-cxr"),
+            os("--out"),
+            out2.clone().into()
+        ])
+        .code,
+        0
+    );
+    assert_eq!(text, std::fs::read_to_string(&out2).unwrap());
+    // A bad number names its line and column; nothing is imported.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n00000001_000,A,b,p.png,1,2,3,4,1024,1024\n00000001_000,A,b,p.png,1,2,three,4,1024,1024\n").unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.into(),
+        os("--format"),
+        os("ms-cxr"),
+        bad.into(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("line 3, column w") && run.stderr.contains("bad.csv"),
+        "{}",
+        run.stderr
+    );
+}

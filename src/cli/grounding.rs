@@ -4,8 +4,9 @@
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
 use crate::core::{Document, Edit, History, ImageId};
+use crate::io::ms_cxr;
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
-use crate::store::Project;
+use crate::store::{ImageRecord, Project};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ use super::{EXIT_USER_ERROR, project::store_error, project::user_error};
 pub enum Format {
     /// RadFact / MAIRA-2 grounded reports (normalised boxes per sentence).
     Radfact,
+    /// MS-CXR phrase-grounding CSV (one row per box, pixel coordinates).
+    MsCxr,
 }
 
 /// Arguments of `voxmark import`.
@@ -29,8 +32,9 @@ pub struct ImportArgs {
     pub format: Format,
     /// The file.
     pub file: PathBuf,
-    /// Images the file's reports belong to, in the file's order (see `voxmark ls`).
-    #[arg(long = "image", required = true, num_args = 1..)]
+    /// RadFact: the images the file's reports belong to, in the file's order (see `voxmark ls`).
+    /// MS-CXR rows find their image by `dicom_id` (file stem) or `path` (file name).
+    #[arg(long = "image", num_args = 1..)]
     pub images: Vec<ImageId>,
     /// Author of reference sentences and boxes (RadFact `target`, or a single report).
     #[arg(long, default_value = "human:reference")]
@@ -181,6 +185,9 @@ pub fn import(args: &ImportArgs) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
+    if args.format == Format::MsCxr {
+        return import_ms_cxr(args, &truth);
+    }
     let text = match std::fs::read_to_string(&args.file) {
         Ok(t) => t,
         Err(e) => return user_error(format!("cannot read ({e}): {}", args.file.display())),
@@ -367,6 +374,9 @@ pub fn export(args: &ExportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
+    if args.format == Format::MsCxr {
+        return export_ms_cxr(args, &project, &doc, &truth);
+    }
     let images: Vec<ImageId> = if args.images.is_empty() {
         doc.images
             .keys()
@@ -567,5 +577,193 @@ pub fn eval(args: &EvalArgs) -> i32 {
         );
         return EXIT_USER_ERROR;
     }
+    0
+}
+
+/// The image a dataset row names: by file stem (`dicom_id`) or file name (`path`).
+fn find_image(records: &[ImageRecord], dicom_id: &str, path: &str) -> Option<ImageId> {
+    let name = std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string());
+    records
+        .iter()
+        .find(|r| {
+            r.files.iter().any(|f| {
+                let stem = f.file_stem().map(|s| s.to_string_lossy().to_string());
+                let fname = f.file_name().map(|s| s.to_string_lossy().to_string());
+                (!dicom_id.is_empty() && stem.as_deref() == Some(dicom_id))
+                    || (name.is_some() && fname == name)
+            })
+        })
+        .map(|r| r.id)
+}
+
+/// `voxmark import --format ms-cxr`: rows grouped by (image, phrase text, category) into phrases with
+/// their boxes, all by the reference author, in one undo step. Rows whose image is not in the
+/// project are counted and reported.
+fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
+    let rows = match ms_cxr::read(&args.file) {
+        Ok(r) => r,
+        Err(e) => return user_error(e),
+    };
+    let mut project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let (records, mut doc) = match (project.images(), project.load_document()) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    };
+    let mut groups: BTreeMap<(ImageId, String, String), Vec<&ms_cxr::Row>> = BTreeMap::new();
+    let mut unmatched: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        match find_image(&records, &r.dicom_id, &r.path) {
+            Some(id) => groups
+                .entry((id, r.label_text.clone(), r.category_name.clone()))
+                .or_default()
+                .push(r),
+            None => *unmatched.entry(r.dicom_id.clone()).or_default() += 1,
+        }
+    }
+    let (mut next_region, mut next_phrase) = (
+        Document::next_id(&doc.regions),
+        Document::next_id(&doc.phrases),
+    );
+    let t = now_ms();
+    let mut history = History::new(1 << 30);
+    let result = (|| {
+        history.begin(&format!("import ms-cxr {}", args.file.display()))?;
+        for ((image, text, category), boxes) in &groups {
+            let info = &doc.images[image];
+            let size = info.size;
+            let report = info.report.clone().unwrap_or_default();
+            let mut links = Vec::new();
+            for r in boxes {
+                let (min, max) = ms_cxr::to_pixels(r, size[0], size[1]);
+                let id = next_region;
+                next_region += 1;
+                history.record(
+                    &mut doc,
+                    Edit::AddRegion {
+                        region: Region {
+                            id,
+                            image: *image,
+                            label: None,
+                            shape: Shape::Box2d { slice: 0, min, max },
+                            author: author.clone(),
+                            prompt: None,
+                            status: Status::Accepted,
+                            confidence: None,
+                            created_ms: t,
+                            modified_ms: t,
+                        },
+                        mask: None,
+                        links: vec![],
+                    },
+                )?;
+                links.push(id);
+            }
+            let span = report.find(text.as_str()).map(|b| {
+                (
+                    report[..b].chars().count(),
+                    report[..b + text.len()].chars().count(),
+                )
+            });
+            let id = next_phrase;
+            next_phrase += 1;
+            history.record(
+                &mut doc,
+                Edit::AddPhrase {
+                    phrase: Phrase {
+                        id,
+                        image: *image,
+                        text: text.clone(),
+                        author: author.clone(),
+                        span,
+                        category: (!category.is_empty()).then(|| category.clone()),
+                        grounding: Grounding::Annotated,
+                        created_ms: t,
+                        modified_ms: t,
+                    },
+                    links,
+                },
+            )?;
+        }
+        history.commit()
+    })();
+    let skipped: usize = unmatched.values().sum();
+    match result {
+        Ok(Some(tx)) => {
+            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
+                return store_error(e);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return user_error(e),
+    }
+    println!(
+        "imported {} boxes as {} phrases; {skipped} row(s) of {} image(s) not in the project were skipped",
+        rows.len() - skipped,
+        groups.len(),
+        unmatched.len()
+    );
+    for (id, n) in unmatched.iter().take(10) {
+        eprintln!("  not in the project: {id} ({n} row(s))");
+    }
+    0
+}
+
+/// `voxmark export --format ms-cxr`: one row per box of the reference author, in each image's own
+/// pixel frame.
+fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &Author) -> i32 {
+    let records = match project.images() {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let mut rows = Vec::new();
+    for rec in &records {
+        if !args.images.is_empty() && !args.images.contains(&rec.id) {
+            continue;
+        }
+        let dicom_id = rec
+            .files
+            .first()
+            .and_then(|f| f.file_stem())
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let path = rec
+            .files
+            .first()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        for p in phrases_by(doc, rec.id, author) {
+            for r in doc
+                .regions_of(p.id)
+                .filter_map(|r| doc.regions.get(&r))
+                .filter(|r| &r.author == author)
+            {
+                if let Shape::Box2d { min, max, .. } = r.shape {
+                    let [x, y, w, h] = ms_cxr::from_pixels(min, max);
+                    rows.push(ms_cxr::Row {
+                        dicom_id: dicom_id.clone(),
+                        category_name: p.category.clone().unwrap_or_default(),
+                        label_text: p.text.clone(),
+                        path: path.clone(),
+                        x,
+                        y,
+                        w,
+                        h,
+                        image_width: rec.size[0],
+                        image_height: rec.size[1],
+                        split: None,
+                    });
+                }
+            }
+        }
+    }
+    if let Err(e) = ms_cxr::write(&args.out, &rows) {
+        return user_error(e);
+    }
+    println!("wrote {} box row(s) to {}", rows.len(), args.out.display());
     0
 }

@@ -4,6 +4,7 @@
 
 pub mod dicom;
 pub mod image2d;
+pub mod ms_cxr;
 pub mod nifti;
 pub mod radfact;
 
