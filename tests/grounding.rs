@@ -359,3 +359,75 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
         run.stderr
     );
 }
+
+#[test]
+fn dataset_box_files_import_and_count_rows_without_images() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("d.voxmark");
+    let cxr = data.join("cxr");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let run = common::voxmark([
+        os("add"),
+        project.clone().into(),
+        cxr.join("tbx11k/imgs").into(),
+        cxr.join("nih_cxr14").into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // TBX11K (COCO boxes): all three annotations find their images.
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("coco"),
+        cxr.join("tbx11k/annotations/json/TBX11K_train.json").into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("imported 3 boxes as 2 phrases; 0 row(s)"),
+        "{}",
+        run.stdout
+    );
+    // NIH and VinDr: none of their images are in the corpus; every row is counted, nothing fails.
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("nih-bbox"),
+        cxr.join("annotations/nih_BBox_List_2017.csv.gz").into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("imported 0 boxes as 0 phrases; 984 row(s)"),
+        "{}",
+        run.stdout
+    );
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("vindr"),
+        cxr.join("annotations/vinbigdata-train.csv.gz").into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("imported 0 boxes as 0 phrases; 67914 row(s)"),
+        "{}",
+        run.stdout
+    );
+    // The TBX11K box of tb0005 (x 381.83…, w 40.24…) is on its 512-pixel image unscaled.
+    let ls = common::voxmark([os("ls"), project.clone().into(), os("--json")]);
+    let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let total: i64 = v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["regions"]["accepted"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 3);
+    let check = common::voxmark([os("check"), project.into()]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+}

@@ -4,8 +4,8 @@
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
 use crate::core::{Document, Edit, History, ImageId};
-use crate::io::ms_cxr;
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
+use crate::io::{datasets, ms_cxr};
 use crate::store::{ImageRecord, Project};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -20,6 +20,12 @@ pub enum Format {
     Radfact,
     /// MS-CXR phrase-grounding CSV (one row per box, pixel coordinates).
     MsCxr,
+    /// NIH ChestX-ray8 `BBox_List_2017.csv` (import).
+    NihBbox,
+    /// VinDr-CXR training CSV, one radiologist per row (import).
+    Vindr,
+    /// COCO box JSON such as TBX11K's (import).
+    Coco,
 }
 
 /// Arguments of `voxmark import`.
@@ -185,8 +191,21 @@ pub fn import(args: &ImportArgs) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if args.format == Format::MsCxr {
-        return import_ms_cxr(args, &truth);
+    let rows = match args.format {
+        Format::Radfact => None,
+        Format::MsCxr => Some(
+            ms_cxr::read(&args.file)
+                .map(|r| datasets::from_ms_cxr(&r))
+                .map_err(|e| e.to_string()),
+        ),
+        Format::NihBbox => Some(datasets::read_nih(&args.file).map_err(|e| e.to_string())),
+        Format::Vindr => Some(datasets::read_vindr(&args.file).map_err(|e| e.to_string())),
+        Format::Coco => Some(datasets::read_coco_boxes(&args.file).map_err(|e| e.to_string())),
+    };
+    match rows {
+        Some(Ok(rows)) => return import_box_rows(args, rows, &truth),
+        Some(Err(e)) => return user_error(e),
+        None => {}
     }
     let text = match std::fs::read_to_string(&args.file) {
         Ok(t) => t,
@@ -374,8 +393,14 @@ pub fn export(args: &ExportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
-    if args.format == Format::MsCxr {
-        return export_ms_cxr(args, &project, &doc, &truth);
+    match args.format {
+        Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
+        Format::Radfact => {}
+        other => {
+            return user_error(format!(
+                "{other:?} is an import format; export to ms-cxr or radfact"
+            ));
+        }
     }
     let images: Vec<ImageId> = if args.images.is_empty() {
         doc.images
@@ -598,14 +623,10 @@ fn find_image(records: &[ImageRecord], dicom_id: &str, path: &str) -> Option<Ima
         .map(|r| r.id)
 }
 
-/// `voxmark import --format ms-cxr`: rows grouped by (image, phrase text, category) into phrases with
-/// their boxes, all by the reference author, in one undo step. Rows whose image is not in the
-/// project are counted and reported.
-fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
-    let rows = match ms_cxr::read(&args.file) {
-        Ok(r) => r,
-        Err(e) => return user_error(e),
-    };
+/// Box rows (any dataset) into the project: rows grouped by (image, annotator, phrase text,
+/// category) into phrases with their boxes, in one undo step; a row without a box is an explicit
+/// "no visible grounding" phrase. Rows whose image is not in the project are counted and reported.
+fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Author) -> i32 {
     let mut project = match Project::open(&args.project) {
         Ok(p) => p,
         Err(e) => return store_error(e),
@@ -614,15 +635,27 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
         (Ok(r), Ok(d)) => (r, d),
         (Err(e), _) | (_, Err(e)) => return store_error(e),
     };
-    let mut groups: BTreeMap<(ImageId, String, String), Vec<&ms_cxr::Row>> = BTreeMap::new();
+    type Key = (ImageId, String, String, Option<String>);
+    let mut groups: BTreeMap<Key, Vec<&datasets::BoxRow>> = BTreeMap::new();
     let mut unmatched: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rows {
-        match find_image(&records, &r.dicom_id, &r.path) {
+        let who = match &r.annotator {
+            Some(a) => format!("human:{a}"),
+            None => author.to_string(),
+        };
+        match find_image(&records, r.stem.as_deref().unwrap_or(""), &r.file_name) {
             Some(id) => groups
-                .entry((id, r.label_text.clone(), r.category_name.clone()))
+                .entry((id, who, r.text.clone(), r.category.clone()))
                 .or_default()
                 .push(r),
-            None => *unmatched.entry(r.dicom_id.clone()).or_default() += 1,
+            None => {
+                let key = r
+                    .stem
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| r.file_name.clone());
+                *unmatched.entry(key).or_default() += 1
+            }
         }
     }
     let (mut next_region, mut next_phrase) = (
@@ -631,15 +664,22 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
     );
     let t = now_ms();
     let mut history = History::new(1 << 30);
+    let mut boxes_added = 0usize;
     let result = (|| {
-        history.begin(&format!("import ms-cxr {}", args.file.display()))?;
-        for ((image, text, category), boxes) in &groups {
+        history.begin(&format!("import {:?} {}", args.format, args.file.display()))?;
+        for ((image, who, text, category), group) in &groups {
+            let who: Author =
+                who.parse()
+                    .map_err(|e: crate::core::annotation::AuthorParseError| {
+                        crate::core::EditError::Invalid(e.to_string())
+                    })?;
             let info = &doc.images[image];
             let size = info.size;
             let report = info.report.clone().unwrap_or_default();
             let mut links = Vec::new();
-            for r in boxes {
-                let (min, max) = ms_cxr::to_pixels(r, size[0], size[1]);
+            for r in group {
+                let Some(edges) = r.edges else { continue };
+                let (min, max) = datasets::edges_to_pixels(edges, r.frame, size[0], size[1]);
                 let id = next_region;
                 next_region += 1;
                 history.record(
@@ -650,7 +690,7 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
                             image: *image,
                             label: None,
                             shape: Shape::Box2d { slice: 0, min, max },
-                            author: author.clone(),
+                            author: who.clone(),
                             prompt: None,
                             status: Status::Accepted,
                             confidence: None,
@@ -662,6 +702,7 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
                     },
                 )?;
                 links.push(id);
+                boxes_added += 1;
             }
             let span = report.find(text.as_str()).map(|b| {
                 (
@@ -671,6 +712,11 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
             });
             let id = next_phrase;
             next_phrase += 1;
+            let grounding = if links.is_empty() {
+                Grounding::NoVisible
+            } else {
+                Grounding::Annotated
+            };
             history.record(
                 &mut doc,
                 Edit::AddPhrase {
@@ -678,10 +724,10 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
                         id,
                         image: *image,
                         text: text.clone(),
-                        author: author.clone(),
+                        author: who.clone(),
                         span,
-                        category: (!category.is_empty()).then(|| category.clone()),
-                        grounding: Grounding::Annotated,
+                        category: category.clone(),
+                        grounding,
                         created_ms: t,
                         modified_ms: t,
                     },
@@ -702,13 +748,15 @@ fn import_ms_cxr(args: &ImportArgs, author: &Author) -> i32 {
         Err(e) => return user_error(e),
     }
     println!(
-        "imported {} boxes as {} phrases; {skipped} row(s) of {} image(s) not in the project were skipped",
-        rows.len() - skipped,
+        "imported {boxes_added} boxes as {} phrases; {skipped} row(s) of {} image(s) not in the project were skipped",
         groups.len(),
         unmatched.len()
     );
-    for (id, n) in unmatched.iter().take(10) {
+    for (id, n) in unmatched.iter().take(5) {
         eprintln!("  not in the project: {id} ({n} row(s))");
+    }
+    if unmatched.len() > 5 {
+        eprintln!("  … and {} more image(s)", unmatched.len() - 5);
     }
     0
 }

@@ -2,6 +2,7 @@
 //!
 //! May use `core` and format crates; never `store`, `render`, `ui` or `inference` (ARCHITECTURE.md §2).
 
+pub mod datasets;
 pub mod dicom;
 pub mod image2d;
 pub mod ms_cxr;
