@@ -431,3 +431,113 @@ fn dataset_box_files_import_and_count_rows_without_images() {
     let check = common::voxmark([os("check"), project.into()]);
     assert_eq!(check.code, 0, "{}", check.stdout);
 }
+
+#[test]
+fn coco_grounding_export_reads_in_pycocotools_and_round_trips() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20;
+    let project = project_with_images(dir.path(), &data, n);
+    let example = data.join("grounding/radfact_grounded_reporting_examples.json");
+    let mut args = vec![
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        example.into(),
+        os("--image"),
+    ];
+    args.extend((1..=n).map(|i| os(&i.to_string())));
+    assert_eq!(common::voxmark(&args).code, 0);
+    let out1 = dir.path().join("coco1.json");
+    let run = common::voxmark([
+        os("export"),
+        project.into(),
+        os("--format"),
+        os("coco"),
+        os("--out"),
+        out1.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let coco: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out1).unwrap()).unwrap();
+    assert_eq!(coco["images"].as_array().unwrap().len(), n);
+    let anns = coco["annotations"].as_array().unwrap();
+    assert_eq!(
+        anns.len(),
+        52,
+        "every reference box (all reference sentences are report spans)"
+    );
+    // tokens_positive picks the phrase out of the caption, in characters.
+    for a in anns {
+        let img = coco["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == a["image_id"])
+            .unwrap();
+        let caption: Vec<char> = img["caption"].as_str().unwrap().chars().collect();
+        let (s, e) = (
+            a["tokens_positive"][0][0].as_u64().unwrap() as usize,
+            a["tokens_positive"][0][1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            caption[s..e].iter().collect::<String>(),
+            a["phrase"].as_str().unwrap()
+        );
+    }
+    // Import into a fresh project (reports come from the captions) and export again: identical.
+    let dir2 = tempfile::tempdir().unwrap();
+    let project2 = project_with_images(dir2.path(), &data, n);
+    let run = common::voxmark([
+        os("import"),
+        project2.clone().into(),
+        os("--format"),
+        os("coco"),
+        out1.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out2 = dir.path().join("coco2.json");
+    assert_eq!(
+        common::voxmark([
+            os("export"),
+            project2.into(),
+            os("--format"),
+            os("coco"),
+            os("--out"),
+            out2.clone().into()
+        ])
+        .code,
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out1).unwrap(),
+        std::fs::read_to_string(&out2).unwrap()
+    );
+    // pycocotools reads it (CI installs it and sets VOXMARK_REQUIRE_PYTHON_REFS=1).
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_coco.py");
+    match std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&out1)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            let summary: serde_json::Value =
+                serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+            assert_eq!(summary["annotations"], 52, "{summary}");
+            assert_eq!(summary["problems"], serde_json::json!([]), "{summary}");
+        }
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
+                "pycocotools check failed: {why}"
+            );
+            eprintln!("skipped the pycocotools check: {why}");
+        }
+    }
+}

@@ -24,7 +24,8 @@ pub enum Format {
     NihBbox,
     /// VinDr-CXR training CSV, one radiologist per row (import).
     Vindr,
-    /// COCO box JSON such as TBX11K's (import).
+    /// COCO boxes (TBX11K's, import) and COCO with grounding: `images[].caption` = the report,
+    /// `annotations[].tokens_positive` = the phrase's character spans (MDETR/GLIP; import and export).
     Coco,
 }
 
@@ -395,10 +396,11 @@ pub fn export(args: &ExportArgs) -> i32 {
     };
     match args.format {
         Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
+        Format::Coco => return export_coco(args, &project, &doc, &truth),
         Format::Radfact => {}
         other => {
             return user_error(format!(
-                "{other:?} is an import format; export to ms-cxr or radfact"
+                "{other:?} is an import format; export to ms-cxr, coco or radfact"
             ));
         }
     }
@@ -667,6 +669,20 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
     let mut boxes_added = 0usize;
     let result = (|| {
         history.begin(&format!("import {:?} {}", args.format, args.file.display()))?;
+        // A grounding caption becomes the report of an image that has none, so its spans hold.
+        for ((image, ..), group) in &groups {
+            let caption = group.iter().find_map(|r| r.caption.clone());
+            if caption.is_some() && doc.images[image].report.is_none() {
+                history.record(
+                    &mut doc,
+                    Edit::SetReport {
+                        image: *image,
+                        before: None,
+                        after: caption,
+                    },
+                )?;
+            }
+        }
         for ((image, who, text, category), group) in &groups {
             let who: Author =
                 who.parse()
@@ -704,12 +720,18 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
                 links.push(id);
                 boxes_added += 1;
             }
-            let span = report.find(text.as_str()).map(|b| {
-                (
-                    report[..b].chars().count(),
-                    report[..b + text.len()].chars().count(),
-                )
-            });
+            let span = group
+                .iter()
+                .find_map(|r| r.span)
+                .filter(|&(a, b)| a < b && b <= report.chars().count())
+                .or_else(|| {
+                    report.find(text.as_str()).map(|b| {
+                        (
+                            report[..b].chars().count(),
+                            report[..b + text.len()].chars().count(),
+                        )
+                    })
+                });
             let id = next_phrase;
             next_phrase += 1;
             let grounding = if links.is_empty() {
@@ -813,5 +835,79 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
         return user_error(e);
     }
     println!("wrote {} box row(s) to {}", rows.len(), args.out.display());
+    0
+}
+
+/// `voxmark export --format coco`: COCO with grounding. One image per project image with its report
+/// as `caption`; one annotation per box of the reference author whose phrase is a span of the report,
+/// with `tokens_positive = [[start, end]]` (characters) and the phrase text; categories from the
+/// phrases' categories.
+fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Author) -> i32 {
+    let records = match project.images() {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let mut categories: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut images, mut annotations, mut skipped) = (Vec::new(), Vec::new(), 0usize);
+    for rec in &records {
+        if !args.images.is_empty() && !args.images.contains(&rec.id) {
+            continue;
+        }
+        let Some(caption) = doc.images.get(&rec.id).and_then(|i| i.report.clone()) else {
+            continue;
+        };
+        let file_name = rec
+            .files
+            .first()
+            .and_then(|f| f.file_name())
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        images.push(json!({"id": rec.id, "file_name": file_name, "width": rec.size[0], "height": rec.size[1], "caption": caption}));
+        for p in phrases_by(doc, rec.id, author) {
+            let boxes: Vec<_> = doc
+                .regions_of(p.id)
+                .filter_map(|r| doc.regions.get(&r))
+                .filter(|r| &r.author == author)
+                .collect();
+            let Some((start, end)) = p.span else {
+                skipped += boxes.len();
+                continue;
+            };
+            let name = p.category.clone().unwrap_or_else(|| "finding".into());
+            let n = categories.len() + 1;
+            let category = *categories.entry(name).or_insert(n);
+            for r in boxes {
+                if let Shape::Box2d { min, max, .. } = r.shape {
+                    // Micro-pixel rounding keeps exports stable across round trips (±0.5 pixel
+                    // conversions leave 1e-13 noise otherwise).
+                    let [x, y, w, h] =
+                        ms_cxr::from_pixels(min, max).map(|v| (v * 1e6).round() / 1e6);
+                    annotations.push(json!({
+                        "id": annotations.len() + 1, "image_id": rec.id, "category_id": category,
+                        "bbox": [x, y, w, h], "area": (w * h * 1e6).round() / 1e6, "iscrowd": 0,
+                        "tokens_positive": [[start, end]], "phrase": p.text,
+                    }));
+                }
+            }
+        }
+    }
+    let out = json!({
+        "info": {"description": "Voxmark grounding export", "version": env!("CARGO_PKG_VERSION")},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories.iter().map(|(name, id)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+    });
+    if let Err(e) = std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&out).unwrap_or_default() + "\n",
+    ) {
+        return user_error(format!("cannot write ({e}): {}", args.out.display()));
+    }
+    println!(
+        "wrote {} image(s) and {} box annotation(s) to {}; {skipped} box(es) of phrases without a report span left out",
+        images.len(),
+        annotations.len(),
+        args.out.display()
+    );
     0
 }

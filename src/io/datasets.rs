@@ -24,6 +24,10 @@ pub struct BoxRow {
     pub edges: Option<[f64; 4]>,
     /// Size of the frame the box is in, when known (boxes are scaled to the image's size).
     pub frame: Option<(usize, usize)>,
+    /// The image's report (COCO grounding `caption`), when the file carries it.
+    pub caption: Option<String>,
+    /// The phrase's `[start, end)` in characters of `caption` (COCO `tokens_positive`).
+    pub span: Option<(usize, usize)>,
 }
 
 /// A dataset file that cannot be read.
@@ -137,6 +141,8 @@ pub fn read_nih(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
             annotator: None,
             edges: Some([x, y, x + w, y + h]),
             frame: Some((1024, 1024)),
+            caption: None,
+            span: None,
         });
     }
     Ok(rows)
@@ -203,6 +209,8 @@ pub fn read_vindr(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
                 .filter(|s| !s.is_empty()),
             edges,
             frame: None,
+            caption: None,
+            span: None,
         });
     }
     Ok(rows)
@@ -242,7 +250,14 @@ pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
             (Some(w), Some(h)) if w > 0 && h > 0 => Some((w as usize, h as usize)),
             _ => None,
         };
-        images.insert(id, (name.to_string(), frame));
+        images.insert(
+            id,
+            (
+                name.to_string(),
+                frame,
+                im["caption"].as_str().map(str::to_string),
+            ),
+        );
     }
     let mut categories = std::collections::BTreeMap::new();
     for (i, c) in v["categories"].as_array().into_iter().flatten().enumerate() {
@@ -261,7 +276,7 @@ pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
         let image = a["image_id"]
             .as_i64()
             .ok_or_else(|| err(format!("annotations[{i}].image_id"), "missing"))?;
-        let (name, frame) = images.get(&image).ok_or_else(|| {
+        let (name, frame, caption) = images.get(&image).ok_or_else(|| {
             err(
                 format!("annotations[{i}].image_id"),
                 "names no image of the file",
@@ -281,9 +296,37 @@ pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
             .as_i64()
             .and_then(|c| categories.get(&c))
             .cloned();
-        let text = a["caption"]
-            .as_str()
-            .map(str::to_string)
+        // Grounding: the phrase is the caption's text at the first `tokens_positive` span.
+        let span = match a
+            .get("tokens_positive")
+            .and_then(Value::as_array)
+            .and_then(|t| t.first())
+        {
+            None => None,
+            Some(t) => {
+                let (Some(s), Some(e)) = (t[0].as_u64(), t[1].as_u64()) else {
+                    return Err(err(
+                        format!("annotations[{i}].tokens_positive[0]"),
+                        "expected [start, end]",
+                    ));
+                };
+                let len = caption.as_deref().map_or(0, |c| c.chars().count());
+                if s >= e || e as usize > len {
+                    return Err(err(
+                        format!("annotations[{i}].tokens_positive[0]"),
+                        "span outside the image's caption",
+                    ));
+                }
+                Some((s as usize, e as usize))
+            }
+        };
+        let span_text = span.and_then(|(s, e)| {
+            caption
+                .as_deref()
+                .map(|c| c.chars().skip(s).take(e - s).collect::<String>())
+        });
+        let text = span_text
+            .or_else(|| a["phrase"].as_str().map(str::to_string))
             .or_else(|| category.clone())
             .unwrap_or_else(|| "finding".into());
         rows.push(BoxRow {
@@ -294,6 +337,8 @@ pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
             annotator: None,
             edges: Some([b[0], b[1], b[0] + b[2], b[1] + b[3]]),
             frame: *frame,
+            caption: caption.clone(),
+            span,
         });
     }
     Ok(rows)
@@ -310,6 +355,8 @@ pub fn from_ms_cxr(rows: &[super::ms_cxr::Row]) -> Vec<BoxRow> {
             annotator: None,
             edges: Some([r.x, r.y, r.x + r.w, r.y + r.h]),
             frame: Some((r.image_width, r.image_height)),
+            caption: None,
+            span: None,
         })
         .collect()
 }
