@@ -3,7 +3,7 @@
 
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
-use crate::core::{Document, Edit, History, ImageId};
+use crate::core::{Document, Edit, History, ImageId, MaskTiles};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
 use crate::io::{datasets, ms_cxr};
 use crate::store::{ImageRecord, Project};
@@ -24,6 +24,9 @@ pub enum Format {
     NihBbox,
     /// VinDr-CXR training CSV, one radiologist per row (import).
     Vindr,
+    /// A NIfTI label map on an image's grid: one mask region per label value (import and export,
+    /// one image at a time with `--image`; a `<file>.labels.json` sidecar names the values).
+    NiftiLabels,
     /// COCO boxes (TBX11K's, import) and COCO with grounding: `images[].caption` = the report,
     /// `annotations[].tokens_positive` = the phrase's character spans (MDETR/GLIP; import and export).
     Coco,
@@ -192,8 +195,11 @@ pub fn import(args: &ImportArgs) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
+    if args.format == Format::NiftiLabels {
+        return import_nifti_labels(args, &truth);
+    }
     let rows = match args.format {
-        Format::Radfact => None,
+        Format::Radfact | Format::NiftiLabels => None,
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -397,6 +403,7 @@ pub fn export(args: &ExportArgs) -> i32 {
     match args.format {
         Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
         Format::Coco => return export_coco(args, &project, &doc, &truth),
+        Format::NiftiLabels => return export_nifti_labels(args, &project, &doc),
         Format::Radfact => {}
         other => {
             return user_error(format!(
@@ -910,4 +917,267 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         args.out.display()
     );
     0
+}
+
+fn labels_sidecar(path: &std::path::Path) -> PathBuf {
+    PathBuf::from(format!("{}.labels.json", path.display()))
+}
+
+/// The single image `--image` names, with its record.
+fn one_image(ids: &[ImageId], records: &[ImageRecord]) -> Result<ImageRecord, i32> {
+    match ids {
+        [id] => records
+            .iter()
+            .find(|r| r.id == *id)
+            .cloned()
+            .ok_or_else(|| user_error(format!("no image {id} in the project"))),
+        _ => Err(user_error(
+            "label maps go with exactly one image: give --image ID",
+        )),
+    }
+}
+
+/// `voxmark import --format nifti-labels`: each non-zero value of the label map becomes a mask region
+/// (with a label of that value's id and name) on the image, whose grid the map must share.
+fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
+    let mut project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let (records, mut doc) = match (project.images(), project.load_document()) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    };
+    let rec = match one_image(&args.images, &records) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let nifti = match crate::io::nifti::read(&args.file, 0) {
+        Ok(n) => n,
+        Err(e) => return user_error(e),
+    };
+    let v = &nifti.volume;
+    let dense = match resample_labels(v, &rec) {
+        Ok(d) => d,
+        Err(why) => return user_error(format!("{}: {why}", args.file.display())),
+    };
+    let masks = MaskTiles::split_labels(rec.size, &dense);
+    let names: BTreeMap<String, serde_json::Value> =
+        std::fs::read_to_string(labels_sidecar(&args.file))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+    let t = now_ms();
+    let mut next_region = Document::next_id(&doc.regions);
+    let mut history = History::new(1 << 30);
+    let count = masks.len();
+    let result = (|| {
+        history.begin(&format!("import label map {}", args.file.display()))?;
+        for (value, mask) in masks {
+            let id = value as i64;
+            let name = names
+                .get(&value.to_string())
+                .and_then(|n| n["name"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("label {value}"));
+            let label = match doc.labels.values().find(|l| l.name == name) {
+                Some(l) => l.id,
+                None => {
+                    let lid = if doc.labels.contains_key(&id) {
+                        Document::next_id(&doc.labels)
+                    } else {
+                        id
+                    };
+                    let color = names
+                        .get(&value.to_string())
+                        .and_then(|n| n["color"].as_array())
+                        .map(|c| {
+                            [0, 1, 2, 3].map(|i| {
+                                c.get(i).and_then(serde_json::Value::as_u64).unwrap_or(255) as u8
+                            })
+                        });
+                    let h = (value as u32).wrapping_mul(2_654_435_761);
+                    let color = color.unwrap_or([
+                        (h >> 24) as u8 | 0x40,
+                        (h >> 16) as u8 | 0x40,
+                        (h >> 8) as u8 | 0x40,
+                        255,
+                    ]);
+                    history.record(
+                        &mut doc,
+                        Edit::AddLabel(crate::core::Label {
+                            id: lid,
+                            name,
+                            color,
+                        }),
+                    )?;
+                    lid
+                }
+            };
+            let rid = next_region;
+            next_region += 1;
+            history.record(
+                &mut doc,
+                Edit::AddRegion {
+                    region: Region {
+                        id: rid,
+                        image: rec.id,
+                        label: Some(label),
+                        shape: Shape::Mask,
+                        author: author.clone(),
+                        prompt: None,
+                        status: Status::Accepted,
+                        confidence: None,
+                        created_ms: t,
+                        modified_ms: t,
+                    },
+                    mask: Some(mask),
+                    links: vec![],
+                },
+            )?;
+        }
+        history.commit()
+    })();
+    match result {
+        Ok(Some(tx)) => {
+            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
+                return store_error(e);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return user_error(e),
+    }
+    println!(
+        "imported {count} labels as mask regions on image {}",
+        rec.id
+    );
+    0
+}
+
+/// `voxmark export --format nifti-labels`: the image's mask regions as one label map on its grid
+/// and geometry (value = the region's label id; later regions win where masks overlap), with a
+/// `<out>.labels.json` sidecar giving each value's name and colour.
+fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> i32 {
+    let records = match project.images() {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let rec = match one_image(&args.images, &records) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let n = rec.size.iter().product::<usize>();
+    let mut dense = vec![0u16; n];
+    let mut table = BTreeMap::new();
+    for r in doc
+        .regions
+        .values()
+        .filter(|r| r.image == rec.id && r.shape == Shape::Mask && r.status != Status::Rejected)
+    {
+        let (Some(mask), Some(label)) = (
+            doc.masks.get(&r.id),
+            r.label.and_then(|l| doc.labels.get(&l)),
+        ) else {
+            continue;
+        };
+        let Ok(value) = u16::try_from(label.id) else {
+            return user_error(format!(
+                "label id {} does not fit a 16-bit label map",
+                label.id
+            ));
+        };
+        mask.paint_into(&mut dense, value);
+        table.insert(
+            value.to_string(),
+            json!({"name": label.name, "color": label.color}),
+        );
+    }
+    let d = rec.direction;
+    let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
+    let small = dense.iter().all(|&v| v < 256);
+    let bytes: Vec<u8>;
+    let values = if small {
+        bytes = dense.iter().map(|&v| v as u8).collect();
+        crate::io::nifti::LabelValues::U8(&bytes)
+    } else {
+        crate::io::nifti::LabelValues::U16(&dense)
+    };
+    if let Err(e) = crate::io::nifti::write_labels(
+        &args.out,
+        rec.size,
+        rec.spacing_mm,
+        rec.origin_lps_mm,
+        direction,
+        values,
+        "voxmark label map",
+    ) {
+        return user_error(e);
+    }
+    let sidecar = labels_sidecar(&args.out);
+    if let Err(e) = std::fs::write(
+        &sidecar,
+        serde_json::to_string_pretty(&table).unwrap_or_default() + "\n",
+    ) {
+        return user_error(format!("cannot write ({e}): {}", sidecar.display()));
+    }
+    println!(
+        "wrote {} label(s) to {} and {}",
+        table.len(),
+        args.out.display(),
+        sidecar.display()
+    );
+    0
+}
+
+/// The label map's values on the image's grid: nearest neighbour through patient space, so a map
+/// stored with flipped or permuted axes (as TotalSegmentator writes them) lands voxel for voxel;
+/// image voxels outside the map get 0. Values must be non-negative integers.
+fn resample_labels(map: &crate::core::Volume, rec: &ImageRecord) -> Result<Vec<u32>, String> {
+    use crate::core::geometry::Affine3;
+    let d = rec.direction;
+    let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
+    let world_from_image = Affine3::from_grid(rec.origin_lps_mm, direction, rec.spacing_mm);
+    let map_from_world = map.voxel_from_world();
+    let size = map.size();
+    let value = |n: usize| -> Option<u32> {
+        let x = map.voxels().get_f64(n)?;
+        (x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64).then_some(x as u32)
+    };
+    if map.components() != 1 {
+        return Err("a label map has one value per voxel".into());
+    }
+    let [nx, ny, nz] = rec.size;
+    let mut out = vec![0u32; nx * ny * nz];
+    let (mut misaligned, mut inside) = (0usize, 0usize);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let q =
+                    map_from_world.apply(world_from_image.apply([i as f64, j as f64, k as f64]));
+                let r = q.map(f64::round);
+                if (0..3).any(|a| (q[a] - r[a]).abs() > 1e-3) {
+                    misaligned += 1;
+                }
+                if (0..3).any(|a| r[a] < 0.0 || r[a] >= size[a] as f64) {
+                    continue;
+                }
+                inside += 1;
+                let n = (r[2] as usize * size[1] + r[1] as usize) * size[0] + r[0] as usize;
+                out[(k * ny + j) * nx + i] = value(n)
+                    .ok_or_else(|| format!("voxel {r:?} is not a non-negative integer label"))?;
+            }
+        }
+    }
+    if inside == 0 {
+        return Err(format!(
+            "the label map does not overlap image {} in patient space",
+            rec.id
+        ));
+    }
+    if misaligned > 0 {
+        eprintln!(
+            "note: the label map's voxels do not fall on the image's voxel centres ({misaligned} voxels); nearest neighbour used"
+        );
+    }
+    Ok(out)
 }

@@ -137,6 +137,52 @@ impl MaskTiles {
         }
     }
 
+    /// Masks of every non-zero value of a dense label volume (x fastest), built tile by tile in one
+    /// pass: value → mask with 1 where the volume holds that value.
+    pub fn split_labels<T: Copy + Into<u64>>(
+        size: [usize; 3],
+        values: &[T],
+    ) -> BTreeMap<u64, MaskTiles> {
+        let mut out: BTreeMap<u64, MaskTiles> = BTreeMap::new();
+        if values.len() != size.iter().product::<usize>() {
+            return out;
+        }
+        for (n, &v) in values.iter().enumerate() {
+            let v: u64 = v.into();
+            if v == 0 {
+                continue;
+            }
+            let (i, j, k) = (
+                n % size[0],
+                (n / size[0]) % size[1],
+                n / (size[0] * size[1]),
+            );
+            let m = out.entry(v).or_insert_with(|| MaskTiles::new(size));
+            let tile = m
+                .tiles
+                .entry((k as u32, (j / TILE) as u32, (i / TILE) as u32))
+                .or_insert_with(|| vec![0u8; TILE * TILE]);
+            tile[(j % TILE) * TILE + i % TILE] = 1;
+        }
+        out
+    }
+
+    /// Writes `value` into a dense volume (x fastest) wherever this mask is set.
+    pub fn paint_into<T: Copy>(&self, dense: &mut [T], value: T) {
+        let [x, y, z] = self.size;
+        if dense.len() != x * y * z {
+            return;
+        }
+        for (&(k, ty, tx), t) in &self.tiles {
+            for (n, &v) in t.iter().enumerate() {
+                let (i, j) = (tx as usize * TILE + n % TILE, ty as usize * TILE + n / TILE);
+                if v != 0 && i < x && j < y && (k as usize) < z {
+                    dense[(k as usize * y + j) * x + i] = value;
+                }
+            }
+        }
+    }
+
     /// Stored tiles.
     pub fn tiles(&self) -> &BTreeMap<TileKey, Vec<u8>> {
         &self.tiles
@@ -261,6 +307,23 @@ mod tests {
         m.write_box(b, &vec![0; b.len()]);
         assert!(m.tiles().is_empty());
         assert_eq!(m.bounds(), None);
+    }
+
+    #[test]
+    fn split_and_paint_back() {
+        let size = [70, 3, 2];
+        let mut dense = vec![0u16; 70 * 3 * 2];
+        dense[5] = 3;
+        dense[69] = 3;
+        dense[70 * 3 + 66] = 700;
+        let masks = MaskTiles::split_labels(size, &dense);
+        assert_eq!(masks.keys().copied().collect::<Vec<_>>(), vec![3, 700]);
+        assert_eq!((masks[&3].count(), masks[&700].count()), (2, 1));
+        let mut back = vec![0u16; dense.len()];
+        for (v, m) in &masks {
+            m.paint_into(&mut back, *v as u16);
+        }
+        assert_eq!(back, dense);
     }
 
     #[test]

@@ -606,3 +606,114 @@ pub fn is_nifti_name(path: &Path) -> bool {
         .unwrap_or_default();
     name.ends_with(".nii") || name.ends_with(".nii.gz")
 }
+
+/// Label values to write: 8-bit when every label fits, else 16-bit.
+pub enum LabelValues<'a> {
+    /// uint8 voxels.
+    U8(&'a [u8]),
+    /// uint16 voxels.
+    U16(&'a [u16]),
+}
+
+/// Writes a 3D label map as NIfTI-1 (`.nii`, or gzipped for `.nii.gz`) on the grid `size` placed by
+/// `world_from_voxel` in LPS; the header's sform (code 1, scanner) holds the same affine in RAS, so
+/// nibabel and ITK read back the source image's geometry. `descrip` goes in the header.
+pub fn write_labels(
+    path: &Path,
+    size: [usize; 3],
+    spacing_mm: Vec3,
+    origin_lps_mm: Vec3,
+    direction: Mat3,
+    values: LabelValues<'_>,
+    descrip: &str,
+) -> Result<()> {
+    use std::io::Write;
+    let n = size.iter().product::<usize>();
+    let (datatype, bitpix, data): (i16, i16, Vec<u8>) = match values {
+        LabelValues::U8(v) if v.len() == n => (2, 8, v.to_vec()),
+        LabelValues::U16(v) if v.len() == n => {
+            (512, 16, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        }
+        _ => {
+            return Err(bad(
+                path,
+                format!("label data does not fill the grid {size:?}"),
+            ));
+        }
+    };
+    if size.iter().any(|&s| s == 0 || s > i16::MAX as usize) {
+        return Err(bad(
+            path,
+            format!("grid {size:?} does not fit a NIfTI-1 header"),
+        ));
+    }
+    let mut h = vec![0u8; 352];
+    let put_i16 =
+        |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put_f32 = |h: &mut Vec<u8>, at: usize, v: f64| {
+        h[at..at + 4].copy_from_slice(&(v as f32).to_le_bytes())
+    };
+    h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    for (i, d) in [3, size[0], size[1], size[2], 1, 1, 1, 1]
+        .iter()
+        .enumerate()
+    {
+        put_i16(&mut h, 40 + 2 * i, *d as i16);
+    }
+    put_i16(&mut h, 70, datatype);
+    put_i16(&mut h, 72, bitpix);
+    for (i, p) in [
+        1.0,
+        spacing_mm[0],
+        spacing_mm[1],
+        spacing_mm[2],
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    ]
+    .iter()
+    .enumerate()
+    {
+        put_f32(&mut h, 76 + 4 * i, *p);
+    }
+    put_f32(&mut h, 108, 352.0); // vox_offset
+    put_f32(&mut h, 112, 1.0); // scl_slope
+    let text = descrip.as_bytes();
+    h[148..148 + text.len().min(79)].copy_from_slice(&text[..text.len().min(79)]);
+    put_i16(&mut h, 254, 1); // sform_code: scanner anatomical
+    h[123] = 2; // xyzt_units: millimetres
+    // RAS affine = diag(-1, -1, 1) · LPS affine.
+    let flip = [-1.0, -1.0, 1.0];
+    for row in 0..3 {
+        for c in 0..3 {
+            put_f32(
+                &mut h,
+                280 + 16 * row + 4 * c,
+                flip[row] * direction[row][c] * spacing_mm[c],
+            );
+        }
+        put_f32(&mut h, 280 + 16 * row + 12, flip[row] * origin_lps_mm[row]);
+    }
+    h[344..348].copy_from_slice(b"n+1\0");
+    let file = std::fs::File::create(path).map_err(|e| IoError::Open {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let gz = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
+    let result = if gz {
+        let mut w = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::fast(),
+        );
+        w.write_all(&h)
+            .and_then(|_| w.write_all(&data))
+            .and_then(|_| w.finish().map(|_| ()))
+    } else {
+        let mut w = std::io::BufWriter::new(file);
+        w.write_all(&h)
+            .and_then(|_| w.write_all(&data))
+            .and_then(|_| w.flush())
+    };
+    result.map_err(|e| IoError::read(path, e))
+}
