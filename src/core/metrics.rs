@@ -19,7 +19,11 @@ pub struct Mask2 {
 impl Mask2 {
     /// An empty mask.
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, bits: vec![false; width * height] }
+        Self {
+            width,
+            height,
+            bits: vec![false; width * height],
+        }
     }
 
     /// Adds the pixels whose centres lie in a box (clipped to the grid).
@@ -28,7 +32,13 @@ impl Mask2 {
             return;
         }
         let lo = |v: f64, n: usize| (v.ceil().max(0.0) as usize).min(n);
-        let hi = |v: f64, n: usize| if v < 0.0 { 0 } else { ((v.floor() as usize) + 1).min(n) };
+        let hi = |v: f64, n: usize| {
+            if v < 0.0 {
+                0
+            } else {
+                ((v.floor() as usize) + 1).min(n)
+            }
+        };
         let (i0, i1) = (lo(b[0], self.width), hi(b[2], self.width));
         let (j0, j1) = (lo(b[1], self.height), hi(b[3], self.height));
         for j in j0..j1 {
@@ -149,13 +159,17 @@ pub fn cnr(heat: &[f32], truth: &Mask2) -> Option<f64> {
         return None;
     }
     let mean = [s[0] / n[0], s[1] / n[1]];
-    let var = [(s2[0] / n[0] - mean[0] * mean[0]).max(0.0), (s2[1] / n[1] - mean[1] * mean[1]).max(0.0)];
+    let var = [
+        (s2[0] / n[0] - mean[0] * mean[0]).max(0.0),
+        (s2[1] / n[1] - mean[1] * mean[1]).max(0.0),
+    ];
     let denom = (var[0] + var[1]).sqrt();
     (denom > 0.0).then(|| (mean[1] - mean[0]).abs() / denom)
 }
 
 /// Accuracy definition.
-pub const ACC_DEFINITION: &str = "Acc@IoU≥0.5 = fraction of evaluated phrases whose IoU is at least 0.5";
+pub const ACC_DEFINITION: &str =
+    "Acc@IoU≥0.5 = fraction of evaluated phrases whose IoU is at least 0.5";
 
 /// Summary of per-phrase IoUs.
 #[derive(Clone, Debug, PartialEq)]
@@ -194,22 +208,40 @@ mod tests {
         assert_eq!(iou(&a, &b), Some(4.0 / 28.0));
         assert_eq!(dice(&a, &b), Some(8.0 / 32.0));
         // Half-pixel edges: centres 1..=2 only.
-        assert_eq!(Mask2::from_boxes(10, 10, &[[0.5, 0.5, 2.5, 2.5]]).count(), 4);
+        assert_eq!(
+            Mask2::from_boxes(10, 10, &[[0.5, 0.5, 2.5, 2.5]]).count(),
+            4
+        );
         // Clipping and empty unions.
-        assert_eq!(Mask2::from_boxes(4, 4, &[[-5.0, -5.0, 100.0, 1.0]]).count(), 8);
+        assert_eq!(
+            Mask2::from_boxes(4, 4, &[[-5.0, -5.0, 100.0, 1.0]]).count(),
+            8
+        );
         assert_eq!(iou(&Mask2::new(3, 3), &Mask2::new(3, 3)), None);
         // Union of two boxes counts shared pixels once.
-        assert_eq!(Mask2::from_boxes(10, 10, &[[0.0, 0.0, 3.0, 3.0], [2.0, 2.0, 5.0, 5.0]]).count(), 28);
+        assert_eq!(
+            Mask2::from_boxes(10, 10, &[[0.0, 0.0, 3.0, 3.0], [2.0, 2.0, 5.0, 5.0]]).count(),
+            28
+        );
     }
 
     #[test]
     fn hand_computed_pointing_and_cnr() {
         let truth = Mask2::from_boxes(4, 1, &[[2.0, 0.0, 3.0, 0.0]]);
         assert_eq!(pointing_heatmap(&[0.1, 0.2, 0.9, 0.3], &truth), Some(true));
-        assert_eq!(pointing_heatmap(&[0.95, 0.2, 0.9, 0.3], &truth), Some(false));
+        assert_eq!(
+            pointing_heatmap(&[0.95, 0.2, 0.9, 0.3], &truth),
+            Some(false)
+        );
         // in: 2, 4 → μ 3, σ² 1; out: 0, 0 → μ 0, σ² 0; CNR = 3 / 1.
         assert_eq!(cnr(&[0.0, 0.0, 2.0, 4.0], &truth), Some(3.0));
-        assert_eq!(pointing_boxes(&[([0.0, 0.0, 1.0, 0.0], 0.2), ([2.0, 0.0, 3.0, 0.0], 0.9)], &truth), Some(true));
+        assert_eq!(
+            pointing_boxes(
+                &[([0.0, 0.0, 1.0, 0.0], 0.2), ([2.0, 0.0, 3.0, 0.0], 0.9)],
+                &truth
+            ),
+            Some(true)
+        );
         let s = summarize(&[0.2, 0.5, 0.8, 1.0]).unwrap();
         assert_eq!((s.n, s.mean_iou, s.acc_at_05), (4, 0.625, 0.75));
     }
