@@ -3,6 +3,8 @@
 pub mod grounding;
 pub mod info;
 pub mod project;
+#[cfg(feature = "gpu")]
+pub mod render;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +40,17 @@ pub enum Command {
     Check(project::CheckArgs),
     /// Point an image of a project at files that moved.
     Relink(project::RelinkArgs),
+    /// Render one slice (axial, coronal, sagittal) to a PNG on the GPU, offscreen.
+    #[cfg(feature = "gpu")]
+    Render(render::RenderArgs),
+    /// Render (unavailable: this build has no GPU support).
+    #[cfg(not(feature = "gpu"))]
+    #[command(hide = true)]
+    Render {
+        /// Ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Import grounding annotations or model predictions into a project.
     Import(grounding::ImportArgs),
     /// Export a project's grounding annotations.
@@ -58,6 +71,15 @@ pub fn run(command: Command) -> i32 {
         Command::Ls(args) => project::ls(&args),
         Command::Check(args) => project::check(&args),
         Command::Relink(args) => project::relink(&args),
+        #[cfg(feature = "gpu")]
+        Command::Render(args) => render::run(&args),
+        #[cfg(not(feature = "gpu"))]
+        Command::Render { .. } => {
+            eprintln!(
+                "error: this build has no GPU support (built without the `gpu` feature), so `voxmark render` is unavailable"
+            );
+            EXIT_USER_ERROR
+        }
         Command::StressCommit(args) => project::stress(&args),
         Command::Import(args) => grounding::import(&args),
         Command::Export(args) => grounding::export(&args),

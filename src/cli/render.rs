@@ -1,0 +1,376 @@
+//! `voxmark render PATH --view axial|coronal|sagittal [...] --out PNG`: one slice through the same offscreen
+//! GPU path the viewer uses (ARCHITECTURE.md §5).
+
+use crate::core::Volume;
+use crate::core::reslice::{Orientation, SliceAxes, Window};
+use crate::io::{self, LoadedImage};
+use crate::render::{
+    AdapterPreference, Aspect, Colormap, Frame, ImageDisplay, Interpolation, LabelLayer,
+    LabelStyle, RenderContext, RenderError, SliceScene, SliceView, ViewGeometry, VolumeKey,
+    VolumeRole,
+};
+use anyhow::{Context as _, anyhow};
+use std::path::{Path, PathBuf};
+
+/// The view to draw.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewArg {
+    /// Screen right = patient left, down = posterior.
+    Axial,
+    /// Screen right = patient left, down = inferior.
+    Coronal,
+    /// Screen right = posterior, down = inferior.
+    Sagittal,
+    /// Volume rendering (not implemented yet).
+    #[value(name = "3d")]
+    ThreeD,
+}
+
+/// Volume rendering modes (not implemented yet).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeArg {
+    /// Maximum intensity projection.
+    Mip,
+    /// Minimum intensity projection.
+    Minip,
+    /// Direct volume rendering with a transfer function.
+    Dvr,
+}
+
+/// Colour tables.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColormapArg {
+    /// Grey levels.
+    Grey,
+    /// matplotlib's hot.
+    Hot,
+    /// matplotlib's viridis.
+    Viridis,
+}
+
+/// Arguments of `voxmark render`.
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// The image: a DICOM file or folder, NIfTI, PNG, JPEG or TIFF.
+    pub path: PathBuf,
+    /// Which view (radiological convention: patient left on screen right).
+    #[arg(long, value_enum)]
+    pub view: ViewArg,
+    /// Voxel plane along the volume axis closest to the view normal (default: the middle one).
+    #[arg(long, value_name = "K")]
+    pub slice: Option<usize>,
+    /// Window centre and width in modality units (default: the file's first preset, else the value range).
+    #[arg(long, value_name = "C,W", allow_hyphen_values = true)]
+    pub window: Option<String>,
+    /// Output size in pixels; the slice is fitted inside with physical proportions.
+    #[arg(long, value_name = "WxH", conflicts_with = "native")]
+    pub size: Option<String>,
+    /// One voxel per pixel (no resampling, for pixel-exact checks).
+    #[arg(long)]
+    pub native: bool,
+    /// A label map (e.g. a segmentation .nii.gz) drawn over the image, matched through patient coordinates.
+    #[arg(long, value_name = "LABELS")]
+    pub overlay: Option<PathBuf>,
+    /// Opacity of the label overlay, 0..1.
+    #[arg(long, value_name = "A", default_value_t = 0.5)]
+    pub overlay_opacity: f32,
+    /// Draw label outlines instead of filled labels.
+    #[arg(long)]
+    pub outline: bool,
+    /// Colour table for grey images.
+    #[arg(long, value_enum, default_value = "grey")]
+    pub colormap: ColormapArg,
+    /// Trilinear interpolation instead of nearest neighbour.
+    #[arg(long)]
+    pub linear: bool,
+    /// Cut the exact patient plane (resampling oblique volumes) instead of the closest voxel plane.
+    #[arg(long, conflicts_with = "native")]
+    pub patient_axes: bool,
+    /// Magnification relative to the fitted slice.
+    #[arg(long, value_name = "Z", default_value_t = 1.0)]
+    pub zoom: f64,
+    /// 3D mode (volume rendering is not implemented yet).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// 3D transfer-function preset (volume rendering is not implemented yet).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Which image when PATH holds several (the order of `voxmark info`).
+    #[arg(long, value_name = "N")]
+    pub image: Option<usize>,
+    /// Output PNG.
+    #[arg(long, value_name = "PNG")]
+    pub out: PathBuf,
+}
+
+/// A failure and whose fault it is.
+enum Failure {
+    User(anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl Failure {
+    /// Names the file the failure is about, at the end of the message.
+    fn at(self, path: &Path) -> Self {
+        let add = |e: anyhow::Error| anyhow!("{e:#}: {}", path.display());
+        match self {
+            Failure::User(e) => Failure::User(add(e)),
+            Failure::Internal(e) => Failure::Internal(add(e)),
+        }
+    }
+}
+
+fn user(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::User(e.into())
+}
+
+fn gpu(e: RenderError) -> Failure {
+    match e {
+        RenderError::VolumeTooLarge { .. }
+        | RenderError::TargetSize { .. }
+        | RenderError::Components { .. }
+        | RenderError::Labels(_)
+        | RenderError::Slice(_) => Failure::User(e.into()),
+        _ => Failure::Internal(e.into()),
+    }
+}
+
+/// Runs the command; 0 on success, 1 for bad input, 2 for an internal (GPU) failure.
+pub fn run(args: &RenderArgs) -> i32 {
+    match render(args) {
+        Ok(summary) => {
+            println!("{summary}");
+            0
+        }
+        Err(Failure::User(e)) => {
+            eprintln!("error: {e:#}");
+            super::EXIT_USER_ERROR
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("error: {e:#}");
+            super::EXIT_INTERNAL_ERROR
+        }
+    }
+}
+
+/// The one image at `path` (or the `index`-th).
+fn load(path: &Path, index: Option<usize>, what: &str) -> Result<LoadedImage, Failure> {
+    let scan = io::scan_paths(&[path.to_path_buf()]);
+    if scan.images.is_empty() {
+        return Err(user(match scan.errors.first() {
+            Some(e) => anyhow!("{e}"),
+            None => anyhow!("no {what} found: {}", path.display()),
+        }));
+    }
+    for e in &scan.errors {
+        eprintln!("warning: {e}");
+    }
+    let count = scan.images.len();
+    let i = match index {
+        Some(i) if i < count => i,
+        Some(i) => {
+            return Err(user(anyhow!(
+                "--image {i} is out of range: {count} images (0..={}) in {}",
+                count - 1,
+                path.display()
+            )));
+        }
+        None if count == 1 => 0,
+        None => {
+            return Err(user(anyhow!(
+                "{count} images found; choose one with --image N (0..={}, as `voxmark info` lists them): {}",
+                count - 1,
+                path.display()
+            )));
+        }
+    };
+    scan.images
+        .into_iter()
+        .nth(i)
+        .ok_or_else(|| Failure::Internal(anyhow!("image {i} vanished")))
+}
+
+fn parse_window(text: &str) -> Result<Window, Failure> {
+    let parts: Vec<&str> = text.split(',').collect();
+    let nums: Option<Vec<f64>> = (parts.len() == 2)
+        .then(|| parts.iter().map(|p| p.trim().parse::<f64>().ok()).collect())
+        .flatten();
+    match nums.as_deref() {
+        Some(&[c, w]) if c.is_finite() && w.is_finite() && w >= 1.0 => Ok(Window::new(c, w)),
+        _ => Err(user(anyhow!(
+            "--window {text:?}: expected CENTRE,WIDTH with a width of at least 1 (e.g. 40,400)"
+        ))),
+    }
+}
+
+fn parse_size(text: &str) -> Result<[u32; 2], Failure> {
+    let lower = text.to_ascii_lowercase();
+    let dims: Option<Vec<u32>> = lower.split_once('x').map(|(w, h)| {
+        [w, h]
+            .iter()
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    });
+    match dims.as_deref() {
+        Some(&[w, h]) if w > 0 && h > 0 => Ok([w, h]),
+        _ => Err(user(anyhow!(
+            "--size {text:?}: expected WIDTHxHEIGHT in pixels (e.g. 512x512)"
+        ))),
+    }
+}
+
+fn render(args: &RenderArgs) -> Result<String, Failure> {
+    let orientation = match args.view {
+        ViewArg::Axial => Orientation::Axial,
+        ViewArg::Coronal => Orientation::Coronal,
+        ViewArg::Sagittal => Orientation::Sagittal,
+        ViewArg::ThreeD => {
+            return Err(user(anyhow!(
+                "--view 3d: volume rendering (MIP, MinIP, DVR) is not implemented yet; use axial, coronal or sagittal"
+            )));
+        }
+    };
+    if args.mode.is_some() || args.preset.is_some() {
+        return Err(user(anyhow!(
+            "--mode/--preset: volume rendering is not implemented yet; they only apply to --view 3d"
+        )));
+    }
+    if !(0.0..=1.0).contains(&args.overlay_opacity) {
+        return Err(user(anyhow!(
+            "--overlay-opacity {}: expected a value in 0..1",
+            args.overlay_opacity
+        )));
+    }
+    if !(args.zoom.is_finite() && args.zoom > 0.0) {
+        return Err(user(anyhow!(
+            "--zoom {}: expected a positive number",
+            args.zoom
+        )));
+    }
+    let window = args.window.as_deref().map(parse_window).transpose()?;
+    let size = args.size.as_deref().map(parse_size).transpose()?;
+
+    let image = load(&args.path, args.image, "image")?;
+    let volume: &Volume = &image.volume;
+    let axes = SliceAxes::new(&volume.direction(), orientation);
+    let count = axes.slice_count(volume.size());
+    let slice = args.slice.unwrap_or(count / 2);
+    if slice >= count {
+        return Err(user(anyhow!(
+            "--slice {slice} is out of range: the {} view has slices 0..={}: {}",
+            orientation.name(),
+            count - 1,
+            args.path.display()
+        )));
+    }
+    let window = window.unwrap_or_else(|| Window::initial(volume));
+    let labels = args
+        .overlay
+        .as_deref()
+        .map(|p| load(p, None, "label map"))
+        .transpose()?;
+
+    let mut ctx = RenderContext::new(AdapterPreference::from_env()).map_err(gpu)?;
+    let image_gpu = ctx
+        .volume(
+            VolumeKey {
+                image: 0,
+                revision: 0,
+            },
+            VolumeRole::Image,
+            volume,
+        )
+        .map_err(|e| gpu(e).at(&args.path))?;
+    let labels_gpu = match (&labels, &args.overlay) {
+        (Some(l), Some(path)) => Some(
+            ctx.volume(
+                VolumeKey {
+                    image: 1,
+                    revision: 0,
+                },
+                VolumeRole::Labels,
+                &l.volume,
+            )
+            .map_err(|e| gpu(e).at(path))?,
+        ),
+        _ => None,
+    };
+    let mut view = if args.native {
+        SliceView::native(orientation, slice)
+    } else {
+        SliceView::new(orientation, slice)
+    };
+    view.zoom = args.zoom;
+    if args.patient_axes {
+        view.frame = Frame::PatientAligned;
+    }
+    let grid = image_gpu.grid();
+    let viewport = match (size, view.aspect) {
+        (Some(s), _) => s,
+        (None, Aspect::Voxel) => ViewGeometry::native_viewport(grid, orientation),
+        (None, Aspect::Physical) => ViewGeometry::physical_viewport(grid, orientation),
+    };
+    let mut display = ImageDisplay::new(&image_gpu, window);
+    display.colormap = match args.colormap {
+        ColormapArg::Grey => Colormap::Grey,
+        ColormapArg::Hot => Colormap::Hot,
+        ColormapArg::Viridis => Colormap::Viridis,
+    };
+    if args.linear {
+        display.interpolation = Interpolation::Linear;
+    }
+    let mut scene = SliceScene::new(&image_gpu, view, display);
+    scene.labels = labels_gpu.as_deref().map(|volume| LabelLayer {
+        volume,
+        colours: None,
+        opacity: args.overlay_opacity,
+        style: if args.outline {
+            LabelStyle::Outline { width_px: 1 }
+        } else {
+            LabelStyle::Fill
+        },
+    });
+    let picture = ctx.render_slice(&scene, viewport).map_err(gpu)?;
+    write_png(&picture.rgba, viewport, &args.out).map_err(user)?;
+    Ok(format!(
+        "wrote {}×{} px: {} slice {slice} of 0..={}, window {}/{} ({}, {:?}): {}",
+        viewport[0],
+        viewport[1],
+        orientation.name(),
+        count - 1,
+        window.center,
+        window.width,
+        ctx.adapter_info().name,
+        ctx.adapter_info().backend,
+        args.out.display()
+    ))
+}
+
+/// Writes RGB when every pixel is opaque, else RGBA.
+fn write_png(rgba: &[u8], [w, h]: [u32; 2], out: &Path) -> anyhow::Result<()> {
+    let opaque = rgba.chunks_exact(4).all(|p| p[3] == 255);
+    let result = if opaque {
+        let rgb: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        image::save_buffer_with_format(
+            out,
+            &rgb,
+            w,
+            h,
+            image::ColorType::Rgb8,
+            image::ImageFormat::Png,
+        )
+    } else {
+        image::save_buffer_with_format(
+            out,
+            rgba,
+            w,
+            h,
+            image::ColorType::Rgba8,
+            image::ImageFormat::Png,
+        )
+    };
+    result.with_context(|| format!("cannot write the PNG: {}", out.display()))
+}
