@@ -5,50 +5,8 @@
 use crate::core::{Mat3, Photometric, Volume, Voxels};
 use egui::{Color32, ColorImage};
 
-/// A display window (centre and width in modality units), applied with the DICOM linear function.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Window {
-    /// Window centre.
-    pub center: f64,
-    /// Window width, at least 1 (DICOM PS3.3 C.11.2.1.2.1).
-    pub width: f64,
-}
-
-impl Window {
-    /// A window with the width clamped to DICOM's minimum of 1.
-    pub fn new(center: f64, width: f64) -> Self {
-        Self {
-            center,
-            width: if width.is_finite() {
-                width.max(1.0)
-            } else {
-                1.0
-            },
-        }
-    }
-
-    /// The window that maps `min` to 0 and `max` to 255 exactly.
-    pub fn from_range(min: f64, max: f64) -> Self {
-        if !(min.is_finite() && max.is_finite()) || max < min {
-            return Self::new(0.5, 1.0);
-        }
-        Self::new((min + max) / 2.0 + 0.5, max - min + 1.0)
-    }
-
-    /// `y = ((x − (c − 0.5)) / (w − 1) + 0.5) · 255`, clamped to 0..255 and rounded; NaN gives 0.
-    pub fn apply(&self, x: f64) -> u8 {
-        if x.is_nan() {
-            return 0;
-        }
-        let threshold = self.center - 0.5;
-        let y = if self.width <= 1.0 {
-            if x <= threshold { 0.0 } else { 255.0 }
-        } else {
-            ((x - threshold) / (self.width - 1.0) + 0.5) * 255.0
-        };
-        y.clamp(0.0, 255.0).round() as u8
-    }
-}
+/// The DICOM linear window, shared with the renderer and its CPU reference.
+pub use crate::core::reslice::Window;
 
 /// The window a newly opened image starts with: the file's first preset, else the range of its values
 /// (for 8-bit RGB the full 0..255, so colours show unchanged).
