@@ -685,3 +685,67 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         run.stderr
     );
 }
+
+#[test]
+fn png_masks_of_a_2d_image_round_trip() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_images(dir.path(), &data, 1);
+    // A 512×512 mask with two labels, written as an 8-bit PNG.
+    let mut m = image::GrayImage::new(512, 512);
+    for y in 100..200 {
+        for x in 50..120 {
+            m.put_pixel(x, y, image::Luma([3]));
+        }
+    }
+    m.put_pixel(400, 400, image::Luma([9]));
+    let mask = dir.path().join("mask.png");
+    m.save(&mask).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("png-mask"),
+        mask.clone().into(),
+        os("--image"),
+        os("1"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("imported 2 labels"), "{}", run.stdout);
+    let out = dir.path().join("out.png");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("png-mask"),
+        os("--image"),
+        os("1"),
+        os("--out"),
+        out.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let back = image::open(&out).unwrap().to_luma8();
+    assert_eq!(
+        back.as_raw(),
+        m.as_raw(),
+        "exported mask differs from the imported one"
+    );
+    // A mask of another size is refused, naming both sizes.
+    let small = dir.path().join("small.png");
+    image::GrayImage::new(64, 64).save(&small).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.into(),
+        os("--format"),
+        os("png-mask"),
+        small.into(),
+        os("--image"),
+        os("1"),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("64×64") && run.stderr.contains("512×512×1"),
+        "{}",
+        run.stderr
+    );
+}

@@ -27,6 +27,8 @@ pub enum Format {
     /// A NIfTI label map on an image's grid: one mask region per label value (import and export,
     /// one image at a time with `--image`; a `<file>.labels.json` sidecar names the values).
     NiftiLabels,
+    /// A PNG label mask of a 2D image (pixel values = label ids; import and export with `--image`).
+    PngMask,
     /// COCO boxes (TBX11K's, import) and COCO with grounding: `images[].caption` = the report,
     /// `annotations[].tokens_positive` = the phrase's character spans (MDETR/GLIP; import and export).
     Coco,
@@ -195,11 +197,11 @@ pub fn import(args: &ImportArgs) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if args.format == Format::NiftiLabels {
+    if matches!(args.format, Format::NiftiLabels | Format::PngMask) {
         return import_nifti_labels(args, &truth);
     }
     let rows = match args.format {
-        Format::Radfact | Format::NiftiLabels => None,
+        Format::Radfact | Format::NiftiLabels | Format::PngMask => None,
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -403,7 +405,7 @@ pub fn export(args: &ExportArgs) -> i32 {
     match args.format {
         Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
         Format::Coco => return export_coco(args, &project, &doc, &truth),
-        Format::NiftiLabels => return export_nifti_labels(args, &project, &doc),
+        Format::NiftiLabels | Format::PngMask => return export_nifti_labels(args, &project, &doc),
         Format::Radfact => {}
         other => {
             return user_error(format!(
@@ -952,14 +954,37 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let nifti = match crate::io::nifti::read(&args.file, 0) {
-        Ok(n) => n,
-        Err(e) => return user_error(e),
-    };
-    let v = &nifti.volume;
-    let dense = match resample_labels(v, &rec) {
-        Ok(d) => d,
-        Err(why) => return user_error(format!("{}: {why}", args.file.display())),
+    let dense = if args.format == Format::PngMask {
+        // A 2D mask has no geometry of its own: it must have the image's pixel grid.
+        let m = match crate::io::image2d::read(&args.file) {
+            Ok(m) => m,
+            Err(e) => return user_error(e),
+        };
+        if m.size() != rec.size || m.components() != 1 {
+            return user_error(format!(
+                "{}: a {}×{} mask with {} component(s) does not fit image {} ({}×{}×{})",
+                args.file.display(),
+                m.size()[0],
+                m.size()[1],
+                m.components(),
+                rec.id,
+                rec.size[0],
+                rec.size[1],
+                rec.size[2]
+            ));
+        }
+        (0..m.voxels().len())
+            .map(|i| m.voxels().get_f64(i).unwrap_or(0.0) as u32)
+            .collect()
+    } else {
+        let nifti = match crate::io::nifti::read(&args.file, 0) {
+            Ok(n) => n,
+            Err(e) => return user_error(e),
+        };
+        match resample_labels(&nifti.volume, &rec) {
+            Ok(d) => d,
+            Err(why) => return user_error(format!("{}: {why}", args.file.display())),
+        }
     };
     let masks = MaskTiles::split_labels(rec.size, &dense);
     let names: BTreeMap<String, serde_json::Value> =
@@ -1092,26 +1117,50 @@ fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> 
             json!({"name": label.name, "color": label.color}),
         );
     }
-    let d = rec.direction;
-    let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
-    let small = dense.iter().all(|&v| v < 256);
-    let bytes: Vec<u8>;
-    let values = if small {
-        bytes = dense.iter().map(|&v| v as u8).collect();
-        crate::io::nifti::LabelValues::U8(&bytes)
+    if args.format == Format::PngMask {
+        if rec.size[2] != 1 {
+            return user_error(format!(
+                "image {} has {} slices; PNG masks are for 2D images (use nifti-labels)",
+                rec.id, rec.size[2]
+            ));
+        }
+        let (w, h) = (rec.size[0] as u32, rec.size[1] as u32);
+        let written = if dense.iter().all(|&v| v < 256) {
+            image::GrayImage::from_raw(w, h, dense.iter().map(|&v| v as u8).collect())
+                .map(|i| i.save(&args.out))
+        } else {
+            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(w, h, dense.clone())
+                .map(|i| i.save(&args.out))
+        };
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                return user_error(format!("cannot write ({e}): {}", args.out.display()));
+            }
+            None => return user_error("mask size mismatch"),
+        }
     } else {
-        crate::io::nifti::LabelValues::U16(&dense)
-    };
-    if let Err(e) = crate::io::nifti::write_labels(
-        &args.out,
-        rec.size,
-        rec.spacing_mm,
-        rec.origin_lps_mm,
-        direction,
-        values,
-        "voxmark label map",
-    ) {
-        return user_error(e);
+        let d = rec.direction;
+        let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
+        let small = dense.iter().all(|&v| v < 256);
+        let bytes: Vec<u8>;
+        let values = if small {
+            bytes = dense.iter().map(|&v| v as u8).collect();
+            crate::io::nifti::LabelValues::U8(&bytes)
+        } else {
+            crate::io::nifti::LabelValues::U16(&dense)
+        };
+        if let Err(e) = crate::io::nifti::write_labels(
+            &args.out,
+            rec.size,
+            rec.spacing_mm,
+            rec.origin_lps_mm,
+            direction,
+            values,
+            "voxmark label map",
+        ) {
+            return user_error(e);
+        }
     }
     let sidecar = labels_sidecar(&args.out);
     if let Err(e) = std::fs::write(
