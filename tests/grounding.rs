@@ -749,3 +749,67 @@ fn png_masks_of_a_2d_image_round_trip() {
         run.stderr
     );
 }
+
+#[test]
+fn heatmaps_import_and_eval_gives_hand_computed_cnr() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_images(dir.path(), &data, 1);
+    // Reference box: pixel columns 128..=255, rows 256..=383 of the 512² image (phrase 1).
+    let truth = dir.path().join("truth.json");
+    std::fs::write(&truth, r#"[{"text": "Left basal opacity.", "boxes": [{"x_min": 0.25, "y_min": 0.5, "x_max": 0.5, "y_max": 0.75}]}]"#).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        truth.into(),
+        os("--image"),
+        os("1"),
+        os("--truth-author"),
+        os("human:a"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A 2×2 heatmap: each cell covers a 256² quarter; the reference box lies inside the lower-left one.
+    let heat = dir.path().join("heat.png");
+    image::GrayImage::from_raw(2, 2, vec![10, 20, 200, 30])
+        .unwrap()
+        .save(&heat)
+        .unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("heatmap"),
+        heat.into(),
+        os("--image"),
+        os("1"),
+        os("--phrase"),
+        os("1"),
+        os("--pred-author"),
+        os("model:g@1"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eval = common::voxmark([
+        os("eval"),
+        project.into(),
+        os("--truth"),
+        os("human:a"),
+        os("--pred"),
+        os("model:g@1"),
+        os("--json"),
+    ]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let e: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    // Inside: 128·128 pixels of 200 (σ² 0). Outside: 256²−128² of 200, and 256² each of 10, 20, 30.
+    let q = 65536.0;
+    let a = q - 16384.0;
+    let n_out = a + 3.0 * q;
+    let mean_out = (a * 200.0 + q * (10.0 + 20.0 + 30.0)) / n_out;
+    let var_out = (a * 200f64.powi(2) + q * (100.0 + 400.0 + 900.0)) / n_out - mean_out * mean_out;
+    let expected = (200.0 - mean_out).abs() / var_out.sqrt();
+    let cnr = e["heatmaps"]["mean_cnr"].as_f64().unwrap();
+    assert!((cnr - expected).abs() < 1e-9, "CNR {cnr} vs {expected}");
+    // The first maximum in row order is at column 0 of row 256, outside the box: a miss.
+    assert_eq!(e["heatmaps"]["pointing_game"], 0.0);
+}

@@ -500,3 +500,74 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
     let check = run(&[&os("check"), project.as_os_str()]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
+
+#[test]
+fn a_version_1_project_migrates_forward_and_keeps_its_data() {
+    use voxmark::store::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+    const {
+        assert!(
+            SCHEMA_VERSION >= 2,
+            "there is an older version to migrate from"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.voxmark");
+    // A file exactly as schema version 1 wrote it, with an image, a region and a phrase.
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA user_version = 1; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+        c.execute_batch(
+            "INSERT INTO images (source, files, kind, content_hash, size_x, size_y, size_z, spacing_mm, origin_lps_mm, direction, dtype, components, report, added_ms)
+               VALUES ('/x', '[]', 'image2d', 'h', 64, 64, 1, '[1.0,1.0,1.0]', '[0.0,0.0,0.0]', '[1,0,0,0,1,0,0,0,1]', 'uint8', 1, 'Left effusion.', 0);
+             INSERT INTO regions (id, image_id, kind, geometry, author, status, created_ms, modified_ms)
+               VALUES (1, 1, 'point', zeroblob(24), 'human:a', 'accepted', 0, 0);
+             INSERT INTO phrases (id, image_id, text, author, span_start, span_end, grounding, created_ms, modified_ms)
+               VALUES (1, 1, 'Left effusion', 'human:a', 0, 13, 'annotated', 0, 0);
+             INSERT INTO links VALUES (1, 1);",
+        )
+        .unwrap();
+    }
+    let mut p = Project::open(&path).unwrap();
+    assert_eq!(p.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut doc = p.load_document().unwrap();
+    assert_eq!(
+        (doc.regions.len(), doc.phrases.len(), doc.links.len()),
+        (1, 1, 1)
+    );
+    assert!(p.check().unwrap().is_empty());
+    // The new table works: a heatmap for the phrase round-trips.
+    let mut h = History::new(1 << 20);
+    let heat = voxmark::core::Heatmap {
+        id: 1,
+        image: 1,
+        phrase: Some(1),
+        author: "model:grounder@1".parse().unwrap(),
+        slice: 0,
+        width: 4,
+        height: 2,
+        values: vec![0.0, 0.5, 1.0, -1.0, 2.5, 3.0, f32::MIN_POSITIVE, 7.0],
+        created_ms: 3,
+    };
+    act(
+        &mut p,
+        &mut doc,
+        &mut h,
+        "heatmap",
+        vec![Edit::AddHeatmap(heat.clone())],
+    );
+    assert_eq!(
+        Project::open(&path)
+            .unwrap()
+            .load_document()
+            .unwrap()
+            .heatmaps[&1],
+        heat
+    );
+    // A phrase with a heatmap cannot be removed from under it.
+    let remove = Edit::remove_phrase(&doc, 1).unwrap();
+    assert!(remove.apply(&mut doc.clone()).is_err());
+}

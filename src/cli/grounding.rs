@@ -27,6 +27,9 @@ pub enum Format {
     /// A NIfTI label map on an image's grid: one mask region per label value (import and export,
     /// one image at a time with `--image`; a `<file>.labels.json` sidecar names the values).
     NiftiLabels,
+    /// A model's heatmap for one phrase (NIfTI or PNG grey; any resolution, covering the slice;
+    /// import with `--image`, `--phrase`, `--pred-author`).
+    Heatmap,
     /// A PNG label mask of a 2D image (pixel values = label ids; import and export with `--image`).
     PngMask,
     /// COCO boxes (TBX11K's, import) and COCO with grounding: `images[].caption` = the report,
@@ -51,9 +54,15 @@ pub struct ImportArgs {
     /// Author of reference sentences and boxes (RadFact `target`, or a single report).
     #[arg(long, default_value = "human:reference")]
     pub truth_author: String,
-    /// Author of predicted sentences and boxes (RadFact `prediction`).
+    /// Author of predicted sentences and boxes (RadFact `prediction`), and of heatmaps.
     #[arg(long, default_value = "model:prediction@unknown")]
     pub pred_author: String,
+    /// Heatmaps: the phrase the map answers.
+    #[arg(long)]
+    pub phrase: Option<i64>,
+    /// Heatmaps: the slice of a 3D image the map lies on.
+    #[arg(long, default_value_t = 0)]
+    pub slice: u32,
 }
 
 /// Arguments of `voxmark export`.
@@ -200,8 +209,11 @@ pub fn import(args: &ImportArgs) -> i32 {
     if matches!(args.format, Format::NiftiLabels | Format::PngMask) {
         return import_nifti_labels(args, &truth);
     }
+    if args.format == Format::Heatmap {
+        return import_heatmap(args, &pred);
+    }
     let rows = match args.format {
-        Format::Radfact | Format::NiftiLabels | Format::PngMask => None,
+        Format::Radfact | Format::NiftiLabels | Format::PngMask | Format::Heatmap => None,
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -554,6 +566,42 @@ pub fn eval(args: &EvalArgs) -> i32 {
         image_ious.push(iou);
         image_rows.push(json!({"image": id, "truth_boxes": t.len(), "pred_boxes": p.len(), "iou": iou, "dice": metrics::dice(&tm, &pm).unwrap_or(0.0)}));
     }
+    // Heatmaps of the prediction for phrases the reference grounds: CNR and pointing game on the
+    // image grid (the map resampled nearest-neighbour), against the reference boxes on its slice.
+    let mut heat_rows = Vec::new();
+    let (mut cnrs, mut heat_hits) = (Vec::new(), (0usize, 0usize));
+    for hm in doc.heatmaps.values().filter(|h| h.author == pred) {
+        let (Some(p), Some(info)) = (hm.phrase, doc.images.get(&hm.image)) else {
+            continue;
+        };
+        let (w, h) = (info.size[0], info.size[1]);
+        let t: Vec<[f64; 4]> = doc
+            .regions_of(p)
+            .filter_map(|r| doc.regions.get(&r))
+            .filter(|r| r.author == truth && r.status != Status::Rejected)
+            .filter_map(|r| match r.shape {
+                Shape::Box2d { slice, min, max } if slice == hm.slice => {
+                    Some([min[0], min[1], max[0], max[1]])
+                }
+                _ => None,
+            })
+            .collect();
+        if t.is_empty() {
+            continue;
+        }
+        let truth_mask = Mask2::from_boxes(w, h, &t);
+        let values = hm.on_image_grid(w, h);
+        let cnr = metrics::cnr(&values, &truth_mask);
+        let hit = metrics::pointing_heatmap(&values, &truth_mask);
+        if let Some(c) = cnr {
+            cnrs.push(c);
+        }
+        if let Some(x) = hit {
+            heat_hits.0 += x as usize;
+            heat_hits.1 += 1;
+        }
+        heat_rows.push(json!({"heatmap": hm.id, "phrase": p, "image": hm.image, "cnr": cnr, "pointing_hit": hit}));
+    }
     let summary = |v: &[f64]| {
         metrics::summarize(v)
             .map(|s| json!({"n": s.n, "mean_iou": s.mean_iou, "acc_at_iou_0_5": s.acc_at_05}))
@@ -569,6 +617,12 @@ pub fn eval(args: &EvalArgs) -> i32 {
         "phrase_level": {"overall": summary(&phrase_ious), "per_category": per_category.iter().map(|(k, v)| (k.clone(), summary(v))).collect::<BTreeMap<_, _>>(),
             "pointing_game": if pointing.1 > 0 { json!(pointing.0 as f64 / pointing.1 as f64) } else { json!(null) }, "phrases": phrase_rows},
         "image_level": {"overall": summary(&image_ious), "images": image_rows},
+        "heatmaps": {
+            "n": heat_rows.len(),
+            "mean_cnr": if cnrs.is_empty() { json!(null) } else { json!(cnrs.iter().sum::<f64>() / cnrs.len() as f64) },
+            "pointing_game": if heat_hits.1 > 0 { json!(heat_hits.0 as f64 / heat_hits.1 as f64) } else { json!(null) },
+            "maps": heat_rows,
+        },
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -602,11 +656,21 @@ pub fn eval(args: &EvalArgs) -> i32 {
         println!("{:<28} {pg:.3}", "pointing game (boxes)");
     }
     line("images (all boxes)", &out["image_level"]["overall"]);
+    if let Some(n) = out["heatmaps"]["n"].as_u64().filter(|&n| n > 0) {
+        println!(
+            "{:<28} n {n:>4}   mean CNR {:.3}   pointing game {:.3}",
+            "heatmaps",
+            out["heatmaps"]["mean_cnr"].as_f64().unwrap_or(f64::NAN),
+            out["heatmaps"]["pointing_game"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        );
+    }
     println!("definitions:");
     for (k, v) in out["definitions"].as_object().into_iter().flatten() {
         println!("  {k}: {}", v.as_str().unwrap_or(""));
     }
-    if phrase_ious.is_empty() && image_ious.is_empty() {
+    if phrase_ious.is_empty() && image_ious.is_empty() && cnrs.is_empty() {
         eprintln!(
             "error: no region by {} or {} to compare",
             args.truth, args.pred
@@ -1229,4 +1293,73 @@ fn resample_labels(map: &crate::core::Volume, rec: &ImageRecord) -> Result<Vec<u
         );
     }
     Ok(out)
+}
+
+/// `voxmark import --format heatmap`: a model's map for one phrase, kept at its own resolution.
+fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
+    let mut project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let (records, mut doc) = match (project.images(), project.load_document()) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    };
+    let rec = match one_image(&args.images, &records) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let volume = if crate::io::nifti::is_nifti_name(&args.file) {
+        crate::io::nifti::read(&args.file, 0).map(|n| n.volume)
+    } else {
+        crate::io::image2d::read(&args.file)
+    };
+    let v = match volume {
+        Ok(v) => v,
+        Err(e) => return user_error(e),
+    };
+    if v.size()[2] != 1 || v.components() != 1 {
+        return user_error(format!(
+            "{}: a heatmap is one 2D map with one value per pixel, not {:?} × {}",
+            args.file.display(),
+            v.size(),
+            v.components()
+        ));
+    }
+    let values: Vec<f32> = (0..v.voxel_count())
+        .map(|i| v.rescale().apply(v.voxels().get_f64(i).unwrap_or(f64::NAN)) as f32)
+        .collect();
+    let heatmap = crate::core::Heatmap {
+        id: Document::next_id(&doc.heatmaps),
+        image: rec.id,
+        phrase: args.phrase,
+        author: author.clone(),
+        slice: args.slice,
+        width: v.size()[0],
+        height: v.size()[1],
+        values,
+        created_ms: now_ms(),
+    };
+    let mut history = History::new(1 << 30);
+    let result = (|| {
+        history.begin(&format!("import heatmap {}", args.file.display()))?;
+        history.record(&mut doc, Edit::AddHeatmap(heatmap))?;
+        history.commit()
+    })();
+    match result {
+        Ok(Some(tx)) => {
+            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
+                return store_error(e);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return user_error(e),
+    }
+    println!(
+        "imported a {}×{} heatmap onto image {}",
+        v.size()[0],
+        v.size()[1],
+        rec.id
+    );
+    0
 }

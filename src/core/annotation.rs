@@ -13,6 +13,8 @@ pub type LabelId = i64;
 pub type RegionId = i64;
 /// Row id of a phrase.
 pub type PhraseId = i64;
+/// Row id of a heatmap.
+pub type HeatmapId = i64;
 
 /// Who or what made an annotation: `human:<name>` or `model:<name>@<version>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -248,6 +250,61 @@ pub struct Phrase {
     pub modified_ms: i64,
 }
 
+/// A model's similarity map for a phrase on one slice of an image, at the model's own resolution
+/// (`width × height` values, row by row, spanning the whole slice).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heatmap {
+    /// Row id.
+    pub id: HeatmapId,
+    /// The image.
+    pub image: ImageId,
+    /// The phrase it answers, if any.
+    pub phrase: Option<PhraseId>,
+    /// The model (or person) that made it.
+    pub author: Author,
+    /// Slice index along k.
+    pub slice: u32,
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// Raw values (not normalised).
+    pub values: Vec<f32>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+impl Heatmap {
+    /// The value at image pixel (i, j) of an image `image_width × image_height`: nearest neighbour
+    /// from the map's own grid, which covers the same field of view.
+    pub fn at_image_pixel(
+        &self,
+        i: usize,
+        j: usize,
+        image_width: usize,
+        image_height: usize,
+    ) -> f32 {
+        let x = ((i as f64 + 0.5) * self.width as f64 / image_width.max(1) as f64).floor() as usize;
+        let y =
+            ((j as f64 + 0.5) * self.height as f64 / image_height.max(1) as f64).floor() as usize;
+        self.values
+            .get(y.min(self.height - 1) * self.width + x.min(self.width - 1))
+            .copied()
+            .unwrap_or(f32::NAN)
+    }
+
+    /// The map resampled onto an image grid (row by row).
+    pub fn on_image_grid(&self, image_width: usize, image_height: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(image_width * image_height);
+        for j in 0..image_height {
+            for i in 0..image_width {
+                out.push(self.at_image_pixel(i, j, image_width, image_height));
+            }
+        }
+        out
+    }
+}
+
 /// What the document knows of an image (the pixels stay in the source files).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageInfo {
@@ -274,6 +331,8 @@ pub struct Document {
     pub phrases: BTreeMap<PhraseId, Phrase>,
     /// Grounding links (phrase, region).
     pub links: BTreeSet<(PhraseId, RegionId)>,
+    /// Heatmaps by id.
+    pub heatmaps: BTreeMap<HeatmapId, Heatmap>,
 }
 
 /// A phrase span that does not fit its report.

@@ -6,7 +6,8 @@
 //! first), as ITK-SNAP's undo manager does; strokes begin/record/commit/abort as in napari.
 
 use super::annotation::{
-    Document, ImageId, ImageInfo, Label, Phrase, PhraseId, Region, RegionId, Shape, span_fits,
+    Document, Heatmap, ImageId, ImageInfo, Label, Phrase, PhraseId, Region, RegionId, Shape,
+    span_fits,
 };
 use super::mask::{MaskTiles, VoxelBox, rle_decode, rle_encode};
 use std::collections::VecDeque;
@@ -98,6 +99,10 @@ pub enum Edit {
         /// The region.
         region: RegionId,
     },
+    /// Adds a heatmap.
+    AddHeatmap(Heatmap),
+    /// Removes a heatmap.
+    RemoveHeatmap(Heatmap),
     /// Changes mask voxels inside a box: run-length values before and after, x fastest.
     PaintMask {
         /// The mask region.
@@ -188,6 +193,8 @@ impl Edit {
                 before: after,
                 after: before,
             },
+            Edit::AddHeatmap(h) => Edit::RemoveHeatmap(h),
+            Edit::RemoveHeatmap(h) => Edit::AddHeatmap(h),
             Edit::Link { phrase, region } => Edit::Unlink { phrase, region },
             Edit::Unlink { phrase, region } => Edit::Link { phrase, region },
             Edit::PaintMask {
@@ -222,6 +229,7 @@ impl Edit {
             }
             Edit::UpdatePhrase { before, after } => before.text.len() + after.text.len() + 128,
             Edit::PaintMask { before, after, .. } => before.len() + after.len(),
+            Edit::AddHeatmap(h) | Edit::RemoveHeatmap(h) => 4 * h.values.len(),
             Edit::AddImage(i) | Edit::RemoveImage(i) => s(&i.report),
             _ => 128,
         }
@@ -271,6 +279,7 @@ impl Edit {
                 }
                 if doc.regions.values().any(|r| r.image == i.id)
                     || doc.phrases.values().any(|p| p.image == i.id)
+                    || doc.heatmaps.values().any(|h| h.image == i.id)
                 {
                     return Err(invalid(format!(
                         "image {} still has regions or phrases",
@@ -430,6 +439,12 @@ impl Edit {
                 if doc.phrases.get(&phrase.id) != Some(phrase) {
                     return Err(missing("phrase", phrase.id));
                 }
+                if doc.heatmaps.values().any(|h| h.phrase == Some(phrase.id)) {
+                    return Err(invalid(format!(
+                        "phrase {} still has heatmaps; remove them first",
+                        phrase.id
+                    )));
+                }
                 let now: Vec<RegionId> = doc.regions_of(phrase.id).collect();
                 if &now != links {
                     return Err(invalid(format!(
@@ -451,6 +466,46 @@ impl Edit {
                 }
                 check_phrase(doc, after)?;
                 doc.phrases.insert(after.id, after.clone());
+            }
+            Edit::AddHeatmap(h) => {
+                if doc.heatmaps.contains_key(&h.id) {
+                    return Err(EditError::Exists(format!("heatmap {}", h.id)));
+                }
+                let img = doc
+                    .images
+                    .get(&h.image)
+                    .ok_or_else(|| missing("image", h.image))?;
+                if let Some(p) = h.phrase {
+                    match doc.phrases.get(&p) {
+                        None => return Err(missing("phrase", p)),
+                        Some(ph) if ph.image != h.image => {
+                            return Err(invalid(format!("phrase {p} belongs to another image")));
+                        }
+                        _ => {}
+                    }
+                }
+                if h.width == 0 || h.height == 0 || h.values.len() != h.width * h.height {
+                    return Err(invalid(format!(
+                        "heatmap {}: {} values for {}×{}",
+                        h.id,
+                        h.values.len(),
+                        h.width,
+                        h.height
+                    )));
+                }
+                if h.slice as usize >= img.size[2] {
+                    return Err(invalid(format!(
+                        "heatmap {}: slice {} outside image {}",
+                        h.id, h.slice, h.image
+                    )));
+                }
+                doc.heatmaps.insert(h.id, h.clone());
+            }
+            Edit::RemoveHeatmap(h) => {
+                if doc.heatmaps.get(&h.id) != Some(h) {
+                    return Err(missing("heatmap", h.id));
+                }
+                doc.heatmaps.remove(&h.id);
             }
             Edit::Link { phrase, region } => {
                 let p = doc

@@ -12,8 +12,8 @@ pub mod stats;
 pub mod volume;
 
 pub use annotation::{
-    Author, Document, Grounding, ImageId, ImageInfo, Label, LabelId, Phrase, PhraseId, Region,
-    RegionId, Shape, Status,
+    Author, Document, Grounding, Heatmap, HeatmapId, ImageId, ImageInfo, Label, LabelId, Phrase,
+    PhraseId, Region, RegionId, Shape, Status,
 };
 pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};

@@ -695,6 +695,48 @@ impl Project {
                     .insert((r.get(0).map_err(&err)?, r.get(1).map_err(&err)?));
             }
         }
+        {
+            let mut st = self
+                .conn
+                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms FROM heatmaps")
+                .map_err(&err)?;
+            let mut rows = st.query([]).map_err(&err)?;
+            while let Some(r) = rows.next().map_err(&err)? {
+                let id: i64 = r.get(0).map_err(&err)?;
+                let (width, height): (i64, i64) =
+                    (r.get(5).map_err(&err)?, r.get(6).map_err(&err)?);
+                let n = (width.max(0) * height.max(0)) as usize;
+                let blob: Vec<u8> = r.get(7).map_err(&err)?;
+                let raw = zstd::bulk::decompress(&blob, 4 * n)
+                    .ok()
+                    .filter(|v| v.len() == 4 * n)
+                    .ok_or_else(|| {
+                        corrupt(format!(
+                            "heatmap {id}: data does not decompress to {width}×{height} values"
+                        ))
+                    })?;
+                let author: String = r.get(3).map_err(&err)?;
+                doc.heatmaps.insert(
+                    id,
+                    crate::core::Heatmap {
+                        id,
+                        image: r.get(1).map_err(&err)?,
+                        phrase: r.get(2).map_err(&err)?,
+                        author: author
+                            .parse::<Author>()
+                            .map_err(|e| corrupt(format!("heatmap {id}: {e}")))?,
+                        slice: r.get(4).map_err(&err)?,
+                        width: width as usize,
+                        height: height as usize,
+                        values: raw
+                            .chunks_exact(4)
+                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                            .collect(),
+                        created_ms: r.get(8).map_err(&err)?,
+                    },
+                );
+            }
+        }
         Ok(doc)
     }
 
@@ -824,7 +866,7 @@ impl Project {
     /// The id a new row of `table` would get (max + 1), for building edits before committing them.
     pub fn next_id(&self, table: &str) -> Result<i64> {
         let table = match table {
-            "regions" | "phrases" | "labels" | "images" => table,
+            "regions" | "phrases" | "labels" | "images" | "heatmaps" => table,
             other => {
                 return Err(StoreError::Unsupported {
                     path: self.path.clone(),
@@ -885,6 +927,22 @@ fn write_edit(
         Ok(())
     };
     Ok(match edit {
+        Edit::AddHeatmap(h) => {
+            let raw: Vec<u8> = h.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let data = zstd::bulk::compress(&raw, 3).unwrap_or(raw);
+            tx.execute(
+                "INSERT INTO heatmaps (id, image_id, phrase_id, author, slice, width, height, data, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![h.id, h.image, h.phrase, h.author.to_string(), h.slice, h.width as i64, h.height as i64, data, h.created_ms],
+            )
+            .map_err(e)?;
+            ("add_heatmap", "heatmap", Some(h.id))
+        }
+        Edit::RemoveHeatmap(h) => {
+            tx.execute("DELETE FROM heatmaps WHERE id = ?1", params![h.id])
+                .map_err(e)?;
+            ("remove_heatmap", "heatmap", Some(h.id))
+        }
         Edit::AddImage(_) | Edit::RemoveImage(_) => {
             return Err(unsupported(
                 "image rows as edits (images are added with `voxmark add`)",

@@ -87,6 +87,21 @@ pub const MIGRATIONS: &[&str] = &[
         detail  TEXT
     );
     "#,
+    // 1 → 2: model heatmaps per phrase.
+    r#"
+    CREATE TABLE heatmaps (
+        id         INTEGER PRIMARY KEY,
+        image_id   INTEGER NOT NULL REFERENCES images(id),
+        phrase_id  INTEGER REFERENCES phrases(id),
+        author     TEXT NOT NULL,
+        slice      INTEGER NOT NULL CHECK (slice >= 0),
+        width      INTEGER NOT NULL CHECK (width > 0),
+        height     INTEGER NOT NULL CHECK (height > 0),
+        data       BLOB NOT NULL,            -- zstd of width × height little-endian f32, row by row
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX heatmaps_phrase ON heatmaps(phrase_id);
+    "#,
 ];
 
 /// The schema version this build writes.
