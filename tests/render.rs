@@ -9,85 +9,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::gpu::{ct, difference, gpu, run_software as run};
+use std::path::Path;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
 use voxmark::core::geometry::{Mat3, from_columns};
 use voxmark::core::reslice::{RgbaPicture, SliceAxes, reference_slice};
 use voxmark::core::{Photometric, Rescale, Volume, VoxelBox, Voxels};
 use voxmark::render::{
-    AdapterPreference, Colormap, Crosshair, Frame, GpuVolume, HeatLayer, ImageDisplay,
-    Interpolation, LabelLayer, LabelLut, LabelStyle, LineStyle, Orientation, RenderContext,
-    RenderError, SliceScene, SliceView, VectorOverlay, VectorShape, ViewGeometry, VolumeKey,
-    VolumeRole, Window,
+    Colormap, Crosshair, Frame, GpuVolume, HeatLayer, ImageDisplay, Interpolation, LabelLayer,
+    LabelLut, LabelStyle, LineStyle, Orientation, RenderContext, RenderError, SliceScene,
+    SliceView, VectorOverlay, VectorShape, ViewGeometry, VolumeKey, VolumeRole, Window,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Shared context and data
 
-static CONTEXT: OnceLock<Option<Mutex<RenderContext>>> = OnceLock::new();
-
-fn xdg_runtime_dir() -> PathBuf {
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("voxmark-xdg-{}", std::process::id())))
-}
-
-/// The shared software-adapter context, or `None` (after saying so) when no adapter exists, unless
-/// `VOXMARK_REQUIRE_GPU_TESTS=1`, which panics instead.
-fn gpu() -> Option<MutexGuard<'static, RenderContext>> {
-    let ctx = CONTEXT.get_or_init(|| {
-        // lavapipe warns on stderr without XDG_RUNTIME_DIR; .ci/run sets it (no unsafe set_var here).
-        match RenderContext::new(AdapterPreference::Software) {
-            Ok(c) => {
-                let info = c.adapter_info();
-                eprintln!(
-                    "GPU tests on {} ({:?}, {:?})",
-                    info.name, info.backend, info.device_type
-                );
-                Some(Mutex::new(c))
-            }
-            Err(e) => {
-                if std::env::var("VOXMARK_REQUIRE_GPU_TESTS").as_deref() == Ok("1") {
-                    panic!("VOXMARK_REQUIRE_GPU_TESTS=1 but there is no GPU adapter: {e}");
-                }
-                None
-            }
-        }
-    });
-    match ctx {
-        Some(m) => Some(m.lock().unwrap_or_else(|p| p.into_inner())),
-        None => {
-            eprintln!("skipped: no GPU adapter");
-            None
-        }
-    }
-}
-
-fn load_one(path: &Path) -> Volume {
-    let mut scan = voxmark::io::scan_paths(&[path.to_path_buf()]);
-    assert_eq!(
-        scan.images.len(),
-        1,
-        "{}: {:?}",
-        path.display(),
-        scan.errors
-    );
-    scan.images.remove(0).volume
-}
-
-fn ct() -> Option<&'static Volume> {
-    static CT: OnceLock<Option<Volume>> = OnceLock::new();
-    CT.get_or_init(|| {
-        common::corpus().map(|d| load_one(&d.join("dicom/series/ct_abdomen_20sl_j2kr")))
-    })
-    .as_ref()
-}
-
 fn ct_labels() -> Option<&'static Volume> {
     static L: OnceLock<Option<Volume>> = OnceLock::new();
     L.get_or_init(|| {
-        common::corpus().map(|d| load_one(&d.join("nifti/totalseg/example_seg_dicom.nii.gz")))
+        common::corpus()
+            .map(|d| common::gpu::load_one(&d.join("nifti/totalseg/example_seg_dicom.nii.gz")))
     })
     .as_ref()
 }
@@ -95,7 +37,8 @@ fn ct_labels() -> Option<&'static Volume> {
 fn mr() -> Option<&'static Volume> {
     static MR: OnceLock<Option<Volume>> = OnceLock::new();
     MR.get_or_init(|| {
-        common::corpus().map(|d| load_one(&d.join("dicom/series/mr_prostate_adc_20sl")))
+        common::corpus()
+            .map(|d| common::gpu::load_one(&d.join("dicom/series/mr_prostate_adc_20sl")))
     })
     .as_ref()
 }
@@ -153,24 +96,6 @@ fn render_native(
     let scene = SliceScene::new(image, view, ImageDisplay::new(image, window));
     let vp = ViewGeometry::native_viewport(image.grid(), orientation);
     ctx.render_slice(&scene, vp).unwrap()
-}
-
-/// (largest per-channel difference, pixels that differ at all).
-fn difference(a: &RgbaPicture, b: &RgbaPicture) -> (u8, usize) {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let mut max = 0;
-    let mut count = 0;
-    for (pa, pb) in a.rgba.chunks_exact(4).zip(b.rgba.chunks_exact(4)) {
-        let d = pa
-            .iter()
-            .zip(pb)
-            .map(|(x, y)| x.abs_diff(*y))
-            .max()
-            .unwrap_or(0);
-        max = max.max(d);
-        count += usize::from(d > 0);
-    }
-    (max, count)
 }
 
 /// GPU native slices equal the CPU reference within ±1 grey level (f32 vs f64 rounding at the
@@ -1197,56 +1122,13 @@ const SNAPSHOT_MAX_LEVEL_DIFF: u8 = 1;
 const SNAPSHOT_MAX_FRACTION_BEYOND: f64 = 0.005;
 
 fn snapshot(name: &str, p: &RgbaPicture) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(format!("{name}.png"));
-    let rgb: Vec<u8> = p
-        .rgba
-        .chunks_exact(4)
-        .flat_map(|c| [c[0], c[1], c[2]])
-        .collect();
-    if std::env::var("VOXMARK_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        image::save_buffer(
-            &path,
-            &rgb,
-            p.width as u32,
-            p.height as u32,
-            image::ColorType::Rgb8,
-        )
-        .unwrap();
-        eprintln!("wrote {}", path.display());
-        return;
-    }
-    let want = image::open(&path)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{e}: {} (VOXMARK_UPDATE_SNAPSHOTS=1 writes it)",
-                path.display()
-            )
-        })
-        .to_rgb8();
-    assert_eq!(
-        (want.width() as usize, want.height() as usize),
-        (p.width, p.height),
-        "{name}"
-    );
-    let beyond = want
-        .as_raw()
-        .chunks_exact(3)
-        .zip(rgb.chunks_exact(3))
-        .filter(|(a, b)| {
-            a.iter()
-                .zip(b.iter())
-                .any(|(x, y)| x.abs_diff(*y) > SNAPSHOT_MAX_LEVEL_DIFF)
-        })
-        .count();
-    let fraction = beyond as f64 / (p.width * p.height) as f64;
-    assert!(
-        fraction <= SNAPSHOT_MAX_FRACTION_BEYOND,
-        "{name}: {beyond} pixels ({:.3} %) differ by more than {SNAPSHOT_MAX_LEVEL_DIFF} from {}",
-        fraction * 100.0,
-        path.display()
+    common::gpu::snapshot(
+        name,
+        p,
+        common::gpu::SnapshotTolerance {
+            max_level_diff: SNAPSHOT_MAX_LEVEL_DIFF,
+            max_fraction_beyond: SNAPSHOT_MAX_FRACTION_BEYOND,
+        },
     );
 }
 
@@ -1356,23 +1238,6 @@ fn frame_time_and_gpu_memory() {
 // ---------------------------------------------------------------------------------------------
 // The command
 
-fn run(args: &[&std::ffi::OsStr]) -> common::Run {
-    let dir = xdg_runtime_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .env("XDG_RUNTIME_DIR", &dir)
-        .env("VOXMARK_ADAPTER", "software")
-        .output()
-        .unwrap();
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn render_command_writes_the_reference_slice_and_refuses_bad_input() {
     let (Some(v), Some(dir)) = (ct(), common::corpus()) else {
@@ -1438,10 +1303,9 @@ fn render_command_writes_the_reference_slice_and_refuses_bad_input() {
     assert_eq!(image::image_dimensions(&out).unwrap(), (300, 200));
 
     for (extra, needle) in [
-        (&["--view", "3d"][..], "not implemented yet"),
         (
             &["--view", "axial", "--mode", "mip"][..],
-            "not implemented yet",
+            "only applies to --view 3d",
         ),
         (&["--view", "axial", "--slice", "20"][..], "0..=19"),
         (&["--view", "axial", "--window", "40"][..], "CENTRE,WIDTH"),

@@ -40,7 +40,7 @@ pub enum Command {
     Check(project::CheckArgs),
     /// Point an image of a project at files that moved.
     Relink(project::RelinkArgs),
-    /// Render one slice (axial, coronal, sagittal) to a PNG on the GPU, offscreen.
+    /// Render a slice (axial, coronal, sagittal) or a 3D view (MIP, MinIP, DVR) to a PNG on the GPU, offscreen.
     #[cfg(feature = "gpu")]
     Render(render::RenderArgs),
     /// Render (unavailable: this build has no GPU support).

@@ -1,13 +1,14 @@
-//! `voxmark render PATH --view axial|coronal|sagittal [...] --out PNG`: one slice through the same offscreen
-//! GPU path the viewer uses (ARCHITECTURE.md §5).
+//! `voxmark render PATH --view axial|coronal|sagittal|3d [...] --out PNG`: one slice, or a volume rendering
+//! (MIP, MinIP, DVR), through the same offscreen GPU path the viewer uses (ARCHITECTURE.md §5).
 
 use crate::core::Volume;
 use crate::core::reslice::{Orientation, SliceAxes, Window};
 use crate::io::{self, LoadedImage};
 use crate::render::{
-    AdapterPreference, Aspect, Colormap, Frame, ImageDisplay, Interpolation, LabelLayer,
-    LabelStyle, RenderContext, RenderError, SliceScene, SliceView, ViewGeometry, VolumeKey,
-    VolumeRole,
+    AdapterPreference, Aspect, CameraGeometry, Colormap, Frame, GpuTransferFunction, ImageDisplay,
+    Interpolation, LabelLayer, LabelStyle, OrbitCamera, Projection, RenderContext, RenderError,
+    Sampling, Shading, SliceScene, SliceView, TransferFunction, ViewGeometry, VolumeKey,
+    VolumeMode, VolumePass, VolumeRole, VolumeScene,
 };
 use anyhow::{Context as _, anyhow};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,12 @@ pub enum ViewArg {
     Coronal,
     /// Screen right = posterior, down = inferior.
     Sagittal,
-    /// Volume rendering (not implemented yet).
+    /// Volume rendering from an orbit camera (default: from the front, patient right on screen left).
     #[value(name = "3d")]
     ThreeD,
 }
 
-/// Volume rendering modes (not implemented yet).
+/// Volume rendering modes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModeArg {
     /// Maximum intensity projection.
@@ -62,10 +63,12 @@ pub struct RenderArgs {
     /// Window centre and width in modality units (default: the file's first preset, else the value range).
     #[arg(long, value_name = "C,W", allow_hyphen_values = true)]
     pub window: Option<String>,
-    /// Output size in pixels; the slice is fitted inside with physical proportions.
+    /// Output size in pixels; the slice (or volume) is fitted inside with physical proportions
+    /// (3D default: 512x512).
     #[arg(long, value_name = "WxH", conflicts_with = "native")]
     pub size: Option<String>,
-    /// One voxel per pixel (no resampling, for pixel-exact checks).
+    /// One voxel per pixel (no resampling, for pixel-exact checks); with --view 3d: an orthographic
+    /// picture with one voxel column per pixel.
     #[arg(long)]
     pub native: bool,
     /// A label map (e.g. a segmentation .nii.gz) drawn over the image, matched through patient coordinates.
@@ -89,12 +92,27 @@ pub struct RenderArgs {
     /// Magnification relative to the fitted slice.
     #[arg(long, value_name = "Z", default_value_t = 1.0)]
     pub zoom: f64,
-    /// 3D mode (volume rendering is not implemented yet).
+    /// 3D: what each ray shows (default dvr).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
-    /// 3D transfer-function preset (volume rendering is not implemented yet).
+    /// 3D DVR transfer function: ct-bone, ct-soft-tissue or mr (default: ct-soft-tissue for CT, else mr).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
+    /// 3D: degrees about the patient's superior axis (0 from the front, 90 from the patient's left).
+    #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
+    pub azimuth: Option<f64>,
+    /// 3D: degrees towards the head (90 from above, -90 from the feet).
+    #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
+    pub elevation: Option<f64>,
+    /// 3D: perspective projection (30° field of view) instead of orthographic.
+    #[arg(long, conflicts_with = "native")]
+    pub perspective: bool,
+    /// 3D: ray step as a fraction of the smallest voxel spacing.
+    #[arg(long, value_name = "F")]
+    pub step: Option<f64>,
+    /// 3D DVR: flat colours, no gradient shading.
+    #[arg(long)]
+    pub no_shading: bool,
     /// Which image when PATH holds several (the order of `voxmark info`).
     #[arg(long, value_name = "N")]
     pub image: Option<usize>,
@@ -130,6 +148,8 @@ fn gpu(e: RenderError) -> Failure {
         | RenderError::TargetSize { .. }
         | RenderError::Components { .. }
         | RenderError::Labels(_)
+        | RenderError::UnknownPreset { .. }
+        | RenderError::Setting(_)
         | RenderError::Slice(_) => Failure::User(e.into()),
         _ => Failure::Internal(e.into()),
     }
@@ -224,16 +244,19 @@ fn render(args: &RenderArgs) -> Result<String, Failure> {
         ViewArg::Axial => Orientation::Axial,
         ViewArg::Coronal => Orientation::Coronal,
         ViewArg::Sagittal => Orientation::Sagittal,
-        ViewArg::ThreeD => {
-            return Err(user(anyhow!(
-                "--view 3d: volume rendering (MIP, MinIP, DVR) is not implemented yet; use axial, coronal or sagittal"
-            )));
-        }
+        ViewArg::ThreeD => return render_3d(args),
     };
-    if args.mode.is_some() || args.preset.is_some() {
-        return Err(user(anyhow!(
-            "--mode/--preset: volume rendering is not implemented yet; they only apply to --view 3d"
-        )));
+    let only_3d = [
+        ("--mode", args.mode.is_some()),
+        ("--preset", args.preset.is_some()),
+        ("--azimuth", args.azimuth.is_some()),
+        ("--elevation", args.elevation.is_some()),
+        ("--perspective", args.perspective),
+        ("--step", args.step.is_some()),
+        ("--no-shading", args.no_shading),
+    ];
+    if let Some((name, _)) = only_3d.iter().find(|(_, used)| *used) {
+        return Err(user(anyhow!("{name} only applies to --view 3d")));
     }
     if !(0.0..=1.0).contains(&args.overlay_opacity) {
         return Err(user(anyhow!(
@@ -340,6 +363,142 @@ fn render(args: &RenderArgs) -> Result<String, Failure> {
         count - 1,
         window.center,
         window.width,
+        ctx.adapter_info().name,
+        ctx.adapter_info().backend,
+        args.out.display()
+    ))
+}
+
+fn render_3d(args: &RenderArgs) -> Result<String, Failure> {
+    let slice_only = [
+        ("--slice", args.slice.is_some()),
+        ("--overlay", args.overlay.is_some()),
+        ("--outline", args.outline),
+        ("--patient-axes", args.patient_axes),
+        ("--linear", args.linear),
+        ("--colormap", args.colormap != ColormapArg::Grey),
+    ];
+    if let Some((name, _)) = slice_only.iter().find(|(_, used)| *used) {
+        return Err(user(anyhow!(
+            "{name} applies to axial, coronal and sagittal views, not --view 3d"
+        )));
+    }
+    let mode = args.mode.unwrap_or(ModeArg::Dvr);
+    if mode == ModeArg::Dvr && args.window.is_some() {
+        return Err(user(anyhow!(
+            "--window applies to --mode mip and minip; DVR colours come from --preset"
+        )));
+    }
+    if mode != ModeArg::Dvr && (args.preset.is_some() || args.no_shading) {
+        return Err(user(anyhow!(
+            "--preset and --no-shading apply to --mode dvr"
+        )));
+    }
+    if !(args.zoom.is_finite() && args.zoom > 0.0) {
+        return Err(user(anyhow!(
+            "--zoom {}: expected a positive number",
+            args.zoom
+        )));
+    }
+    let step = args.step.unwrap_or(Sampling::default().step_factor);
+    if !(step.is_finite() && step > 0.0 && step <= 4.0) {
+        return Err(user(anyhow!(
+            "--step {step}: expected a fraction of the smallest voxel spacing in (0, 4]"
+        )));
+    }
+    let window = args.window.as_deref().map(parse_window).transpose()?;
+    let size = args.size.as_deref().map(parse_size).transpose()?;
+    let preset_name = args.preset.clone();
+    if let Some(name) = &preset_name
+        && !TransferFunction::PRESETS.contains(&name.as_str())
+    {
+        return Err(user(anyhow!(
+            "--preset {name:?}: expected one of {}",
+            TransferFunction::PRESETS.join(", ")
+        )));
+    }
+
+    let image = load(&args.path, args.image, "image")?;
+    let volume: &Volume = &image.volume;
+    let mut ctx = RenderContext::new(AdapterPreference::from_env()).map_err(gpu)?;
+    let image_gpu = ctx
+        .volume(
+            VolumeKey {
+                image: 0,
+                revision: 0,
+            },
+            VolumeRole::Image,
+            volume,
+        )
+        .map_err(|e| gpu(e).at(&args.path))?;
+    let mut pass = VolumePass::new(&ctx).map_err(gpu)?;
+    let mut camera = OrbitCamera::new(args.azimuth.unwrap_or(0.0), args.elevation.unwrap_or(0.0));
+    camera.zoom = args.zoom;
+    if args.perspective {
+        camera.projection = Projection::Perspective { fov_deg: 30.0 };
+    }
+    if args.native {
+        camera.aspect = Aspect::Voxel;
+    }
+    let viewport = match size {
+        Some(s) => s,
+        None if args.native => CameraGeometry::native_viewport(image_gpu.grid(), &camera),
+        None => [512, 512],
+    };
+    let transfer;
+    let (mode, what) = match mode {
+        ModeArg::Mip | ModeArg::Minip => {
+            let window = window.unwrap_or_else(|| Window::initial(volume));
+            let what = format!(
+                "{}, window {}/{}",
+                if mode == ModeArg::Mip { "mip" } else { "minip" },
+                window.center,
+                window.width
+            );
+            let m = if mode == ModeArg::Mip {
+                VolumeMode::Mip { window }
+            } else {
+                VolumeMode::Minip { window }
+            };
+            (m, what)
+        }
+        ModeArg::Dvr => {
+            let name = preset_name.unwrap_or_else(|| {
+                TransferFunction::default_preset(volume.meta.modality.as_deref()).to_string()
+            });
+            let tf = TransferFunction::preset(&name).map_err(gpu)?;
+            let stats = volume.stats();
+            transfer = GpuTransferFunction::new(&ctx, &tf, [stats.min, stats.max]).map_err(gpu)?;
+            let shading = (!args.no_shading).then(Shading::default);
+            (
+                VolumeMode::Dvr {
+                    transfer: &transfer,
+                    shading,
+                },
+                format!("dvr, preset {name}"),
+            )
+        }
+    };
+    let mut scene = VolumeScene::new(&image_gpu, camera, mode);
+    scene.sampling.step_factor = step;
+    if args.native {
+        // Exact, repeatable sampling: rays along a voxel axis meet every voxel centre.
+        scene.sampling.jitter_seed = None;
+    }
+    let picture = pass.render(&ctx, &scene, viewport).map_err(gpu)?;
+    write_png(&picture.rgba, viewport, &args.out).map_err(user)?;
+    Ok(format!(
+        "wrote {}×{} px: 3d {what}, azimuth {}° elevation {}° ({}), GPU memory {} bytes ({}, {:?}): {}",
+        viewport[0],
+        viewport[1],
+        camera.azimuth_deg,
+        camera.elevation_deg,
+        if args.perspective {
+            "perspective"
+        } else {
+            "orthographic"
+        },
+        image_gpu.bytes(),
         ctx.adapter_info().name,
         ctx.adapter_info().backend,
         args.out.display()

@@ -11,8 +11,9 @@
 //!   radiological convention, zoom and pan, and the exact map between framebuffer pixels and LPS mm.
 //! - [`SliceScene`]: what one view shows: the image with its window, colormap and interpolation, a label
 //!   map, a heatmap, vector overlays and a crosshair.
-//!
-//! The volume ray-marching pass is not written yet (`volume.rs` will hold it).
+//! - [`VolumePass`], [`VolumeScene`] and [`OrbitCamera`]: ray marching in patient space (MIP, MinIP,
+//!   DVR with a [`TransferFunction`]), drawn into a render pass ([`VolumePass::prepare`] +
+//!   [`PreparedVolume::paint`]) or offscreen ([`VolumePass::render`]).
 
 mod colormap;
 mod context;
@@ -21,6 +22,7 @@ mod offscreen;
 mod slice;
 mod texture;
 mod view;
+mod volume;
 
 pub use crate::core::reslice::{Orientation, RgbaPicture, Window};
 pub use colormap::{Colormap, GpuLabelLut, LabelLut};
@@ -32,6 +34,11 @@ pub use slice::{
 };
 pub use texture::{GpuVolume, TexelKind, VolumeKey, VolumeRole};
 pub use view::{Aspect, Frame, GridGeometry, SliceView, ViewGeometry};
+pub use volume::{
+    CameraGeometry, GpuTransferFunction, OrbitCamera, PreparedVolume, Projection, Sampling,
+    Shading, TransferDomain, TransferFunction, TransferPoint, VolumeMode, VolumePass, VolumeScene,
+    VolumeUniforms,
+};
 
 /// Everything the renderer can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +105,18 @@ pub enum RenderError {
         /// What is wrong.
         what: String,
     },
+    /// A transfer-function preset that does not exist.
+    #[error("no transfer-function preset {name:?} (presets: {known})")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The preset names.
+        known: String,
+    },
+    /// A camera, sampling or transfer-function setting that cannot make a picture (zero distance, field
+    /// of view ≥ 180°, a transfer function without points, …).
+    #[error("cannot render with this setting: {0}")]
+    Setting(String),
     /// The device ran out of memory.
     #[error("GPU out of memory: {0}")]
     OutOfMemory(String),

@@ -1,6 +1,9 @@
 //! Shared helpers for integration tests: finding the corpus and running the built binary.
 #![allow(dead_code)]
 
+#[cfg(feature = "gpu")]
+pub mod gpu;
+
 use std::path::PathBuf;
 use std::process::Command;
 
