@@ -143,35 +143,13 @@ impl RenderContext {
             label: Some("lines.wgsl"),
             source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(LINES_WGSL)),
         });
-        let texture_entry =
-            |binding: u32, sample_type, view_dimension| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Texture {
-                    sample_type,
-                    view_dimension,
-                    multisampled: false,
-                },
-                count: None,
-            };
         let float = wgpu::TextureSampleType::Float { filterable: false };
         let d3 = wgpu::TextureViewDimension::D3;
         let d2 = wgpu::TextureViewDimension::D2;
         let slice_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("slice bindings"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(
-                            std::mem::size_of::<SliceUniforms>() as u64,
-                        ),
-                    },
-                    count: None,
-                },
+                uniform_entry::<SliceUniforms>(0),
                 texture_entry(1, wgpu::TextureSampleType::Uint, d3),
                 texture_entry(2, wgpu::TextureSampleType::Sint, d3),
                 texture_entry(3, float, d3),
@@ -553,5 +531,37 @@ impl RenderContext {
         self.queue.submit([encoder.finish()]);
         gpu_error(pollster::block_on(scope.pop()))?;
         target.read(&self.device)
+    }
+}
+
+/// A fragment-stage texture binding of a bind group layout.
+pub(crate) fn texture_entry(
+    binding: u32,
+    sample_type: wgpu::TextureSampleType,
+    view_dimension: wgpu::TextureViewDimension,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Texture {
+            sample_type,
+            view_dimension,
+            multisampled: false,
+        },
+        count: None,
+    }
+}
+
+/// A fragment-stage uniform buffer binding holding one `T`.
+pub(crate) fn uniform_entry<T>(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<T>() as u64),
+        },
+        count: None,
     }
 }

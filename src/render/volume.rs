@@ -19,6 +19,7 @@
 //! orthographic ray along a voxel axis meets every voxel centre and MIP equals
 //! [`crate::core::projection::reference_projection`] within the `f32` rounding of the window.
 
+use super::context::{texture_entry, uniform_entry};
 use super::offscreen::{OFFSCREEN_FORMAT, OffscreenTarget};
 use super::texture::{GpuVolume, TexelKind, VolumeRole};
 use super::view::{Aspect, GridGeometry, compose};
@@ -960,34 +961,12 @@ impl VolumePass {
             label: Some("volume.wgsl"),
             source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(VOLUME_WGSL)),
         });
-        let texture_entry =
-            |binding: u32, sample_type, view_dimension| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Texture {
-                    sample_type,
-                    view_dimension,
-                    multisampled: false,
-                },
-                count: None,
-            };
         let float = wgpu::TextureSampleType::Float { filterable: false };
         let d3 = wgpu::TextureViewDimension::D3;
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("volume bindings"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(
-                            std::mem::size_of::<VolumeUniforms>() as u64,
-                        ),
-                    },
-                    count: None,
-                },
+                uniform_entry::<VolumeUniforms>(0),
                 texture_entry(1, wgpu::TextureSampleType::Uint, d3),
                 texture_entry(2, wgpu::TextureSampleType::Sint, d3),
                 texture_entry(3, float, d3),
