@@ -1,9 +1,16 @@
 //! The viewer app: state, the commands the UI pushes during a frame, and the panels that draw it.
+//!
+//! Projects are shown read-only for now: regions, phrases and links are drawn and listed, never
+//! changed (the annotation tools and `AppState::apply` of ARCHITECTURE.md §7 come next).
 
-use super::loader::{self, ImageEntry, LoadJob, Poll};
-use super::slice::{self, SliceValues, Window};
+use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
+use super::overlay::{self, MaskLayer};
+use super::project::{self, OpenProject, RecordState};
+use super::slice::{self, SliceValues, SliceView, Window};
 use super::theme;
+use crate::core::annotation::{Grounding, ImageId, PhraseId, RegionId};
 use egui::{Color32, Event, Key, MouseWheelUnit, PointerButton, Pos2, Rect, RichText, Sense, Ui};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// A change the UI asks for; applied in one place at the end of the frame (ARCHITECTURE.md §7).
@@ -33,6 +40,15 @@ struct SliceTexture {
     texture: egui::TextureHandle,
 }
 
+/// The mask overlay texture of the selected slice and what it was made from.
+struct OverlayTexture {
+    key: OverlayKey,
+    texture: egui::TextureHandle,
+}
+
+/// Image, slice, subsampling step and highlighted regions.
+type OverlayKey = (usize, usize, usize, Vec<RegionId>);
+
 /// The viewer's state.
 pub struct ViewerApp {
     images: Vec<ImageEntry>,
@@ -40,6 +56,13 @@ pub struct ViewerApp {
     non_images: Vec<crate::io::NonImageObject>,
     errors: Vec<String>,
     jobs: Vec<LoadJob>,
+    next_job: u64,
+    /// The open project, shown read-only.
+    project: Option<OpenProject>,
+    /// Regions to highlight this frame (those of the hovered phrase, chip or list row).
+    highlight: BTreeSet<RegionId>,
+    /// The phrase under the pointer this frame.
+    hovered_phrase: Option<PhraseId>,
     selected: Option<usize>,
     /// Primary-button drag changes the window (right-drag always does).
     window_mode: bool,
@@ -47,10 +70,11 @@ pub struct ViewerApp {
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
     wheel_steps: f32,
-    /// Where the image was drawn last frame, for the status bar's cursor read-out.
-    image_rect: Option<Rect>,
+    /// Where the slice was drawn last frame, for the status bar's cursor read-out.
+    view: Option<SliceView>,
     slice_cache: Option<((usize, usize), SliceValues)>,
     texture: Option<SliceTexture>,
+    overlay: Option<OverlayTexture>,
     commands: Vec<Command>,
 }
 
@@ -72,14 +96,19 @@ impl ViewerApp {
             non_images: Vec::new(),
             errors: Vec::new(),
             jobs: Vec::new(),
+            next_job: 0,
+            project: None,
+            highlight: BTreeSet::new(),
+            hovered_phrase: None,
             selected: None,
             window_mode: false,
             show_help: false,
             graphics,
             wheel_steps: 0.0,
-            image_rect: None,
+            view: None,
             slice_cache: None,
             texture: None,
+            overlay: None,
             commands: Vec::new(),
         };
         if !paths.is_empty() {
@@ -88,9 +117,26 @@ impl ViewerApp {
         app
     }
 
+    /// Starts one job per `.voxmark` project in `paths` and one for the other files and folders.
     fn start_load(&mut self, ctx: &egui::Context, paths: Vec<PathBuf>) {
-        let what = loader::describe_paths(&paths);
-        match LoadJob::spawn(paths, ctx.clone()) {
+        let (projects, files): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| loader::is_project(p));
+        for path in projects {
+            self.next_job += 1;
+            let what = path.display().to_string();
+            match LoadJob::spawn_project(self.next_job, path, ctx.clone()) {
+                Ok(job) => self.jobs.push(job),
+                Err(e) => self
+                    .errors
+                    .push(format!("cannot start opening the project: {e}: {what}")),
+            }
+        }
+        if files.is_empty() {
+            return;
+        }
+        self.next_job += 1;
+        let what = loader::describe_paths(&files);
+        match LoadJob::spawn(self.next_job, files, ctx.clone()) {
             Ok(job) => self.jobs.push(job),
             Err(e) => self
                 .errors
@@ -98,32 +144,105 @@ impl ViewerApp {
         }
     }
 
-    fn poll_jobs(&mut self) {
+    /// Adds a decoded image with its display settings; returns its index.
+    fn push_image(&mut self, entry: ImageEntry) -> usize {
+        let nz = entry.image.volume.size()[2];
+        let from_file = !entry.image.volume.meta.windows.is_empty();
+        self.displays.push(Display {
+            k: nz / 2,
+            window: entry.default_window,
+            preset: from_file.then_some(0),
+        });
+        self.images.push(entry);
+        self.images.len() - 1
+    }
+
+    /// Drops the images of the project open before, keeping loose files.
+    fn close_project(&mut self) {
+        if self.project.take().is_none() {
+            return;
+        }
+        let keep: Vec<bool> = self
+            .images
+            .iter()
+            .map(|e| e.project_image.is_none())
+            .collect();
+        let mut n = 0;
+        self.images.retain(|_| {
+            n += 1;
+            keep[n - 1]
+        });
+        let mut n = 0;
+        self.displays.retain(|_| {
+            n += 1;
+            keep[n - 1]
+        });
+        // Indices changed: nothing cached by index stays valid.
+        self.selected = (!self.images.is_empty()).then_some(0);
+        self.slice_cache = None;
+        self.texture = None;
+        self.overlay = None;
+    }
+
+    fn poll_jobs(&mut self, ctx: &egui::Context) {
         let mut still_running = Vec::new();
-        for job in std::mem::take(&mut self.jobs) {
-            match job.poll() {
-                Poll::Pending => still_running.push(job),
-                Poll::Failed(message) => self.errors.push(message),
-                Poll::Done(loaded) => {
-                    for entry in loaded.images {
-                        let nz = entry.image.volume.size()[2];
-                        let from_file = !entry.image.volume.meta.windows.is_empty();
-                        self.displays.push(Display {
-                            k: nz / 2,
-                            window: entry.default_window,
-                            preset: from_file.then_some(0),
-                        });
-                        self.images.push(entry);
-                    }
-                    self.non_images.extend(loaded.non_images);
-                    self.errors.extend(loaded.errors);
-                    if self.selected.is_none() && !self.images.is_empty() {
-                        self.selected = Some(0);
-                    }
-                }
+        for mut job in std::mem::take(&mut self.jobs) {
+            let (events, done) = job.poll();
+            for event in events {
+                self.on_load_event(ctx, job.id, event);
+            }
+            if !done {
+                still_running.push(job);
             }
         }
         self.jobs = still_running;
+    }
+
+    fn on_load_event(&mut self, ctx: &egui::Context, job: u64, event: LoadEvent) {
+        match event {
+            LoadEvent::Failed(message) => self.errors.push(message),
+            LoadEvent::Files(loaded) => {
+                for entry in loaded.images {
+                    self.push_image(entry);
+                }
+                self.non_images.extend(loaded.non_images);
+                self.errors.extend(loaded.errors);
+                if self.selected.is_none() && !self.images.is_empty() {
+                    self.selected = Some(0);
+                }
+            }
+            LoadEvent::ProjectOpened(contents) => {
+                self.close_project();
+                let project =
+                    OpenProject::new(contents.path, job, contents.records, contents.document);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!(
+                    "{} — Voxmark",
+                    project.name()
+                )));
+                self.project = Some(project);
+            }
+            LoadEvent::ProjectImage { id, result } => {
+                let Some(p) = self.project.as_ref().filter(|p| p.job == job) else {
+                    return; // from a project closed since
+                };
+                let Some(at) = p.records.iter().position(|r| r.id == id) else {
+                    return;
+                };
+                let state = match result {
+                    Ok(entry) => {
+                        let i = self.push_image(*entry);
+                        if self.selected.is_none() {
+                            self.selected = Some(i);
+                        }
+                        RecordState::Ready(i)
+                    }
+                    Err(why) => RecordState::Problem(why),
+                };
+                if let Some(p) = self.project.as_mut() {
+                    p.states[at] = state;
+                }
+            }
+        }
     }
 
     fn apply(&mut self, ctx: &egui::Context, command: Command) {
@@ -282,6 +401,7 @@ impl ViewerApp {
     }
 
     fn image_list(&mut self, ui: &mut Ui) {
+        self.project_list(ui);
         for job in &self.jobs {
             let what = match job.paths.as_slice() {
                 [one] => one.file_name().map_or_else(
@@ -291,16 +411,32 @@ impl ViewerApp {
                 many => format!("{} paths", many.len()),
             };
             let seconds = job.started.elapsed().as_secs_f32();
+            let progress = job.progress.map_or_else(String::new, |(done, all)| {
+                format!(" ({done} of {all} images)")
+            });
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.add(egui::Label::new(format!("Loading {what}… {seconds:.0} s")).truncate())
-                    .on_hover_text(loader::describe_paths(&job.paths));
+                ui.add(
+                    egui::Label::new(format!("Loading {what}… {seconds:.0} s{progress}"))
+                        .truncate(),
+                )
+                .on_hover_text(loader::describe_paths(&job.paths));
             });
         }
-        if self.images.is_empty() && self.jobs.is_empty() {
-            ui.weak("No images. Drop DICOM folders, NIfTI or PNG/JPEG/TIFF files on the window.");
+        if self.images.is_empty() && self.jobs.is_empty() && self.project.is_none() {
+            ui.weak(
+                "No images. Drop DICOM folders, NIfTI or PNG/JPEG/TIFF files or a .voxmark project on the window.",
+            );
+        }
+        let loose = self.images.iter().any(|e| e.project_image.is_none());
+        if loose && self.project.is_some() {
+            ui.separator();
+            ui.label(RichText::new("Other images").color(theme::MUTED));
         }
         for (i, entry) in self.images.iter().enumerate() {
+            if entry.project_image.is_some() {
+                continue;
+            }
             let img = &entry.image;
             let v = &img.volume;
             let name = img.source.file_name().map_or_else(
@@ -351,6 +487,290 @@ impl ViewerApp {
         }
     }
 
+    /// The open project's images: each with its counts, or the line saying why it is not shown.
+    fn project_list(&mut self, ui: &mut Ui) {
+        let Some(p) = &self.project else {
+            return;
+        };
+        ui.label(RichText::new(p.name()).strong())
+            .on_hover_text(p.path.display().to_string());
+        if p.records.is_empty() {
+            ui.weak("The project has no images yet (voxmark add).");
+        }
+        for (record, state) in p.records.iter().zip(&p.states) {
+            let name = record.source.file_name().map_or_else(
+                || record.source.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let [x, y, z] = record.size;
+            let modality = record.modality.as_deref().unwrap_or("—");
+            let title = format!(
+                "{}. {name}\n{} · {x}×{y}×{z} · {modality}",
+                record.id, record.kind
+            );
+            let c = p.notes(record.id).map(|n| n.counts).unwrap_or_default();
+            let counts = format!(
+                "{} accepted · {} proposed · {} rejected\n{} phrases · {} links",
+                c.accepted, c.proposed, c.rejected, c.phrases, c.links
+            );
+            match state {
+                RecordState::Ready(i) => {
+                    let text = format!("{title}\n{counts}");
+                    let response = ui
+                        .selectable_label(self.selected == Some(*i), text)
+                        .on_hover_text(record.source.display().to_string());
+                    if response.clicked() {
+                        self.commands.push(Command::Select(*i));
+                    }
+                }
+                RecordState::Loading => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(RichText::new(title).color(theme::MUTED));
+                    });
+                }
+                RecordState::Problem(why) => {
+                    ui.label(RichText::new(title).color(theme::MUTED));
+                    ui.label(RichText::new(why).small().color(theme::ERROR_MUTED));
+                }
+            }
+            ui.add_space(2.0);
+        }
+    }
+
+    /// The selected project image's id and the project, when the selected image belongs to it.
+    fn current_project_image(&self) -> Option<(&OpenProject, ImageId)> {
+        let (entry, _) = self.current()?;
+        Some((self.project.as_ref()?, entry.project_image?))
+    }
+
+    /// Right panel: the report with phrase spans, the phrases with their regions' ids as chips, and
+    /// the regions; hovering a phrase, chip or region highlights it in the view.
+    fn annotations_panel(&mut self, ui: &mut Ui) {
+        let Some((p, image)) = self.current_project_image() else {
+            ui.weak("Open a .voxmark project to see its report, phrases and regions.");
+            self.hovered_phrase = None;
+            return;
+        };
+        let doc = &p.doc;
+        let notes = p.notes(image).cloned().unwrap_or_default();
+        let k = self.current().map_or(0, |(_, d)| d.k);
+        let mut highlight = BTreeSet::new();
+        let mut hovered_phrase = None;
+        let mut commands = Vec::new();
+
+        ui.heading("Report");
+        match doc.images.get(&image).and_then(|i| i.report.as_deref()) {
+            Some(report) => {
+                let job = report_layout(
+                    report,
+                    notes
+                        .phrases
+                        .iter()
+                        .filter_map(|id| doc.phrases.get(id))
+                        .filter_map(|ph| Some((ph.id, ph.span?))),
+                    self.hovered_phrase,
+                    ui.style().text_styles[&egui::TextStyle::Body].clone(),
+                );
+                ui.label(job);
+            }
+            None => {
+                ui.weak("No report text.");
+            }
+        }
+        ui.add_space(6.0);
+        ui.heading(format!("Phrases ({})", notes.phrases.len()));
+        for id in &notes.phrases {
+            let Some(ph) = doc.phrases.get(id) else {
+                continue;
+            };
+            let linked: Vec<RegionId> = doc.regions_of(ph.id).collect();
+            let frame = egui::Frame::new()
+                .inner_margin(egui::Margin::same(4))
+                .corner_radius(3.0)
+                .fill(if self.hovered_phrase == Some(ph.id) {
+                    theme::SELECTION_BG
+                } else {
+                    Color32::TRANSPARENT
+                })
+                .show(ui, |ui| {
+                    ui.set_min_width(ui.available_width());
+                    ui.label(&ph.text);
+                    ui.horizontal_wrapped(|ui| {
+                        if let Some(cat) = &ph.category {
+                            ui.label(RichText::new(cat).small().color(theme::MUTED));
+                        }
+                        match ph.grounding {
+                            Grounding::NoVisible => {
+                                ui.label(
+                                    RichText::new("no visible grounding")
+                                        .small()
+                                        .color(theme::MUTED),
+                                );
+                            }
+                            Grounding::Pending if linked.is_empty() => {
+                                ui.label(
+                                    RichText::new("not grounded yet")
+                                        .small()
+                                        .color(theme::MUTED),
+                                );
+                            }
+                            _ => {}
+                        }
+                        for r in &linked {
+                            let chip = ui
+                                .add(
+                                    egui::Button::new(RichText::new(format!("#{r}")).small())
+                                        .fill(theme::CHIP_BG)
+                                        .small(),
+                                )
+                                .on_hover_text(region_summary(p, *r));
+                            if chip.hovered() {
+                                highlight.insert(*r);
+                            }
+                            let here = doc.regions.get(r).is_some_and(|x| x.image == image);
+                            if chip.clicked()
+                                && here
+                                && let Some(k) = region_slice(p, *r)
+                            {
+                                commands.push(Command::SetSlice(k));
+                            }
+                        }
+                    });
+                });
+            if ui.rect_contains_pointer(frame.response.rect) {
+                hovered_phrase = Some(ph.id);
+                if highlight.is_empty() {
+                    highlight.extend(linked.iter().copied());
+                }
+            }
+        }
+        if notes.phrases.is_empty() {
+            ui.weak("No phrases.");
+        }
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new(format!("Regions ({})", notes.regions.len()))
+            .default_open(true)
+            .show(ui, |ui| {
+                for r in &notes.regions {
+                    let Some(region) = doc.regions.get(r) else {
+                        continue;
+                    };
+                    let style = overlay::style(region, &doc.labels, false);
+                    let on_slice = region_on_slice(p, *r, k);
+                    let name = region
+                        .label
+                        .and_then(|l| doc.labels.get(&l))
+                        .map_or("no label", |l| l.name.as_str());
+                    let text = RichText::new(format!(
+                        "#{r} {name} · {} · {}",
+                        region.shape.kind(),
+                        region.status.as_str()
+                    ))
+                    .small()
+                    .color(if on_slice { theme::TEXT } else { theme::MUTED });
+                    let row = ui.horizontal(|ui| {
+                        let (swatch, _) =
+                            ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
+                        ui.painter().rect_filled(swatch, 2.0, style.color);
+                        ui.add(egui::Label::new(text).sense(Sense::click()).truncate())
+                    });
+                    let label = row.inner.on_hover_text(region_summary(p, *r));
+                    if label.hovered() {
+                        highlight.insert(*r);
+                    }
+                    if label.clicked()
+                        && let Some(k) = region_slice(p, *r)
+                    {
+                        commands.push(Command::SetSlice(k));
+                    }
+                }
+            });
+        self.highlight = highlight;
+        if hovered_phrase != self.hovered_phrase {
+            // The report and the row backgrounds follow on the next frame.
+            ui.ctx().request_repaint();
+        }
+        self.hovered_phrase = hovered_phrase;
+        self.commands.extend(commands);
+    }
+
+    /// Draws the selected image's regions on slice `k` over the slice at `view`.
+    fn paint_regions(&mut self, ctx: &egui::Context, painter: &egui::Painter, view: &SliceView) {
+        let Some(s) = self.selected else {
+            return;
+        };
+        // Field by field, so that the overlay cache can be updated while the document is read.
+        let (Some(entry), Some(display), Some(p)) = (
+            self.images.get(s),
+            self.displays.get(s),
+            self.project.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(notes) = entry.project_image.and_then(|image| p.notes(image)) else {
+            return;
+        };
+        let k = display.k;
+        let doc = &p.doc;
+        let regions: Vec<_> = notes
+            .regions
+            .iter()
+            .filter_map(|r| doc.regions.get(r))
+            .collect();
+        // Masks: one texture of the plane, drawn with the slice's texture coordinates.
+        let layers: Vec<MaskLayer<'_>> = regions
+            .iter()
+            .filter_map(|r| {
+                Some(MaskLayer {
+                    mask: doc.masks.get(&r.id)?,
+                    style: overlay::style(r, &doc.labels, self.highlight.contains(&r.id)),
+                })
+            })
+            .collect();
+        if !layers.is_empty() {
+            let max_side = ctx.input(|i| i.max_texture_side);
+            let step = slice::subsample_step(view.size[0], view.size[1], max_side);
+            let highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
+            let key = (s, k, step, highlighted);
+            let fresh = self.overlay.as_ref().is_some_and(|o| o.key == key);
+            if !fresh {
+                let image = overlay::mask_overlay(&layers, k, view.size, step);
+                let options = egui::TextureOptions::NEAREST;
+                match &mut self.overlay {
+                    Some(o) => {
+                        o.texture.set(image, options);
+                        o.key = key;
+                    }
+                    None => {
+                        let texture = ctx.load_texture("voxmark-masks", image, options);
+                        self.overlay = Some(OverlayTexture { key, texture });
+                    }
+                }
+            }
+            if let Some(o) = &self.overlay {
+                painter.image(o.texture.id(), view.rect, view.uv(), Color32::WHITE);
+            }
+        }
+        // Vector regions, highlighted ones last so their halo is on top.
+        let mut shapes: Vec<_> = regions
+            .iter()
+            .filter_map(|r| {
+                let shape = overlay::screen_shape(&r.shape, k, view)?;
+                let style = overlay::style(r, &doc.labels, self.highlight.contains(&r.id));
+                let tag = r
+                    .label
+                    .and_then(|l| doc.labels.get(&l))
+                    .map_or_else(|| format!("#{}", r.id), |l| format!("#{} {}", r.id, l.name));
+                Some((shape, style, tag))
+            })
+            .collect();
+        shapes.sort_by_key(|(_, style, _)| style.highlighted);
+        for (shape, style, tag) in &shapes {
+            overlay::paint(painter, shape, *style, Some(tag));
+        }
+    }
+
     fn toolbar(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             if ui
@@ -381,6 +801,9 @@ impl ViewerApp {
                 {
                     self.commands.push(Command::ToggleHelp);
                 }
+                ui.label(
+                    RichText::new("read-only: annotation tools come next").color(theme::MUTED),
+                );
             });
         });
     }
@@ -391,7 +814,7 @@ impl ViewerApp {
         let ctx = ui.ctx().clone();
         let texture = self.slice_texture(&ctx);
         let painter = ui.painter_at(area);
-        self.image_rect = None;
+        self.view = None;
         if let (Some(id), Some((entry, _))) = (texture, self.current()) {
             let v = &entry.image.volume;
             let [nx, ny, _] = v.size();
@@ -399,13 +822,20 @@ impl ViewerApp {
             let physical = egui::vec2((nx as f64 * sp[0]) as f32, (ny as f64 * sp[1]) as f32);
             let scale = (area.width() / physical.x).min(area.height() / physical.y);
             if scale.is_finite() && scale > 0.0 {
-                let rect = Rect::from_center_size(area.center(), physical * scale);
-                let [flip_x, flip_y] = slice::display_flips(&v.direction());
-                let (u0, v0) = (f32::from(u8::from(flip_x)), f32::from(u8::from(flip_y)));
-                let uv = Rect::from_min_max(egui::pos2(u0, v0), egui::pos2(1.0 - u0, 1.0 - v0));
-                painter.image(id, rect, uv, Color32::WHITE);
-                self.image_rect = Some(rect);
+                let view =
+                    SliceView::new(Rect::from_center_size(area.center(), physical * scale), v);
+                painter.image(id, view.rect, view.uv(), Color32::WHITE);
+                self.view = Some(view);
+                self.paint_regions(&ctx, &painter, &view);
             }
+        } else if self.jobs.is_empty()
+            && self.images.is_empty()
+            && let Some(e) = self.errors.last()
+        {
+            ui.put(
+                area.shrink(40.0),
+                egui::Label::new(RichText::new(e).color(theme::ERROR_MUTED)).wrap(),
+            );
         } else if !self.jobs.is_empty() {
             painter.text(
                 area.center(),
@@ -471,22 +901,14 @@ impl ViewerApp {
                 return;
             };
             let v = &entry.image.volume;
-            let [nx, ny, nz] = v.size();
-            match (pointer, self.image_rect) {
-                (Some(p), Some(rect)) if rect.contains(p) => {
-                    let [flip_x, flip_y] = slice::display_flips(&v.direction());
-                    let fx = (p.x - rect.min.x) / rect.width();
-                    let fy = (p.y - rect.min.y) / rect.height();
-                    let u = f64::from(if flip_x { 1.0 - fx } else { fx }) * nx as f64;
-                    let w = f64::from(if flip_y { 1.0 - fy } else { fy }) * ny as f64;
-                    let ijk = [
-                        (u as usize).min(nx - 1),
-                        (w as usize).min(ny - 1),
-                        display.k,
-                    ];
-                    let mm = v
-                        .world_from_voxel()
-                        .apply([u - 0.5, w - 0.5, display.k as f64]);
+            let nz = v.size()[2];
+            let under = pointer
+                .zip(self.view)
+                .and_then(|(p, view)| Some((view.voxel_at(p)?, view.voxel_from_screen(p))));
+            match under {
+                Some(([i, j], [u, w])) => {
+                    let ijk = [i, j, display.k];
+                    let mm = v.world_from_voxel().apply([u, w, display.k as f64]);
                     let values: Vec<String> = (0..v.components())
                         .filter_map(|c| v.value(ijk, c))
                         .map(format_value)
@@ -564,6 +986,92 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("? / F1", "show or hide this list"),
 ];
 
+/// The report with each phrase span on a background (the hovered phrase's brighter). Spans are in
+/// characters; overlapping spans take the first phrase's background.
+fn report_layout(
+    report: &str,
+    spans: impl Iterator<Item = (PhraseId, (usize, usize))>,
+    hovered: Option<PhraseId>,
+    font: egui::FontId,
+) -> egui::text::LayoutJob {
+    let chars: Vec<char> = report.chars().collect();
+    let mut background = vec![Color32::TRANSPARENT; chars.len()];
+    for (id, (start, end)) in spans {
+        let bg = if hovered == Some(id) {
+            theme::SPAN_BG_HOVERED
+        } else {
+            theme::SPAN_BG
+        };
+        for b in background.iter_mut().take(end).skip(start) {
+            if hovered == Some(id) || *b == Color32::TRANSPARENT {
+                *b = bg;
+            }
+        }
+    }
+    let mut job = egui::text::LayoutJob::default();
+    let mut at = 0;
+    while at < chars.len() {
+        let bg = background[at];
+        let run = background[at..].iter().take_while(|&&b| b == bg).count();
+        let text: String = chars[at..at + run].iter().collect();
+        job.append(
+            &text,
+            0.0,
+            egui::TextFormat {
+                font_id: font.clone(),
+                color: theme::TEXT,
+                background: bg,
+                ..Default::default()
+            },
+        );
+        at += run;
+    }
+    job
+}
+
+/// One line about a region for tooltips: id, label, kind, status, author.
+fn region_summary(p: &OpenProject, id: RegionId) -> String {
+    let Some(r) = p.doc.regions.get(&id) else {
+        return format!("region {id} (not found)");
+    };
+    let label = r
+        .label
+        .and_then(|l| p.doc.labels.get(&l))
+        .map_or("no label", |l| l.name.as_str());
+    let confidence = r
+        .confidence
+        .map_or_else(String::new, |c| format!(" · confidence {c:.2}"));
+    let k = region_slice(p, id).map_or_else(String::new, |k| format!(" · slice {k}"));
+    format!(
+        "#{id} {label}\n{} · {} · {}{confidence}{k}",
+        r.shape.kind(),
+        r.status.as_str(),
+        r.author
+    )
+}
+
+/// The slice that shows a region best (click a chip or row to go there).
+fn region_slice(p: &OpenProject, id: RegionId) -> Option<usize> {
+    let r = p.doc.regions.get(&id)?;
+    project::slice_of(&r.shape, p.doc.masks.get(&id))
+}
+
+/// Whether a region has anything on slice `k`.
+fn region_on_slice(p: &OpenProject, id: RegionId, k: usize) -> bool {
+    let Some(r) = p.doc.regions.get(&id) else {
+        return false;
+    };
+    match p.doc.masks.get(&id) {
+        Some(m) => u32::try_from(k).is_ok_and(|k| {
+            m.tiles()
+                .range((k, 0, 0)..=(k, u32::MAX, u32::MAX))
+                .next()
+                .is_some()
+        }),
+        None => overlay::on_slice(&r.shape, k),
+    }
+}
+
 /// A value with as many decimals as it needs (integers stay integers).
 fn format_value(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -578,8 +1086,10 @@ fn format_value(x: f64) -> String {
 impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.poll_jobs();
+        self.poll_jobs(&ctx);
         self.handle_input(&ctx);
+        // Rebuilt by the right panel each frame; the hovered phrase is last frame's until then.
+        self.highlight.clear();
         let pointer = ctx.pointer_hover_pos();
 
         egui::Panel::left("images")
@@ -598,6 +1108,15 @@ impl eframe::App for ViewerApp {
             });
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui, pointer));
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));
+        egui::Panel::right("annotations")
+            .resizable(true)
+            .default_size(300.0)
+            .size_range(200.0..=520.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, true])
+                    .show(ui, |ui| self.annotations_panel(ui));
+            });
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(theme::VIEWPORT))
             .show(ui, |ui| self.viewport(ui));

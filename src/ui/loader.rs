@@ -1,10 +1,14 @@
 //! Background loading: `io::scan_paths` on a named thread, so the UI never waits for a decoder.
+//! A `.voxmark` project opens there too: its records and annotations first, then each image's pixels
+//! from the files the project names, one event per image as it is decoded.
 
 use super::slice::{self, Window};
-use crate::core::ValueStats;
+use crate::core::annotation::ImageId;
+use crate::core::{Document, ValueStats};
 use crate::io::{LoadedImage, NonImageObject};
-use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use crate::store::{ImageRecord, Project};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Instant;
 
 /// A decoded image with what the viewer needs up front (statistics are costly on big volumes).
@@ -15,9 +19,24 @@ pub struct ImageEntry {
     pub stats: ValueStats,
     /// The window the image opens with.
     pub default_window: Window,
+    /// The project image it shows, when it came from a project.
+    pub project_image: Option<ImageId>,
 }
 
-/// What one load produced.
+impl ImageEntry {
+    fn new(image: LoadedImage, project_image: Option<ImageId>) -> Self {
+        let stats = image.volume.stats();
+        let default_window = slice::initial_window(&image.volume, stats.min, stats.max);
+        Self {
+            image,
+            stats,
+            default_window,
+            project_image,
+        }
+    }
+}
+
+/// What one load of files and folders produced.
 pub struct Loaded {
     /// Decoded images.
     pub images: Vec<ImageEntry>,
@@ -27,54 +46,126 @@ pub struct Loaded {
     pub errors: Vec<String>,
 }
 
+/// A project's contents before any pixels are read.
+pub struct ProjectContents {
+    /// The `.voxmark` file.
+    pub path: PathBuf,
+    /// Its image records, in id order.
+    pub records: Vec<ImageRecord>,
+    /// Its annotations.
+    pub document: Document,
+}
+
+/// What a load job reports, in order.
+pub enum Event {
+    /// Files and folders were read (the only event of such a job).
+    Files(Loaded),
+    /// A project opened; one [`Event::ProjectImage`] per record follows.
+    ProjectOpened(ProjectContents),
+    /// One project image: decoded, or a line saying why not (missing files, unreadable).
+    ProjectImage {
+        /// The record's id.
+        id: ImageId,
+        /// The image, or why it cannot be shown.
+        result: Result<Box<ImageEntry>, String>,
+    },
+    /// The job could not do its work (e.g. the project cannot be opened); the message names the file.
+    Failed(String),
+}
+
 /// A load in progress.
 pub struct LoadJob {
+    /// Tells this job's events apart from those of earlier ones.
+    pub id: u64,
     /// The paths being read.
     pub paths: Vec<PathBuf>,
     /// When it started.
     pub started: Instant,
-    rx: Receiver<Loaded>,
+    /// Images decoded and expected, once a project has said how many.
+    pub progress: Option<(usize, usize)>,
+    /// Events in order; `None` says the job finished.
+    rx: Receiver<Option<Event>>,
 }
 
-/// The state of a [`LoadJob`].
-pub enum Poll {
-    /// Still reading.
-    Pending,
-    /// Finished.
-    Done(Loaded),
-    /// The thread ended without a result (a bug in a reader).
-    Failed(String),
+/// Whether `path` names a project file (`*.voxmark`).
+pub fn is_project(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("voxmark"))
 }
 
 impl LoadJob {
-    /// Starts reading `paths` on a background thread; `ctx` is repainted when it finishes.
-    pub fn spawn(paths: Vec<PathBuf>, ctx: egui::Context) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel();
+    /// Starts reading `paths` (files and folders) on a background thread; `ctx` is repainted when it
+    /// finishes.
+    pub fn spawn(id: u64, paths: Vec<PathBuf>, ctx: egui::Context) -> std::io::Result<Self> {
         let thread_paths = paths.clone();
+        Self::start(id, paths, ctx, move |send| {
+            send(Event::Files(load(&thread_paths)));
+        })
+    }
+
+    /// Starts opening the project at `path` on a background thread; `ctx` is repainted after each
+    /// event.
+    pub fn spawn_project(id: u64, path: PathBuf, ctx: egui::Context) -> std::io::Result<Self> {
+        let thread_path = path.clone();
+        Self::start(id, vec![path], ctx, move |send| {
+            load_project(&thread_path, send);
+        })
+    }
+
+    fn start(
+        id: u64,
+        paths: Vec<PathBuf>,
+        ctx: egui::Context,
+        work: impl FnOnce(&mut dyn FnMut(Event)) + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<Option<Event>>();
         std::thread::Builder::new()
             .name("voxmark-load".into())
             .spawn(move || {
-                let loaded = load(&thread_paths);
-                // The receiver is gone only when the window closed; nothing to report then.
-                let _ = tx.send(loaded);
-                ctx.request_repaint();
+                let post = |tx: &Sender<Option<Event>>, m: Option<Event>| {
+                    // The receiver is gone only when the window closed; nothing to report then.
+                    let _ = tx.send(m);
+                    ctx.request_repaint();
+                };
+                work(&mut |event| post(&tx, Some(event)));
+                post(&tx, None);
             })?;
         Ok(Self {
+            id,
             paths,
             started: Instant::now(),
+            progress: None,
             rx,
         })
     }
 
-    /// Checks without blocking whether the load finished.
-    pub fn poll(&self) -> Poll {
-        match self.rx.try_recv() {
-            Ok(loaded) => Poll::Done(loaded),
-            Err(TryRecvError::Empty) => Poll::Pending,
-            Err(TryRecvError::Disconnected) => Poll::Failed(format!(
-                "loading stopped unexpectedly: {}",
-                describe_paths(&self.paths)
-            )),
+    /// The events that arrived since the last call, without blocking, and whether the job finished.
+    pub fn poll(&mut self) -> (Vec<Event>, bool) {
+        let mut events = Vec::new();
+        loop {
+            match self.rx.try_recv() {
+                Ok(Some(event)) => {
+                    match &event {
+                        Event::ProjectOpened(p) => self.progress = Some((0, p.records.len())),
+                        Event::ProjectImage { .. } => {
+                            if let Some((done, _)) = &mut self.progress {
+                                *done += 1;
+                            }
+                        }
+                        Event::Files(_) | Event::Failed(_) => {}
+                    }
+                    events.push(event);
+                }
+                Ok(None) => return (events, true),
+                Err(TryRecvError::Empty) => return (events, false),
+                Err(TryRecvError::Disconnected) => {
+                    events.push(Event::Failed(format!(
+                        "loading stopped unexpectedly: {}",
+                        describe_paths(&self.paths)
+                    )));
+                    return (events, true);
+                }
+            }
         }
     }
 }
@@ -92,19 +183,172 @@ fn load(paths: &[PathBuf]) -> Loaded {
     let images = scan
         .images
         .into_iter()
-        .map(|image| {
-            let stats = image.volume.stats();
-            let default_window = slice::initial_window(&image.volume, stats.min, stats.max);
-            ImageEntry {
-                image,
-                stats,
-                default_window,
-            }
-        })
+        .map(|image| ImageEntry::new(image, None))
         .collect();
     Loaded {
         images,
         non_images: scan.non_images,
         errors: scan.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Opens the project, reports its records and annotations, then decodes each image from the files
+/// its record names (the project file is closed before the pixels are read).
+fn load_project(path: &Path, send: &mut dyn FnMut(Event)) {
+    let opened = Project::open(path).and_then(|project| {
+        let records = project.images()?;
+        let document = project.load_document()?;
+        let missing = project.missing_sources()?;
+        Ok((records, document, missing))
+    });
+    let (records, document, missing) = match opened {
+        Ok(x) => x,
+        Err(e) => return send(Event::Failed(e.to_string())),
+    };
+    send(Event::ProjectOpened(ProjectContents {
+        path: path.to_path_buf(),
+        records: records.clone(),
+        document,
+    }));
+    for record in &records {
+        let result = match missing.iter().find(|(id, _)| *id == record.id) {
+            Some((_, file)) => Err(format!(
+                "missing: {} — use `voxmark relink`",
+                file.display()
+            )),
+            None => decode_record(record),
+        };
+        send(Event::ProjectImage {
+            id: record.id,
+            result,
+        });
+    }
+}
+
+/// Reads a record's files and picks the image it names: same size, volume index and series.
+fn decode_record(record: &ImageRecord) -> Result<Box<ImageEntry>, String> {
+    if record.files.is_empty() {
+        return Err(format!("image {} lists no files", record.id));
+    }
+    let scan = crate::io::scan_paths(&record.files);
+    let found = scan.images.into_iter().find(|img| {
+        img.volume.size() == record.size
+            && img.volume_index.map_or(0, |(i, _)| i) == record.volume_index
+            && (record.series_uid.is_none() || img.volume.meta.series_uid == record.series_uid)
+    });
+    match found {
+        Some(image) => Ok(Box::new(ImageEntry::new(image, Some(record.id)))),
+        None => {
+            let [x, y, z] = record.size;
+            let why = scan
+                .errors
+                .first()
+                .map_or_else(String::new, |e| format!(" ({e})"));
+            Err(format!(
+                "image {}: no {x}×{y}×{z} image in its files{why}: {}",
+                record.id,
+                record.source.display()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source: &Path, files: Vec<PathBuf>, size: [usize; 3]) -> ImageRecord {
+        ImageRecord {
+            id: 0,
+            source: source.to_path_buf(),
+            files,
+            kind: "image2d".into(),
+            volume_index: 0,
+            content_hash: "not checked".into(),
+            series_uid: None,
+            modality: None,
+            size,
+            spacing_mm: [1.0; 3],
+            origin_lps_mm: [0.0; 3],
+            direction: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            dtype: "uint8".into(),
+            components: 1,
+            report: Some("Left basal opacity.".into()),
+        }
+    }
+
+    fn run(path: &Path) -> Vec<Event> {
+        let mut events = Vec::new();
+        load_project(path, &mut |e| events.push(e));
+        events
+    }
+
+    #[test]
+    fn project_images_load_and_missing_ones_say_relink() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("cxr.png");
+        image::GrayImage::from_fn(6, 4, |x, y| image::Luma([(x * 10 + y) as u8]))
+            .save(&png)
+            .unwrap();
+        let gone = dir.path().join("gone.png");
+        let project = dir.path().join("s.voxmark");
+        let mut p = Project::create(&project).unwrap();
+        p.add_images(
+            &[
+                record(&gone, vec![gone.clone()], [6, 4, 1]),
+                record(&png, vec![png.clone()], [6, 4, 1]),
+                record(&png, vec![png.clone()], [7, 4, 1]),
+            ],
+            "human:test",
+        )
+        .unwrap();
+        drop(p);
+        let events = run(&project);
+        assert_eq!(events.len(), 4);
+        let Event::ProjectOpened(c) = &events[0] else {
+            panic!("no project");
+        };
+        assert_eq!(c.records.len(), 3);
+        assert_eq!(
+            c.document.images[&2].report.as_deref(),
+            Some("Left basal opacity.")
+        );
+        let results: Vec<_> = events[1..]
+            .iter()
+            .map(|e| match e {
+                Event::ProjectImage { id, result } => {
+                    (*id, result.as_ref().map(|e| e.project_image))
+                }
+                _ => panic!("unexpected event"),
+            })
+            .collect();
+        assert_eq!(
+            results[0],
+            (
+                1,
+                Err(&format!(
+                    "missing: {} — use `voxmark relink`",
+                    gone.display()
+                ))
+            )
+        );
+        assert_eq!(results[1], (2, Ok(Some(2))));
+        assert!(
+            matches!(&results[2], (3, Err(m)) if m.contains("no 7×4×1 image")),
+            "{:?}",
+            results[2]
+        );
+    }
+
+    #[test]
+    fn refused_projects_are_reported_not_panicked() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.voxmark");
+        std::fs::write(&junk, b"not a database").unwrap();
+        let events = run(&junk);
+        assert!(matches!(&events[..], [Event::Failed(m)] if m.contains("junk.voxmark")));
+        let events = run(&dir.path().join("absent.voxmark"));
+        assert!(matches!(&events[..], [Event::Failed(_)]));
+        assert!(is_project(Path::new("/a/S.VoxMark")) && !is_project(Path::new("/a/s.png")));
     }
 }

@@ -3,7 +3,7 @@
 //! Temporary: the render module's shader path replaces this (ARCHITECTURE.md §6).
 
 use crate::core::{Mat3, Photometric, Volume, Voxels};
-use egui::{Color32, ColorImage};
+use egui::{Color32, ColorImage, Pos2, Rect};
 
 /// The DICOM linear window, shared with the renderer and its CPU reference.
 pub use crate::core::reslice::Window;
@@ -47,6 +47,78 @@ pub fn display_flips(direction: &Mat3) -> [bool; 2] {
     })
 }
 
+/// Where a voxel plane lies on screen: the one mapping between continuous voxel coordinates (i, j)
+/// of the plane (pixel centres at integers, so the plane spans −0.5 .. n − 0.5) and screen points,
+/// mirrored by [`display_flips`]. The slice texture, the cursor read-out and the region overlays all
+/// go through it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SliceView {
+    /// The screen rectangle the whole plane fills.
+    pub rect: Rect,
+    /// Voxels along i and j.
+    pub size: [usize; 2],
+    /// Whether columns (i) and rows (j) are mirrored on screen.
+    pub flips: [bool; 2],
+}
+
+impl SliceView {
+    /// The view of `volume`'s planes drawn into `rect`.
+    pub fn new(rect: Rect, volume: &Volume) -> Self {
+        let [nx, ny, _] = volume.size();
+        Self {
+            rect,
+            size: [nx, ny],
+            flips: display_flips(&volume.direction()),
+        }
+    }
+
+    /// The screen point of continuous voxel coordinates (i, j).
+    pub fn screen_from_voxel(&self, ij: [f64; 2]) -> Pos2 {
+        let [fx, fy] = [0, 1].map(|a| {
+            let f = (ij[a] + 0.5) / self.size[a].max(1) as f64;
+            (if self.flips[a] { 1.0 - f } else { f }) as f32
+        });
+        Pos2::new(
+            self.rect.min.x + fx * self.rect.width(),
+            self.rect.min.y + fy * self.rect.height(),
+        )
+    }
+
+    /// The continuous voxel coordinates (i, j) under screen point `p` (the inverse of
+    /// [`Self::screen_from_voxel`]).
+    pub fn voxel_from_screen(&self, p: Pos2) -> [f64; 2] {
+        let f = [
+            f64::from((p.x - self.rect.min.x) / self.rect.width()),
+            f64::from((p.y - self.rect.min.y) / self.rect.height()),
+        ];
+        [0, 1].map(|a| {
+            let f = if self.flips[a] { 1.0 - f[a] } else { f[a] };
+            f * self.size[a] as f64 - 0.5
+        })
+    }
+
+    /// The voxel (i, j) under screen point `p`, when it lies on the plane.
+    pub fn voxel_at(&self, p: Pos2) -> Option<[usize; 2]> {
+        if !self.rect.contains(p) {
+            return None;
+        }
+        let ij = self.voxel_from_screen(p);
+        Some([0, 1].map(|a| ((ij[a] + 0.5).max(0.0) as usize).min(self.size[a].saturating_sub(1))))
+    }
+
+    /// Texture coordinates that draw a plane texture (row 0 = j 0, column 0 = i 0) into
+    /// [`Self::rect`] with the mirroring applied.
+    pub fn uv(&self) -> Rect {
+        let [u0, v0] = self.flips.map(|f| f32::from(u8::from(f)));
+        Rect::from_min_max(Pos2::new(u0, v0), Pos2::new(1.0 - u0, 1.0 - v0))
+    }
+}
+
+/// Every how many voxels a plane of `nx × ny` is sampled so that neither side exceeds `max_side`.
+pub fn subsample_step(nx: usize, ny: usize, max_side: usize) -> usize {
+    nx.max(ny).div_ceil(max_side.max(1)).max(1)
+}
+
 /// Modality values of one voxel plane, possibly subsampled to fit a texture.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SliceValues {
@@ -70,7 +142,7 @@ pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
     let [nx, ny, nz] = volume.size();
     let k = k.min(nz.saturating_sub(1));
     let components = volume.components();
-    let step = nx.max(ny).div_ceil(max_side.max(1)).max(1);
+    let step = subsample_step(nx, ny, max_side);
     let (width, height) = (nx.div_ceil(step), ny.div_ceil(step));
     let rescale = volume.rescale();
     let plane = k * nx * ny * components;
@@ -204,6 +276,45 @@ mod tests {
         // Coronal: i along L, j along S (up) → rows mirrored so inferior is down.
         let coronal = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]];
         assert_eq!(display_flips(&coronal), [false, true]);
+    }
+
+    fn view(flips: [bool; 2]) -> SliceView {
+        SliceView {
+            rect: Rect::from_min_size(Pos2::new(100.0, 50.0), egui::vec2(400.0, 200.0)),
+            size: [8, 4],
+            flips,
+        }
+    }
+
+    #[test]
+    fn plane_edges_map_to_the_rect_with_mirroring() {
+        let v = view([false, false]);
+        assert_eq!(v.screen_from_voxel([-0.5, -0.5]), Pos2::new(100.0, 50.0));
+        assert_eq!(v.screen_from_voxel([7.5, 3.5]), Pos2::new(500.0, 250.0));
+        // Voxel centre (0, 0): half a voxel (25 × 25 points) in from the corner.
+        assert_eq!(v.screen_from_voxel([0.0, 0.0]), Pos2::new(125.0, 75.0));
+        let m = view([true, true]);
+        assert_eq!(m.screen_from_voxel([-0.5, -0.5]), Pos2::new(500.0, 250.0));
+        assert_eq!(m.screen_from_voxel([0.0, 3.0]), Pos2::new(475.0, 75.0));
+        assert_eq!(
+            m.uv(),
+            Rect::from_min_max(Pos2::new(1.0, 1.0), Pos2::new(0.0, 0.0))
+        );
+    }
+
+    #[test]
+    fn screen_to_voxel_inverts_voxel_to_screen() {
+        for flips in [[false, false], [true, false], [false, true], [true, true]] {
+            let v = view(flips);
+            for ij in [[0.0, 0.0], [3.25, 1.5], [7.0, 3.0], [-0.5, 3.5]] {
+                let back = v.voxel_from_screen(v.screen_from_voxel(ij));
+                assert!((back[0] - ij[0]).abs() < 1e-4 && (back[1] - ij[1]).abs() < 1e-4);
+            }
+            // The voxel under a point is the one whose centre is nearest.
+            let p = v.screen_from_voxel([2.4, 1.6]);
+            assert_eq!(v.voxel_at(p), Some([2, 2]), "{flips:?}");
+            assert_eq!(v.voxel_at(Pos2::new(0.0, 0.0)), None);
+        }
     }
 
     #[test]

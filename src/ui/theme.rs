@@ -20,6 +20,24 @@ pub const ACCENT: Color32 = Color32::from_rgb(0x4a, 0x9e, 0xe8);
 pub const SELECTION_BG: Color32 = Color32::from_rgb(0x2a, 0x4a, 0x6e);
 /// Outline drawn around the viewport while files hover over the window.
 pub const DROP_TARGET: Color32 = Color32::from_rgb(0x6a, 0xc0, 0x6a);
+/// Regions without a label colour.
+pub const REGION: Color32 = Color32::from_rgb(0x5c, 0xd6, 0xa0);
+/// Model output: proposals are drawn dashed in this colour (ARCHITECTURE.md §7, review mode).
+pub const MODEL: Color32 = Color32::from_rgb(0xf0, 0x8c, 0x3c);
+/// Halo around the regions of the hovered phrase or chip.
+pub const HIGHLIGHT: Color32 = Color32::from_rgb(0xff, 0xe0, 0x4a);
+/// Opacity of rejected regions (kept on record, drawn faint).
+pub const REJECTED_OPACITY: f32 = 0.35;
+/// Opacity of a mask's fill inside its outline.
+pub const MASK_FILL: f32 = 0.22;
+/// Opacity of a highlighted mask's fill.
+pub const MASK_FILL_HIGHLIGHTED: f32 = 0.5;
+/// Background of phrase spans in the report text.
+pub const SPAN_BG: Color32 = Color32::from_rgb(0x2c, 0x3a, 0x4a);
+/// Background of the hovered phrase's span.
+pub const SPAN_BG_HOVERED: Color32 = Color32::from_rgb(0x6a, 0x5a, 0x1e);
+/// Background of region-id chips beside phrases.
+pub const CHIP_BG: Color32 = Color32::from_rgb(0x30, 0x34, 0x3c);
 
 /// Installs the dark theme and its colours on `ctx`.
 pub fn apply(ctx: &egui::Context) {

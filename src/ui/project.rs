@@ -1,0 +1,235 @@
+//! An open `.voxmark` project as the viewer shows it: its image records, the annotation document
+//! read once when it opened, and per-image indexes of regions and phrases. Read-only for now.
+
+use crate::core::annotation::{ImageId, PhraseId, RegionId, Shape, Status};
+use crate::core::{Document, MaskTiles};
+use crate::store::ImageRecord;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Counts shown beside an image in the project browser.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Regions made or accepted by a person.
+    pub accepted: usize,
+    /// Model proposals not reviewed yet.
+    pub proposed: usize,
+    /// Rejected regions (kept on record).
+    pub rejected: usize,
+    /// Phrases of the image's report.
+    pub phrases: usize,
+    /// Grounding links from the image's phrases to regions.
+    pub links: usize,
+}
+
+/// The regions and phrases of one image, in id order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageNotes {
+    /// Its regions.
+    pub regions: Vec<RegionId>,
+    /// Its phrases.
+    pub phrases: Vec<PhraseId>,
+    /// What the browser shows.
+    pub counts: Counts,
+}
+
+/// Indexes the document by image.
+pub fn index(doc: &Document) -> BTreeMap<ImageId, ImageNotes> {
+    let mut notes: BTreeMap<ImageId, ImageNotes> = doc
+        .images
+        .keys()
+        .map(|&id| (id, ImageNotes::default()))
+        .collect();
+    for r in doc.regions.values() {
+        let n = notes.entry(r.image).or_default();
+        n.regions.push(r.id);
+        match r.status {
+            Status::Accepted => n.counts.accepted += 1,
+            Status::Proposed => n.counts.proposed += 1,
+            Status::Rejected => n.counts.rejected += 1,
+        }
+    }
+    for p in doc.phrases.values() {
+        let n = notes.entry(p.image).or_default();
+        n.phrases.push(p.id);
+        n.counts.phrases += 1;
+    }
+    for (phrase, _) in &doc.links {
+        if let Some(p) = doc.phrases.get(phrase) {
+            notes.entry(p.image).or_default().counts.links += 1;
+        }
+    }
+    notes
+}
+
+/// Where one project image stands.
+pub enum RecordState {
+    /// Its pixels are being read.
+    Loading,
+    /// Shown; the index into the viewer's images.
+    Ready(usize),
+    /// Not shown: why (missing files, unreadable).
+    Problem(String),
+}
+
+/// A project opened in the viewer.
+pub struct OpenProject {
+    /// The `.voxmark` file.
+    pub path: PathBuf,
+    /// The load job that fills it (events of older jobs are ignored).
+    pub job: u64,
+    /// Image records, in id order.
+    pub records: Vec<ImageRecord>,
+    /// One state per record.
+    pub states: Vec<RecordState>,
+    /// The annotations as they were when the project opened.
+    pub doc: Document,
+    /// Regions and phrases per image.
+    pub notes: BTreeMap<ImageId, ImageNotes>,
+}
+
+impl OpenProject {
+    /// A project whose pixels are still loading.
+    pub fn new(path: PathBuf, job: u64, records: Vec<ImageRecord>, doc: Document) -> Self {
+        let notes = index(&doc);
+        let states = records.iter().map(|_| RecordState::Loading).collect();
+        Self {
+            path,
+            job,
+            records,
+            states,
+            doc,
+            notes,
+        }
+    }
+
+    /// The file name, for titles.
+    pub fn name(&self) -> String {
+        self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
+
+    /// The regions and phrases of `image` (empty for an image the document does not know).
+    pub fn notes(&self, image: ImageId) -> Option<&ImageNotes> {
+        self.notes.get(&image)
+    }
+}
+
+/// The slice to show for a region: its own for slice shapes, the middle of its extent otherwise.
+pub fn slice_of(shape: &Shape, mask: Option<&MaskTiles>) -> Option<usize> {
+    let k = match shape {
+        Shape::Box2d { slice, .. } | Shape::Polygon { slice, .. } => f64::from(*slice),
+        Shape::Box3d { min, max } => ((min[2] + max[2]) / 2.0).round(),
+        Shape::Point { at } => at[2].round(),
+        Shape::Mask => {
+            let mut keys = mask?.tiles().keys();
+            let first = keys.next()?.0;
+            let last = keys.next_back().map_or(first, |k| k.0);
+            f64::from((first + last) / 2)
+        }
+    };
+    (k.is_finite() && k >= 0.0).then_some(k as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::annotation::{Author, Grounding, ImageInfo, Phrase, Region};
+    use crate::core::mask::VoxelBox;
+
+    fn region(id: RegionId, image: ImageId, status: Status, shape: Shape) -> Region {
+        Region {
+            id,
+            image,
+            label: None,
+            shape,
+            author: Author::Human("test".into()),
+            prompt: None,
+            status,
+            confidence: None,
+            created_ms: 0,
+            modified_ms: 0,
+        }
+    }
+
+    #[test]
+    fn counts_per_image() {
+        let mut doc = Document::default();
+        for id in [1, 2] {
+            doc.images.insert(
+                id,
+                ImageInfo {
+                    id,
+                    size: [4, 4, 1],
+                    report: None,
+                },
+            );
+        }
+        let b = Shape::Box2d {
+            slice: 0,
+            min: [0.0, 0.0],
+            max: [1.0, 1.0],
+        };
+        for (id, status) in [
+            (1, Status::Accepted),
+            (2, Status::Proposed),
+            (3, Status::Proposed),
+            (4, Status::Rejected),
+        ] {
+            doc.regions.insert(id, region(id, 2, status, b.clone()));
+        }
+        doc.phrases.insert(
+            7,
+            Phrase {
+                id: 7,
+                image: 2,
+                text: "Opacity.".into(),
+                author: Author::Human("test".into()),
+                span: None,
+                category: None,
+                grounding: Grounding::Annotated,
+                created_ms: 0,
+                modified_ms: 0,
+            },
+        );
+        doc.links.extend([(7, 1), (7, 3)]);
+        let notes = index(&doc);
+        assert_eq!(notes[&1], ImageNotes::default());
+        let n = &notes[&2];
+        assert_eq!(n.regions, vec![1, 2, 3, 4]);
+        assert_eq!(n.phrases, vec![7]);
+        assert_eq!(
+            n.counts,
+            Counts {
+                accepted: 1,
+                proposed: 2,
+                rejected: 1,
+                phrases: 1,
+                links: 2
+            }
+        );
+    }
+
+    #[test]
+    fn slice_of_each_shape() {
+        let b3 = Shape::Box3d {
+            min: [0.0, 0.0, 2.0],
+            max: [3.0, 3.0, 6.0],
+        };
+        assert_eq!(slice_of(&b3, None), Some(4));
+        let p = Shape::Point {
+            at: [1.0, 1.0, 3.2],
+        };
+        assert_eq!(slice_of(&p, None), Some(3));
+        let mut m = MaskTiles::new([8, 8, 10]);
+        let b = VoxelBox {
+            min: [1, 1, 3],
+            max: [2, 2, 8],
+        };
+        m.write_box(b, &vec![1; b.len()]);
+        assert_eq!(slice_of(&Shape::Mask, Some(&m)), Some(5));
+        assert_eq!(slice_of(&Shape::Mask, None), None);
+    }
+}
