@@ -702,13 +702,9 @@ fn find_image(records: &[ImageRecord], dicom_id: &str, path: &str) -> Option<Ima
 /// category) into phrases with their boxes, in one undo step; a row without a box is an explicit
 /// "no visible grounding" phrase. Rows whose image is not in the project are counted and reported.
 fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Author) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let (records, mut doc) = match (project.images(), project.load_document()) {
-        (Ok(r), Ok(d)) => (r, d),
-        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    let (mut project, records, mut doc) = match open_for_edit(&args.project) {
+        Ok(t) => t,
+        Err(c) => return c,
     };
     type Key = (ImageId, String, String, Option<String>);
     let mut groups: BTreeMap<Key, Vec<&datasets::BoxRow>> = BTreeMap::new();
@@ -833,14 +829,8 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
         history.commit()
     })();
     let skipped: usize = unmatched.values().sum();
-    match result {
-        Ok(Some(tx)) => {
-            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
-                return store_error(e);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => return user_error(e),
+    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+        return c;
     }
     println!(
         "imported {boxes_added} boxes as {} phrases; {skipped} row(s) of {} image(s) not in the project were skipped",
@@ -1006,13 +996,9 @@ fn one_image(ids: &[ImageId], records: &[ImageRecord]) -> Result<ImageRecord, i3
 /// `voxmark import --format nifti-labels`: each non-zero value of the label map becomes a mask region
 /// (with a label of that value's id and name) on the image, whose grid the map must share.
 fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let (records, mut doc) = match (project.images(), project.load_document()) {
-        (Ok(r), Ok(d)) => (r, d),
-        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    let (mut project, records, mut doc) = match open_for_edit(&args.project) {
+        Ok(t) => t,
+        Err(c) => return c,
     };
     let rec = match one_image(&args.images, &records) {
         Ok(r) => r,
@@ -1127,14 +1113,8 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
         }
         history.commit()
     })();
-    match result {
-        Ok(Some(tx)) => {
-            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
-                return store_error(e);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => return user_error(e),
+    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+        return c;
     }
     println!(
         "imported {count} labels as mask regions on image {}",
@@ -1297,13 +1277,9 @@ fn resample_labels(map: &crate::core::Volume, rec: &ImageRecord) -> Result<Vec<u
 
 /// `voxmark import --format heatmap`: a model's map for one phrase, kept at its own resolution.
 fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let (records, mut doc) = match (project.images(), project.load_document()) {
-        (Ok(r), Ok(d)) => (r, d),
-        (Err(e), _) | (_, Err(e)) => return store_error(e),
+    let (mut project, records, mut doc) = match open_for_edit(&args.project) {
+        Ok(t) => t,
+        Err(c) => return c,
     };
     let rec = match one_image(&args.images, &records) {
         Ok(r) => r,
@@ -1346,14 +1322,8 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
         history.record(&mut doc, Edit::AddHeatmap(heatmap))?;
         history.commit()
     })();
-    match result {
-        Ok(Some(tx)) => {
-            if let Err(e) = project.commit(&doc, &tx, &author.to_string()) {
-                return store_error(e);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => return user_error(e),
+    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+        return c;
     }
     println!(
         "imported a {}×{} heatmap onto image {}",
@@ -1362,4 +1332,26 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
         rec.id
     );
     0
+}
+
+/// Opens a project for an edit: the project, its image records and its document.
+fn open_for_edit(path: &std::path::Path) -> Result<(Project, Vec<ImageRecord>, Document), i32> {
+    let project = Project::open(path).map_err(store_error)?;
+    let records = project.images().map_err(store_error)?;
+    let doc = project.load_document().map_err(store_error)?;
+    Ok((project, records, doc))
+}
+
+/// Commits what a history transaction produced (nothing when it was empty); errors become exit codes.
+fn persist(
+    project: &mut Project,
+    doc: &Document,
+    result: Result<Option<crate::core::Transaction>, crate::core::EditError>,
+    who: &str,
+) -> Result<(), i32> {
+    match result {
+        Ok(Some(tx)) => project.commit(doc, &tx, who).map_err(store_error),
+        Ok(None) => Ok(()),
+        Err(e) => Err(user_error(e)),
+    }
 }
