@@ -813,3 +813,52 @@ fn heatmaps_import_and_eval_gives_hand_computed_cnr() {
     // The first maximum in row order is at column 0 of row 256, outside the box: a miss.
     assert_eq!(e["heatmaps"]["pointing_game"], 0.0);
 }
+
+#[test]
+fn ms_cxr_coco_style_json_imports_label_text() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_images(dir.path(), &data, 1);
+    // MS-CXR's JSON: COCO boxes with the phrase as `label_text`, in a 1024² frame (scaled to 512²).
+    let json = dir.path().join("ms_cxr.json");
+    std::fs::write(
+        &json,
+        r#"{"images": [{"id": 7, "file_name": "img00.png", "width": 1024, "height": 1024}],
+            "annotations": [{"id": 1, "image_id": 7, "category_id": 2, "bbox": [200, 300, 400, 200], "area": 80000, "iscrowd": 0,
+                             "label_text": "right lower lobe consolidation"}],
+            "categories": [{"id": 2, "name": "Pneumonia"}]}"#,
+    )
+    .unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("coco"),
+        json.into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("imported 1 boxes as 1 phrases"),
+        "{}",
+        run.stdout
+    );
+    let out = dir.path().join("out.csv");
+    assert_eq!(
+        common::voxmark([
+            os("export"),
+            project.into(),
+            os("--format"),
+            os("ms-cxr"),
+            os("--out"),
+            out.clone().into()
+        ])
+        .code,
+        0
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains(",Pneumonia,right lower lobe consolidation,")
+            && text.contains(",100.0,150.0,200.0,100.0,512,512"),
+        "{text}"
+    );
+}

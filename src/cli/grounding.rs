@@ -948,7 +948,7 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
                     annotations.push(json!({
                         "id": annotations.len() + 1, "image_id": rec.id, "category_id": category,
                         "bbox": [x, y, w, h], "area": (w * h * 1e6).round() / 1e6, "iscrowd": 0,
-                        "tokens_positive": [[start, end]], "phrase": p.text,
+                        "tokens_positive": [[start, end]], "phrase": p.text, "label_text": p.text,
                     }));
                 }
             }

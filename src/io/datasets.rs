@@ -327,6 +327,8 @@ pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
         });
         let text = span_text
             .or_else(|| a["phrase"].as_str().map(str::to_string))
+            // MS-CXR's COCO-style JSON puts the phrase on each annotation as `label_text`.
+            .or_else(|| a["label_text"].as_str().map(str::to_string))
             .or_else(|| category.clone())
             .unwrap_or_else(|| "finding".into());
         rows.push(BoxRow {
