@@ -3,7 +3,7 @@
 
 use super::colormap::{Colormap, GpuLabelLut, LabelLut};
 use super::lines::{LineVertex, Tessellator};
-use super::offscreen::{OFFSCREEN_FORMAT, OffscreenTarget};
+use super::offscreen::{OFFSCREEN_FORMAT, OffscreenTarget, gpu_error};
 use super::slice::{PreparedSlice, SliceScene, SliceUniforms, uniforms};
 use super::texture::{GpuVolume, TextureCache, VolumeKey, VolumeRole};
 use super::view::ViewGeometry;
@@ -66,14 +66,6 @@ pub struct RenderContext {
     standard_labels: GpuLabelLut,
     cache: TextureCache,
     offscreen: Option<OffscreenTarget>,
-}
-
-fn gpu_error(e: Option<wgpu::Error>) -> Result<()> {
-    match e {
-        None => Ok(()),
-        Some(e @ wgpu::Error::OutOfMemory { .. }) => Err(RenderError::OutOfMemory(e.to_string())),
-        Some(e) => Err(RenderError::Gpu(e.to_string())),
-    }
 }
 
 impl RenderContext {
@@ -499,37 +491,13 @@ impl RenderContext {
         let Some(target) = self.offscreen.as_ref() else {
             return Err(RenderError::Gpu("no offscreen target".into()));
         };
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("slice"),
-            });
-        {
-            let bg = scene.background.map(|c| f64::from(c) / 255.0);
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("slice"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: bg[0],
-                            g: bg[1],
-                            b: bg[2],
-                            a: bg[3],
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                ..Default::default()
-            });
-            prepared.paint(&mut pass);
-        }
-        target.encode_copy(&mut encoder);
-        self.queue.submit([encoder.finish()]);
-        gpu_error(pollster::block_on(scope.pop()))?;
+        target.render(
+            &self.device,
+            &self.queue,
+            "slice",
+            scene.background,
+            |pass| prepared.paint(pass),
+        )?;
         target.read(&self.device)
     }
 }

@@ -60,6 +60,46 @@ impl OffscreenTarget {
         })
     }
 
+    /// Clears the target to `background` (RGBA bytes), lets `paint` draw into one render pass, copies
+    /// the result into the read-back buffer and submits; validation and memory errors come back typed.
+    pub(crate) fn render(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        label: &str,
+        background: [u8; 4],
+        paint: impl FnOnce(&mut wgpu::RenderPass<'_>),
+    ) -> Result<()> {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder =
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        {
+            let bg = background.map(|c| f64::from(c) / 255.0);
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some(label),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &self.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color {
+                            r: bg[0],
+                            g: bg[1],
+                            b: bg[2],
+                            a: bg[3],
+                        }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            });
+            paint(&mut pass);
+        }
+        self.encode_copy(&mut encoder);
+        queue.submit([encoder.finish()]);
+        gpu_error(pollster::block_on(scope.pop()))
+    }
+
     /// Records the copy of the texture into the read-back buffer.
     pub(crate) fn encode_copy(&self, encoder: &mut wgpu::CommandEncoder) {
         encoder.copy_texture_to_buffer(
@@ -120,4 +160,13 @@ fn read_mapped(
         height: size[1] as usize,
         rgba,
     })
+}
+
+/// A wgpu error scope's result as ours.
+pub(crate) fn gpu_error(e: Option<wgpu::Error>) -> Result<()> {
+    match e {
+        None => Ok(()),
+        Some(e @ wgpu::Error::OutOfMemory { .. }) => Err(RenderError::OutOfMemory(e.to_string())),
+        Some(e) => Err(RenderError::Gpu(e.to_string())),
+    }
 }

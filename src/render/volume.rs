@@ -20,7 +20,7 @@
 //! [`crate::core::projection::reference_projection`] within the `f32` rounding of the window.
 
 use super::context::{texture_entry, uniform_entry};
-use super::offscreen::{OFFSCREEN_FORMAT, OffscreenTarget};
+use super::offscreen::{OFFSCREEN_FORMAT, OffscreenTarget, gpu_error};
 use super::texture::{GpuVolume, TexelKind, VolumeRole};
 use super::view::{Aspect, GridGeometry, compose};
 use super::{RenderContext, RenderError, Result};
@@ -268,7 +268,7 @@ impl GpuTransferFunction {
                 bytemuck::cast_slice(&texels),
             )
             .create_view(&wgpu::TextureViewDescriptor::default());
-        scope_result(pollster::block_on(scope.pop()))?;
+        gpu_error(pollster::block_on(scope.pop()))?;
         Ok(Self {
             view,
             value_range: [lo, hi],
@@ -910,14 +910,6 @@ pub(crate) fn uniforms(
 // ---------------------------------------------------------------------------------------------
 // The pass
 
-fn scope_result(e: Option<wgpu::Error>) -> Result<()> {
-    match e {
-        None => Ok(()),
-        Some(e @ wgpu::Error::OutOfMemory { .. }) => Err(RenderError::OutOfMemory(e.to_string())),
-        Some(e) => Err(RenderError::Gpu(e.to_string())),
-    }
-}
-
 /// The volume pass's pipelines (per target format, built once), bind group layout, stand-ins for the
 /// unused texel kinds, and its offscreen target. Works with the device of a [`RenderContext`].
 #[derive(Debug)]
@@ -1006,7 +998,7 @@ impl VolumePass {
             dummy(wgpu::TextureFormat::R8Sint, &[0]),
             dummy(wgpu::TextureFormat::R32Float, &[0; 4]),
         ];
-        scope_result(pollster::block_on(scope.pop()))?;
+        gpu_error(pollster::block_on(scope.pop()))?;
         let no_transfer =
             GpuTransferFunction::new(ctx, &TransferFunction::ramp(0.0, 1.0, [0.0; 4]), [0.0, 1.0])?;
         let pass = Self {
@@ -1063,7 +1055,7 @@ impl VolumePass {
             multiview_mask: None,
             cache: None,
         });
-        scope_result(pollster::block_on(scope.pop()))?;
+        gpu_error(pollster::block_on(scope.pop()))?;
         self.pipelines.insert((format, kind), pipeline.clone());
         Ok(pipeline)
     }
@@ -1125,7 +1117,7 @@ impl VolumePass {
             layout: &self.layout,
             entries: &entries,
         });
-        scope_result(pollster::block_on(scope.pop()))?;
+        gpu_error(pollster::block_on(scope.pop()))?;
         Ok(PreparedVolume {
             geometry,
             pipeline,
@@ -1149,35 +1141,9 @@ impl VolumePass {
         let Some(target) = self.offscreen.as_ref() else {
             return Err(RenderError::Gpu("no offscreen target".into()));
         };
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("volume"),
-        });
-        {
-            let bg = scene.background.map(|c| f64::from(c) / 255.0);
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("volume"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: bg[0],
-                            g: bg[1],
-                            b: bg[2],
-                            a: bg[3],
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                ..Default::default()
-            });
-            prepared.paint(&mut pass);
-        }
-        target.encode_copy(&mut encoder);
-        ctx.queue().submit([encoder.finish()]);
-        scope_result(pollster::block_on(scope.pop()))?;
+        target.render(device, ctx.queue(), "volume", scene.background, |pass| {
+            prepared.paint(pass)
+        })?;
         target.read(device)
     }
 }
