@@ -75,8 +75,16 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+# The corpus root, replaced by "<data>" in error reasons: reasons are compared between machines,
+# where the corpus lives at different paths.
+DATA_ROOT = None
+
+
 def reason_of(exc):
-    return ("%s: %s" % (type(exc).__name__, exc))[:200]
+    text = "%s: %s" % (type(exc).__name__, exc)
+    if DATA_ROOT:
+        text = text.replace(DATA_ROOT, "<data>")
+    return text[:200]
 
 
 def fl(values):
@@ -342,6 +350,8 @@ def pydicom_geometry(ds, n_frames):
 class Corpus:
     def __init__(self, root):
         self.root = os.path.abspath(root)
+        global DATA_ROOT
+        DATA_ROOT = self.root
         self.entries = []
         self.non_image = []
         self.unreadable = []
