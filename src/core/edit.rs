@@ -694,6 +694,15 @@ impl History {
         self.open.is_some()
     }
 
+    /// True when the open transaction adds region `id` (aborting it would remove the region).
+    pub fn open_adds(&self, id: RegionId) -> bool {
+        self.open.as_ref().is_some_and(|t| {
+            t.edits
+                .iter()
+                .any(|e| matches!(e, Edit::AddRegion { region, .. } if region.id == id))
+        })
+    }
+
     /// Applies `edit` to `doc` and records it in the open transaction.
     pub fn record(&mut self, doc: &mut Document, edit: Edit) -> Result<(), EditError> {
         let t = self.open.as_mut().ok_or(EditError::NoTransaction)?;

@@ -7,6 +7,7 @@ pub mod edit;
 pub mod geometry;
 pub mod mask;
 pub mod metrics;
+pub mod paint;
 pub mod projection;
 pub mod reslice;
 pub mod stats;

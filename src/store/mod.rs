@@ -884,6 +884,30 @@ impl Project {
     }
 }
 
+/// The part of `doc` that [`Project::commit`] reads for `t`: the tiles its mask edits touched.
+/// A writer thread commits `t` with this instead of a copy of the whole document.
+pub fn commit_snapshot(doc: &Document, t: &Transaction) -> Document {
+    let mut out = Document::default();
+    for edit in &t.edits {
+        let Edit::PaintMask { region, bounds, .. } = edit else {
+            continue;
+        };
+        let Some(mask) = doc.masks.get(region) else {
+            continue;
+        };
+        let copy = out
+            .masks
+            .entry(*region)
+            .or_insert_with(|| MaskTiles::new(mask.size()));
+        for key in MaskTiles::tiles_touched(*bounds) {
+            if let Some(tile) = mask.tile(key) {
+                copy.set_tile(key, tile.to_vec());
+            }
+        }
+    }
+    out
+}
+
 fn write_edit(
     tx: &rusqlite::Transaction<'_>,
     doc: &Document,

@@ -1,29 +1,135 @@
 //! The viewer app: state, the commands the UI pushes during a frame, and the panels that draw it.
 //!
-//! Projects are shown read-only for now: regions, phrases and links are drawn and listed, never
-//! changed (the annotation tools and `AppState::apply` of ARCHITECTURE.md §7 come next).
+//! Panels and tools read the state and push [`Command`]s; [`AppState::apply`] runs them at the end
+//! of the frame and is the only place the document changes (ARCHITECTURE.md §7). Each applied edit
+//! is one undo step and is handed to the project's writer thread at once.
 
 use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use super::overlay::{self, MaskLayer};
 use super::project::{self, OpenProject, RecordState};
 use super::slice::{self, SliceValues, SliceView, Window};
 use super::theme;
-use crate::core::annotation::{Grounding, ImageId, PhraseId, RegionId};
-use egui::{Color32, Event, Key, MouseWheelUnit, PointerButton, Pos2, Rect, RichText, Sense, Ui};
+use super::tools::{self, Gesture, Settings, Tool};
+use super::writer::Writer;
+use crate::core::annotation::{
+    Grounding, ImageId, Label, LabelId, PhraseId, Region, RegionId, Shape, Status,
+};
+use crate::core::paint;
+use crate::core::{Document, Edit, MaskTiles};
+use egui::{
+    Color32, Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, Rect, RichText, Sense, Ui,
+    Vec2,
+};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// A change the UI asks for; applied in one place at the end of the frame (ARCHITECTURE.md §7).
-enum Command {
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Load files, folders or projects.
     Load(Vec<PathBuf>),
+    /// Show image `i`.
     Select(usize),
+    /// Move `n` slices.
     StepSlice(i64),
+    /// Go to slice `k` (clamped).
     SetSlice(usize),
-    AdjustWindow { dwidth: f64, dcenter: f64 },
+    /// Change the window by a drag.
+    AdjustWindow {
+        /// Change of width.
+        dwidth: f64,
+        /// Change of centre.
+        dcenter: f64,
+    },
+    /// Next window preset.
     NextPreset,
+    /// The image's first window again.
     ResetWindow,
-    ToggleWindowMode,
+    /// Show or hide the shortcuts.
     ToggleHelp,
+    /// Pick a tool.
+    SetTool(Tool),
+    /// Move the image on screen by a drag.
+    Pan(Vec2),
+    /// Zoom by `factor` keeping the point under `about` in place.
+    Zoom {
+        /// Scale factor.
+        factor: f32,
+        /// Screen point that stays put.
+        about: Pos2,
+    },
+    /// Fit the image to the viewport again.
+    ResetView,
+    /// Undo the latest step.
+    Undo,
+    /// Redo the latest undone step.
+    Redo,
+    /// Add a vector region with the active label.
+    AddShape {
+        /// Its geometry.
+        shape: Shape,
+        /// The undo step's name.
+        name: &'static str,
+    },
+    /// Move or resize a region.
+    SetShape {
+        /// The region.
+        region: RegionId,
+        /// Its new geometry.
+        shape: Shape,
+    },
+    /// Start a brush or eraser stroke (one undo step until `StrokeEnd`).
+    StrokeBegin {
+        /// Eraser.
+        erase: bool,
+    },
+    /// Paint (or erase) the capsule between two positions (i, j, k).
+    StrokeTo {
+        /// Last position.
+        from: [f64; 3],
+        /// New position.
+        to: [f64; 3],
+        /// Eraser.
+        erase: bool,
+    },
+    /// End the stroke.
+    StrokeEnd,
+    /// A closed polygon: a vector region, or filled into the active label's mask.
+    ClosePolygon {
+        /// Vertices (i, j).
+        points: Vec<[f64; 2]>,
+        /// Slice.
+        k: usize,
+    },
+    /// Fill the connected voxels within the threshold range from a seed.
+    ThresholdFill {
+        /// Seed voxel.
+        seed: [usize; 3],
+    },
+    /// Select a region (or none).
+    SelectRegion(Option<RegionId>),
+    /// Delete a region.
+    DeleteRegion(RegionId),
+    /// Change a region's label.
+    SetRegionLabel {
+        /// The region.
+        region: RegionId,
+        /// The label.
+        label: LabelId,
+    },
+    /// Accept or reject a region.
+    SetStatus {
+        /// The region.
+        region: RegionId,
+        /// The new status.
+        status: Status,
+    },
+    /// Add a label with the next palette colour and make it active.
+    AddLabel,
+    /// Rename or recolour a label.
+    UpdateLabel(Label),
+    /// Draw with this label.
+    SetActiveLabel(LabelId),
 }
 
 /// Display settings of one image, kept apart from its voxels.
@@ -32,6 +138,10 @@ struct Display {
     window: Window,
     /// Index into the image's window presets; `None` after a manual change or for the data range.
     preset: Option<usize>,
+    /// Zoom relative to fitting the viewport.
+    zoom: f32,
+    /// Offset of the image centre from the viewport centre, in points.
+    pan: Vec2,
 }
 
 /// The texture of the selected slice and what it was made from.
@@ -46,26 +156,42 @@ struct OverlayTexture {
     texture: egui::TextureHandle,
 }
 
-/// Image, slice, subsampling step and highlighted regions.
-type OverlayKey = (usize, usize, usize, Vec<RegionId>);
+/// Image, slice, subsampling step, document revision and highlighted regions.
+type OverlayKey = (usize, usize, usize, u64, Vec<RegionId>);
+
+/// The threshold preview of the selected slice and what it was made from.
+struct PreviewTexture {
+    key: (usize, usize, u64, u64),
+    texture: egui::TextureHandle,
+}
 
 /// The viewer's state.
-pub struct ViewerApp {
+pub struct AppState {
     images: Vec<ImageEntry>,
     displays: Vec<Display>,
     non_images: Vec<crate::io::NonImageObject>,
     errors: Vec<String>,
     jobs: Vec<LoadJob>,
     next_job: u64,
-    /// The open project, shown read-only.
+    /// The open project.
     project: Option<OpenProject>,
     /// Regions to highlight this frame (those of the hovered phrase, chip or list row).
     highlight: BTreeSet<RegionId>,
     /// The phrase under the pointer this frame.
     hovered_phrase: Option<PhraseId>,
     selected: Option<usize>,
-    /// Primary-button drag changes the window (right-drag always does).
-    window_mode: bool,
+    /// The active tool, its settings and the gesture in progress.
+    tool: Tool,
+    settings: Settings,
+    gesture: Gesture,
+    /// Regions the open stroke paints into (erases from).
+    stroke: Vec<RegionId>,
+    /// The selected region (properties panel, move, delete).
+    selected_region: Option<RegionId>,
+    /// The label new regions get.
+    active_label: Option<LabelId>,
+    /// The latest action's outcome, shown in the status bar.
+    message: Option<String>,
     show_help: bool,
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
@@ -75,14 +201,13 @@ pub struct ViewerApp {
     slice_cache: Option<((usize, usize), SliceValues)>,
     texture: Option<SliceTexture>,
     overlay: Option<OverlayTexture>,
+    preview: Option<PreviewTexture>,
     commands: Vec<Command>,
 }
 
-impl ViewerApp {
+impl AppState {
     /// Creates the app and starts loading `paths` (if any) in the background.
     pub fn new(cc: &eframe::CreationContext<'_>, paths: Vec<PathBuf>) -> Self {
-        let ctx = &cc.egui_ctx;
-        theme::apply(ctx);
         let graphics = cc.wgpu_render_state.as_ref().map_or_else(
             || "unknown".to_owned(),
             |r| {
@@ -90,6 +215,12 @@ impl ViewerApp {
                 format!("{:?} · {}", info.backend, info.name)
             },
         );
+        Self::with_context(&cc.egui_ctx, graphics, paths)
+    }
+
+    /// Creates the app on `ctx` (the test harness's, or eframe's) and starts loading `paths`.
+    pub fn with_context(ctx: &egui::Context, graphics: String, paths: Vec<PathBuf>) -> Self {
+        theme::apply(ctx);
         let mut app = Self {
             images: Vec::new(),
             displays: Vec::new(),
@@ -101,7 +232,13 @@ impl ViewerApp {
             highlight: BTreeSet::new(),
             hovered_phrase: None,
             selected: None,
-            window_mode: false,
+            tool: Tool::Navigate,
+            settings: Settings::default(),
+            gesture: Gesture::Idle,
+            stroke: Vec::new(),
+            selected_region: None,
+            active_label: None,
+            message: None,
             show_help: false,
             graphics,
             wheel_steps: 0.0,
@@ -109,12 +246,72 @@ impl ViewerApp {
             slice_cache: None,
             texture: None,
             overlay: None,
+            preview: None,
             commands: Vec::new(),
         };
         if !paths.is_empty() {
             app.start_load(ctx, paths);
         }
         app
+    }
+
+    /// True while images or a project are loading.
+    pub fn is_loading(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    /// The open project's document, if a project is open.
+    pub fn document(&self) -> Option<&Document> {
+        self.project.as_ref().map(|p| &p.doc)
+    }
+
+    /// The selected image's slice index, if an image is shown.
+    pub fn slice(&self) -> Option<usize> {
+        self.current().map(|(_, d)| d.k)
+    }
+
+    /// The selected image's window (centre, width), if an image is shown.
+    pub fn window(&self) -> Option<(f64, f64)> {
+        self.current()
+            .map(|(_, d)| (d.window.center, d.window.width))
+    }
+
+    /// Where the slice plane was drawn last frame.
+    pub fn plane_rect(&self) -> Option<Rect> {
+        self.view.map(|v| v.rect)
+    }
+
+    /// The active tool.
+    pub fn tool(&self) -> Tool {
+        self.tool
+    }
+
+    /// Transactions handed to the writer and not yet in the file.
+    pub fn unsaved(&self) -> usize {
+        self.project.as_ref().map_or(0, OpenProject::unsaved)
+    }
+
+    /// Messages of loads and saves that failed.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = self.errors.clone();
+        if let Some(p) = &self.project {
+            out.extend(p.save_errors.iter().cloned());
+        }
+        out
+    }
+
+    /// Waits until every change handed to the project's writer is in the file.
+    pub fn flush(&mut self) {
+        if let Some(p) = &mut self.project
+            && let Some(w) = p.writer.take()
+        {
+            for outcome in w.finish() {
+                match outcome.error {
+                    None => p.saved += 1,
+                    Some(e) => p.save_errors.push(format!("{}: {e}", outcome.name)),
+                }
+            }
+        }
     }
 
     /// Starts one job per `.voxmark` project in `paths` and one for the other files and folders.
@@ -152,6 +349,8 @@ impl ViewerApp {
             k: nz / 2,
             window: entry.default_window,
             preset: from_file.then_some(0),
+            zoom: 1.0,
+            pan: Vec2::ZERO,
         });
         self.images.push(entry);
         self.images.len() - 1
@@ -182,6 +381,11 @@ impl ViewerApp {
         self.slice_cache = None;
         self.texture = None;
         self.overlay = None;
+        self.preview = None;
+        self.selected_region = None;
+        self.active_label = None;
+        self.gesture = Gesture::Idle;
+        self.stroke.clear();
     }
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {
@@ -213,8 +417,15 @@ impl ViewerApp {
             }
             LoadEvent::ProjectOpened(contents) => {
                 self.close_project();
-                let project =
+                let mut project =
                     OpenProject::new(contents.path, job, contents.records, contents.document);
+                match Writer::spawn(contents.project, project.who.to_string(), ctx.clone()) {
+                    Ok(w) => project.writer = Some(w),
+                    Err(e) => project.save_errors.push(format!(
+                        "cannot start the project writer ({e}): changes stay in memory"
+                    )),
+                }
+                self.active_label = project.doc.labels.keys().next().copied();
                 ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!(
                     "{} — Voxmark",
                     project.name()
@@ -245,28 +456,56 @@ impl ViewerApp {
         }
     }
 
+    /// Runs one command: the only place the document and the view settings change.
     fn apply(&mut self, ctx: &egui::Context, command: Command) {
         match command {
-            Command::Load(paths) => {
-                self.start_load(ctx, paths);
-                return;
-            }
+            Command::Load(paths) => self.start_load(ctx, paths),
             Command::Select(i) => {
-                if i < self.images.len() {
+                if i < self.images.len() && self.selected != Some(i) {
+                    self.end_gesture();
                     self.selected = Some(i);
+                    self.selected_region = None;
                 }
-                return;
             }
-            Command::ToggleWindowMode => {
-                self.window_mode = !self.window_mode;
-                return;
+            Command::ToggleHelp => self.show_help = !self.show_help,
+            Command::SetTool(tool) => {
+                if tool.edits() && self.current_project_image().is_none() {
+                    self.message = Some(format!(
+                        "{}: open or create a project to annotate",
+                        tool.name()
+                    ));
+                    return;
+                }
+                self.end_gesture();
+                if tool == Tool::Threshold && self.tool != Tool::Threshold {
+                    // Start from the window: what is visible is what the user wants to fill.
+                    if let Some((_, d)) = self.current() {
+                        let (c, w) = (d.window.center, d.window.width);
+                        self.settings.threshold = (c - w / 2.0, c + w / 2.0);
+                    }
+                }
+                self.tool = tool;
             }
-            Command::ToggleHelp => {
-                self.show_help = !self.show_help;
-                return;
+            Command::SelectRegion(r) => self.selected_region = r,
+            Command::StepSlice(_)
+            | Command::SetSlice(_)
+            | Command::AdjustWindow { .. }
+            | Command::NextPreset
+            | Command::ResetWindow
+            | Command::Pan(_)
+            | Command::Zoom { .. }
+            | Command::ResetView => self.apply_view(command),
+            Command::SetActiveLabel(l) => self.active_label = Some(l),
+            edit => {
+                if let Err(e) = self.apply_edit(edit) {
+                    self.message = Some(e);
+                }
             }
-            _ => {}
         }
+    }
+
+    /// Slice, window, zoom and pan of the selected image.
+    fn apply_view(&mut self, command: Command) {
         let Some((entry, display)) = self
             .selected
             .and_then(|s| Some((self.images.get(s)?, self.displays.get_mut(s)?)))
@@ -302,11 +541,287 @@ impl ViewerApp {
                     display.preset = None;
                 }
             }
-            Command::Load(_)
-            | Command::Select(_)
-            | Command::ToggleWindowMode
-            | Command::ToggleHelp => {}
+            Command::Pan(d) => display.pan += d,
+            Command::Zoom { factor, about } => {
+                let zoom = (display.zoom * factor).clamp(0.1, 64.0);
+                let f = zoom / display.zoom;
+                // Keep the point under the cursor in place: the centre moves away from it by f.
+                if let Some(view) = self.view {
+                    let centre = view.rect.center();
+                    let new_centre = about + (centre - about) * f;
+                    display.pan += new_centre - centre;
+                }
+                display.zoom = zoom;
+            }
+            Command::ResetView => {
+                display.zoom = 1.0;
+                display.pan = Vec2::ZERO;
+            }
+            _ => {}
         }
+    }
+
+    /// Abandons a gesture in progress (an open stroke is committed: what was painted stays).
+    fn end_gesture(&mut self) {
+        if !self.stroke.is_empty() || matches!(self.gesture, Gesture::Stroke { .. }) {
+            let _ = self.apply_edit(Command::StrokeEnd);
+        }
+        self.gesture = Gesture::Idle;
+    }
+
+    /// Commands that change the document of the open project.
+    fn apply_edit(&mut self, command: Command) -> Result<(), String> {
+        let s = self.selected.ok_or("no image is shown")?;
+        let entry = self.images.get(s).ok_or("no image is shown")?;
+        let p = self
+            .project
+            .as_mut()
+            .ok_or("open or create a project to annotate (File → New project…)")?;
+        let image = entry
+            .project_image
+            .ok_or("this image is not part of the open project (File → Add images…)")?;
+        let volume = &entry.image.volume;
+        let size = volume.size();
+        let spacing = volume.spacing_mm();
+        let now = now_ms();
+        match command {
+            Command::Undo => {
+                if p.history.is_open() {
+                    return Ok(());
+                }
+                self.message = Some(match p.undo()? {
+                    Some(name) => format!("undid {name}"),
+                    None => "nothing to undo".into(),
+                });
+                self.selected_region = self
+                    .selected_region
+                    .filter(|r| p.doc.regions.contains_key(r));
+            }
+            Command::Redo => {
+                if p.history.is_open() {
+                    return Ok(());
+                }
+                self.message = Some(match p.redo()? {
+                    Some(name) => format!("redid {name}"),
+                    None => "nothing to redo".into(),
+                });
+            }
+            Command::AddShape { shape, name } => {
+                let (mut edits, label) = label_for_drawing(&p.doc, self.active_label);
+                let id = Document::next_id(&p.doc.regions);
+                edits.push(Edit::AddRegion {
+                    region: new_region(id, image, label, shape, p, now),
+                    mask: None,
+                    links: Vec::new(),
+                });
+                p.transact(name, edits)?;
+                self.active_label = Some(label);
+                self.selected_region = Some(id);
+                self.message = Some(format!("{name}: region #{id}"));
+            }
+            Command::SetShape { region, shape } => {
+                let before = p
+                    .doc
+                    .regions
+                    .get(&region)
+                    .ok_or("the region is gone")?
+                    .clone();
+                let mut after = before.clone();
+                after.shape = shape;
+                after.modified_ms = now;
+                p.transact("move region", vec![Edit::UpdateRegion { before, after }])?;
+            }
+            Command::StrokeBegin { erase } => {
+                if p.history.is_open() {
+                    p.finish()?;
+                }
+                if erase {
+                    p.begin("erase")?;
+                    self.stroke = p
+                        .notes(image)
+                        .map(|n| n.regions.clone())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|r| {
+                            p.doc.regions.get(r).is_some_and(|x| {
+                                x.shape == Shape::Mask && x.status != Status::Rejected
+                            })
+                        })
+                        .collect();
+                } else {
+                    p.begin("brush stroke")?;
+                    let (region, label) = mask_target(p, image, size, self.active_label, now)?;
+                    self.active_label = Some(label);
+                    self.stroke = vec![region];
+                }
+            }
+            Command::StrokeTo { from, to, erase } => {
+                if !p.history.is_open() {
+                    return Ok(());
+                }
+                let Some((bounds, inside)) =
+                    paint::capsule(from, to, self.settings.brush, spacing, size)
+                else {
+                    return Ok(());
+                };
+                for &region in &self.stroke {
+                    let Some(mask) = p.doc.masks.get(&region) else {
+                        continue;
+                    };
+                    let value = u8::from(!erase);
+                    if let Some(edit) = paint::paint_edit(region, mask, bounds, &inside, value) {
+                        p.record(edit)?;
+                    }
+                }
+            }
+            Command::StrokeEnd => {
+                let regions = std::mem::take(&mut self.stroke);
+                if !p.history.is_open() {
+                    return Ok(());
+                }
+                // A new mask that got no voxel (a stroke outside the image) is not kept.
+                let empty_new = regions.iter().any(|r| {
+                    p.doc.masks.get(r).is_some_and(|m| m.count() == 0) && p.history.open_adds(*r)
+                });
+                if empty_new {
+                    p.abort();
+                } else {
+                    p.finish()?;
+                    self.message = Some("stroke saved".into());
+                }
+            }
+            Command::ClosePolygon { points, k } => {
+                if self.settings.polygon_to_mask {
+                    let (bounds, inside) = paint::polygon_voxels(&points, k, size)
+                        .ok_or("the polygon covers no voxel")?;
+                    self.fill_mask("fill polygon", bounds, &inside)?;
+                } else {
+                    return self.apply_edit(Command::AddShape {
+                        shape: Shape::Polygon {
+                            slice: u32::try_from(k).unwrap_or(u32::MAX),
+                            points,
+                        },
+                        name: "draw polygon",
+                    });
+                }
+            }
+            Command::ThresholdFill { seed } => {
+                let (lo, hi) = self.settings.threshold;
+                let value_at = |v: [usize; 3]| volume.value(v, 0);
+                let (bounds, inside) = paint::threshold_fill(
+                    &value_at,
+                    size,
+                    seed,
+                    (lo.min(hi), lo.max(hi)),
+                    self.settings.threshold_3d,
+                    FILL_LIMIT,
+                )
+                .ok_or_else(|| {
+                    format!(
+                        "the voxel clicked is outside the range {} … {}",
+                        format_value(lo),
+                        format_value(hi)
+                    )
+                })?;
+                self.fill_mask("threshold fill", bounds, &inside)?;
+            }
+            Command::DeleteRegion(region) => {
+                let edit = Edit::remove_region(&p.doc, region).ok_or("the region is gone")?;
+                p.transact("delete region", vec![edit])?;
+                if self.selected_region == Some(region) {
+                    self.selected_region = None;
+                }
+                self.message = Some(format!("deleted region #{region}"));
+            }
+            Command::SetRegionLabel { region, label } => {
+                let before = p
+                    .doc
+                    .regions
+                    .get(&region)
+                    .ok_or("the region is gone")?
+                    .clone();
+                let mut after = before.clone();
+                after.label = Some(label);
+                after.modified_ms = now;
+                p.transact("change label", vec![Edit::UpdateRegion { before, after }])?;
+            }
+            Command::SetStatus { region, status } => {
+                let before = p
+                    .doc
+                    .regions
+                    .get(&region)
+                    .ok_or("the region is gone")?
+                    .clone();
+                let mut after = before.clone();
+                after.status = status;
+                after.modified_ms = now;
+                let name = match status {
+                    Status::Accepted => "accept",
+                    Status::Rejected => "reject",
+                    Status::Proposed => "reopen",
+                };
+                p.transact(name, vec![Edit::UpdateRegion { before, after }])?;
+            }
+            Command::AddLabel => {
+                let label = next_label(&p.doc);
+                let id = label.id;
+                p.transact("add label", vec![Edit::AddLabel(label)])?;
+                self.active_label = Some(id);
+            }
+            Command::UpdateLabel(after) => {
+                let before = p
+                    .doc
+                    .labels
+                    .get(&after.id)
+                    .ok_or("the label is gone")?
+                    .clone();
+                if before != after {
+                    p.transact("edit label", vec![Edit::UpdateLabel { before, after }])?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sets `inside` of `bounds` in the active label's mask of the selected image, as one step.
+    fn fill_mask(
+        &mut self,
+        name: &str,
+        bounds: crate::core::VoxelBox,
+        inside: &[bool],
+    ) -> Result<(), String> {
+        let s = self.selected.ok_or("no image is shown")?;
+        let entry = self.images.get(s).ok_or("no image is shown")?;
+        let image = entry.project_image.ok_or("not a project image")?;
+        let size = entry.image.volume.size();
+        let p = self.project.as_mut().ok_or("no project")?;
+        p.begin(name)?;
+        let (region, label) = match mask_target(p, image, size, self.active_label, now_ms()) {
+            Ok(x) => x,
+            Err(e) => {
+                p.abort();
+                return Err(e);
+            }
+        };
+        let edit = p
+            .doc
+            .masks
+            .get(&region)
+            .and_then(|m| paint::paint_edit(region, m, bounds, inside, 1));
+        if let Some(edit) = edit
+            && let Err(e) = p.record(edit)
+        {
+            p.abort();
+            return Err(e);
+        }
+        p.finish()?;
+        self.active_label = Some(label);
+        self.message = Some(format!(
+            "{name}: {} voxels",
+            inside.iter().filter(|&&x| x).count()
+        ));
+        Ok(())
     }
 
     /// Keys and dropped files, read before the panels draw.
@@ -332,29 +847,60 @@ impl ViewerApp {
                 .iter()
                 .any(|e| matches!(e, Event::Text(t) if t == "?"))
         });
+        let selected_region = self.selected_region;
+        let mut cancel = false;
         ctx.input_mut(|i| {
-            let mut key = |k: Key| i.consume_key(egui::Modifiers::NONE, k);
-            let steps = [
+            // Redo first: Ctrl+Z also matches Ctrl+Shift+Z (egui ignores unnamed Shift).
+            let redo = i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
+                || i.consume_key(Modifiers::COMMAND, Key::Y);
+            let undo = i.consume_key(Modifiers::COMMAND, Key::Z);
+            if redo {
+                self.commands.push(Command::Redo);
+            } else if undo {
+                self.commands.push(Command::Undo);
+            }
+            let mut key = |k: Key| i.consume_key(Modifiers::NONE, k);
+            let mut keys = vec![
                 (Key::ArrowUp, Command::StepSlice(1)),
                 (Key::ArrowDown, Command::StepSlice(-1)),
                 (Key::PageUp, Command::StepSlice(page)),
                 (Key::PageDown, Command::StepSlice(-page)),
                 (Key::Home, Command::SetSlice(0)),
                 (Key::End, Command::SetSlice(usize::MAX)),
-                (Key::W, Command::ToggleWindowMode),
                 (Key::R, Command::ResetWindow),
-                (Key::P, Command::NextPreset),
+                (Key::L, Command::NextPreset),
+                (Key::Z, Command::ResetView),
                 (Key::F1, Command::ToggleHelp),
             ];
-            for (k, command) in steps {
+            keys.extend(Tool::ALL.map(|t| (t.key(), Command::SetTool(t))));
+            if let Some(r) = selected_region {
+                keys.push((Key::Delete, Command::DeleteRegion(r)));
+                keys.push((Key::Backspace, Command::DeleteRegion(r)));
+            }
+            for (k, command) in keys {
                 if key(k) {
                     self.commands.push(command);
                 }
             }
+            let radius = &mut self.settings.brush.radius_mm;
+            if key(Key::OpenBracket) {
+                *radius = (*radius / 1.25).max(0.1);
+            }
+            if key(Key::CloseBracket) {
+                *radius = (*radius * 1.25).min(200.0);
+            }
             if key(Key::Escape) {
-                self.show_help = false;
+                cancel = true;
             }
         });
+        if cancel {
+            self.show_help = false;
+            if self.gesture == Gesture::Idle {
+                self.commands.push(Command::SelectRegion(None));
+            } else {
+                self.end_gesture();
+            }
+        }
         if help {
             self.commands.push(Command::ToggleHelp);
         }
@@ -559,6 +1105,11 @@ impl ViewerApp {
         let mut hovered_phrase = None;
         let mut commands = Vec::new();
 
+        labels_section(ui, doc, self.active_label, &mut commands);
+        if let Some(r) = self.selected_region.and_then(|r| doc.regions.get(&r)) {
+            region_properties(ui, p, r, &mut commands);
+        }
+        ui.add_space(6.0);
         ui.heading("Report");
         match doc.images.get(&image).and_then(|i| i.report.as_deref()) {
             Some(report) => {
@@ -679,10 +1230,11 @@ impl ViewerApp {
                     if label.hovered() {
                         highlight.insert(*r);
                     }
-                    if label.clicked()
-                        && let Some(k) = region_slice(p, *r)
-                    {
-                        commands.push(Command::SetSlice(k));
+                    if label.clicked() {
+                        commands.push(Command::SelectRegion(Some(*r)));
+                        if let Some(k) = region_slice(p, *r) {
+                            commands.push(Command::SetSlice(k));
+                        }
                     }
                 }
             });
@@ -724,15 +1276,20 @@ impl ViewerApp {
             .filter_map(|r| {
                 Some(MaskLayer {
                     mask: doc.masks.get(&r.id)?,
-                    style: overlay::style(r, &doc.labels, self.highlight.contains(&r.id)),
+                    style: overlay::style(
+                        r,
+                        &doc.labels,
+                        self.highlight.contains(&r.id) || self.selected_region == Some(r.id),
+                    ),
                 })
             })
             .collect();
         if !layers.is_empty() {
             let max_side = ctx.input(|i| i.max_texture_side);
             let step = slice::subsample_step(view.size[0], view.size[1], max_side);
-            let highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
-            let key = (s, k, step, highlighted);
+            let mut highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
+            highlighted.extend(self.selected_region);
+            let key = (s, k, step, p.revision, highlighted);
             let fresh = self.overlay.as_ref().is_some_and(|o| o.key == key);
             if !fresh {
                 let image = overlay::mask_overlay(&layers, k, view.size, step);
@@ -757,7 +1314,11 @@ impl ViewerApp {
             .iter()
             .filter_map(|r| {
                 let shape = overlay::screen_shape(&r.shape, k, view)?;
-                let style = overlay::style(r, &doc.labels, self.highlight.contains(&r.id));
+                let style = overlay::style(
+                    r,
+                    &doc.labels,
+                    self.highlight.contains(&r.id) || self.selected_region == Some(r.id),
+                );
                 let tag = r
                     .label
                     .and_then(|l| doc.labels.get(&l))
@@ -772,17 +1333,46 @@ impl ViewerApp {
     }
 
     fn toolbar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        let editable = self.current_project_image().is_some();
+        ui.horizontal_wrapped(|ui| {
+            for tool in Tool::ALL {
+                let enabled = editable || !tool.edits();
+                let hint = if enabled {
+                    format!("{} ({:?})", tool.hint(), tool.key())
+                } else {
+                    "open or create a project to annotate".to_owned()
+                };
+                let button = ui
+                    .add_enabled(
+                        enabled,
+                        egui::Button::selectable(self.tool == tool, tool.name()),
+                    )
+                    .on_hover_text(hint)
+                    .on_disabled_hover_text("open or create a project to annotate");
+                if button.clicked() {
+                    self.commands.push(Command::SetTool(tool));
+                }
+            }
+            ui.separator();
+            let (can_undo, can_redo) = self.project.as_ref().map_or((false, false), |p| {
+                (p.history.undo_len() > 0, p.history.redo_len() > 0)
+            });
             if ui
-                .selectable_label(self.window_mode, "W/L")
-                .on_hover_text("Drag to change the window (W)")
+                .add_enabled(can_undo, egui::Button::new("Undo"))
+                .on_hover_text("Ctrl+Z")
                 .clicked()
             {
-                self.commands.push(Command::ToggleWindowMode);
+                self.commands.push(Command::Undo);
             }
-            if ui.button("Reset window").on_hover_text("R").clicked() {
-                self.commands.push(Command::ResetWindow);
+            if ui
+                .add_enabled(can_redo, egui::Button::new("Redo"))
+                .on_hover_text("Ctrl+Shift+Z")
+                .clicked()
+            {
+                self.commands.push(Command::Redo);
             }
+            ui.separator();
+            self.tool_settings(ui);
             if let Some((entry, display)) = self.current() {
                 let nz = entry.image.volume.size()[2];
                 if nz > 1 {
@@ -793,39 +1383,104 @@ impl ViewerApp {
                     }
                 }
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button("?")
-                    .on_hover_text("Keyboard shortcuts (F1)")
-                    .clicked()
-                {
-                    self.commands.push(Command::ToggleHelp);
-                }
-                ui.label(
-                    RichText::new("read-only: annotation tools come next").color(theme::MUTED),
-                );
-            });
+            if ui
+                .button("?")
+                .on_hover_text("Keyboard shortcuts (F1)")
+                .clicked()
+            {
+                self.commands.push(Command::ToggleHelp);
+            }
         });
+    }
+
+    /// The active tool's settings beside the tool buttons.
+    fn tool_settings(&mut self, ui: &mut Ui) {
+        let s = &mut self.settings;
+        match self.tool {
+            Tool::Brush | Tool::Eraser => {
+                ui.label("Radius");
+                ui.add(
+                    egui::DragValue::new(&mut s.brush.radius_mm)
+                        .range(0.1..=200.0)
+                        .speed(0.1)
+                        .suffix(" mm"),
+                )
+                .on_hover_text("[ and ] change it");
+                ui.checkbox(&mut s.brush.sphere, "3D")
+                    .on_hover_text("a sphere across slices instead of a disc on the slice");
+                ui.separator();
+            }
+            Tool::Threshold => {
+                ui.label("Range");
+                ui.add(egui::DragValue::new(&mut s.threshold.0).speed(1.0));
+                ui.label("…");
+                ui.add(egui::DragValue::new(&mut s.threshold.1).speed(1.0));
+                ui.checkbox(&mut s.threshold_3d, "3D")
+                    .on_hover_text("fill connected voxels across slices");
+                ui.separator();
+            }
+            Tool::Polygon => {
+                ui.checkbox(&mut s.polygon_to_mask, "Fill into mask")
+                    .on_hover_text(
+                        "closed polygons paint the active label instead of staying vectors",
+                    );
+                ui.separator();
+            }
+            _ => {}
+        }
+    }
+
+    /// The region drawn under `p` on slice `k` (the topmost, as drawn last).
+    fn region_at(&self, view: &SliceView, k: usize, p: Pos2) -> Option<RegionId> {
+        let (proj, image) = self.current_project_image()?;
+        let notes = proj.notes(image)?;
+        let [i, j] = view.voxel_at(p)?;
+        notes.regions.iter().rev().copied().find(|id| {
+            let Some(r) = proj.doc.regions.get(id) else {
+                return false;
+            };
+            if let Some(m) = proj.doc.masks.get(id) {
+                return m.get([i, j, k]) != 0;
+            }
+            match overlay::screen_shape(&r.shape, k, view) {
+                Some(overlay::ScreenShape::Rect(rect)) => rect.expand(3.0).contains(p),
+                Some(overlay::ScreenShape::Polygon(points)) => {
+                    let ij = view.voxel_from_screen(p);
+                    let poly: Vec<[f64; 2]> =
+                        points.iter().map(|&q| view.voxel_from_screen(q)).collect();
+                    paint::point_in_polygon(ij, &poly)
+                }
+                Some(overlay::ScreenShape::Cross(c)) => c.distance(p) <= 6.0,
+                None => false,
+            }
+        })
     }
 
     fn viewport(&mut self, ui: &mut Ui) {
         let area = ui.available_rect_before_wrap();
-        let response = ui.allocate_rect(area, Sense::click_and_drag());
+        let response = ui
+            .allocate_rect(area, Sense::click_and_drag())
+            .on_hover_cursor(match self.tool {
+                Tool::Navigate => egui::CursorIcon::Default,
+                Tool::Window => egui::CursorIcon::ResizeColumn,
+                _ => egui::CursorIcon::Crosshair,
+            });
         let ctx = ui.ctx().clone();
         let texture = self.slice_texture(&ctx);
         let painter = ui.painter_at(area);
         self.view = None;
-        if let (Some(id), Some((entry, _))) = (texture, self.current()) {
+        if let (Some(id), Some((entry, display))) = (texture, self.current()) {
             let v = &entry.image.volume;
             let [nx, ny, _] = v.size();
             let sp = v.spacing_mm();
             let physical = egui::vec2((nx as f64 * sp[0]) as f32, (ny as f64 * sp[1]) as f32);
-            let scale = (area.width() / physical.x).min(area.height() / physical.y);
+            let scale = (area.width() / physical.x).min(area.height() / physical.y) * display.zoom;
             if scale.is_finite() && scale > 0.0 {
-                let view =
-                    SliceView::new(Rect::from_center_size(area.center(), physical * scale), v);
+                let rect = Rect::from_center_size(area.center() + display.pan, physical * scale);
+                let view = SliceView::new(rect, v);
                 painter.image(id, view.rect, view.uv(), Color32::WHITE);
                 self.view = Some(view);
+                self.paint_threshold_preview(&ctx, &painter, &view);
                 self.paint_regions(&ctx, &painter, &view);
             }
         } else if self.jobs.is_empty()
@@ -857,8 +1512,9 @@ impl ViewerApp {
         }
 
         if response.contains_pointer() {
-            let wheel: f32 = ui.input(|i| {
-                i.events
+            let (wheel, zoom_mod) = ui.input(|i| {
+                let wheel: f32 = i
+                    .events
                     .iter()
                     .filter_map(|e| match e {
                         Event::MouseWheel { unit, delta, .. } => Some(match unit {
@@ -868,17 +1524,32 @@ impl ViewerApp {
                         }),
                         _ => None,
                     })
-                    .sum()
+                    .sum();
+                (wheel, i.modifiers.command)
             });
-            self.wheel_steps += wheel;
-            let whole = self.wheel_steps.trunc();
-            if whole != 0.0 {
-                self.wheel_steps -= whole;
-                self.commands.push(Command::StepSlice(whole as i64));
+            if zoom_mod {
+                if wheel != 0.0
+                    && let Some(p) = response.hover_pos()
+                {
+                    self.commands.push(Command::Zoom {
+                        factor: 1.15f32.powf(wheel),
+                        about: p,
+                    });
+                }
+            } else {
+                self.wheel_steps += wheel;
+                let whole = self.wheel_steps.trunc();
+                if whole != 0.0 {
+                    self.wheel_steps -= whole;
+                    self.commands.push(Command::StepSlice(whole as i64));
+                }
             }
         }
+        if response.dragged_by(PointerButton::Middle) {
+            self.commands.push(Command::Pan(response.drag_delta()));
+        }
         let windowing = response.dragged_by(PointerButton::Secondary)
-            || (self.window_mode && response.dragged_by(PointerButton::Primary));
+            || (self.tool == Tool::Window && response.dragged_by(PointerButton::Primary));
         if windowing && let Some((entry, _)) = self.current() {
             let range = entry.stats.max - entry.stats.min;
             let per_point = if range.is_finite() && range > 0.0 {
@@ -891,6 +1562,102 @@ impl ViewerApp {
                 dwidth: f64::from(d.x) * per_point,
                 dcenter: f64::from(d.y) * per_point,
             });
+        }
+        self.tool_input(&response, &painter);
+    }
+
+    /// The active tool's gesture and its drawing over the slice.
+    fn tool_input(&mut self, response: &egui::Response, painter: &egui::Painter) {
+        let (Some(view), Some((entry, display))) = (self.view, self.current()) else {
+            return;
+        };
+        let k = display.k;
+        let spacing_mm = entry.image.volume.spacing_mm();
+        let editable = self.current_project_image().is_some();
+        if self.tool.edits() && !editable {
+            return;
+        }
+        let pointer = response.hover_pos().or(response.interact_pointer_pos());
+        let hovered = pointer.and_then(|p| self.region_at(&view, k, p));
+        let selected_shape = self
+            .selected_region
+            .and_then(|r| Some((r, self.project.as_ref()?.doc.regions.get(&r)?.shape.clone())));
+        let input = tools::Input {
+            response,
+            view: &view,
+            k,
+            selected: selected_shape.as_ref().map(|(r, s)| (*r, s)),
+            hovered,
+            spacing_mm,
+        };
+        let mut out = Vec::new();
+        tools::interact(self.tool, &mut self.gesture, &input, &mut out);
+        tools::paint(
+            painter,
+            self.tool,
+            &self.gesture,
+            &self.settings,
+            &input,
+            pointer,
+        );
+        self.commands.extend(out);
+    }
+
+    /// In-range voxels of the slice tinted while the threshold tool is active.
+    fn paint_threshold_preview(
+        &mut self,
+        ctx: &egui::Context,
+        painter: &egui::Painter,
+        view: &SliceView,
+    ) {
+        if self.tool != Tool::Threshold {
+            return;
+        }
+        let (Some(s), Some(((cs, ck), values))) = (self.selected, self.slice_cache.as_ref()) else {
+            return;
+        };
+        let Some(display) = self.displays.get(s) else {
+            return;
+        };
+        if (*cs, *ck) != (s, display.k) {
+            return;
+        }
+        let (lo, hi) = self.settings.threshold;
+        let (lo, hi) = (lo.min(hi), lo.max(hi));
+        let key = (s, display.k, lo.to_bits(), hi.to_bits());
+        if self.preview.as_ref().is_none_or(|t| t.key != key) {
+            let c = values.components.max(1);
+            let tint = theme::THRESHOLD_PREVIEW;
+            let pixels: Vec<Color32> = values
+                .values
+                .chunks_exact(c)
+                .map(|px| {
+                    let x = f64::from(px[0]);
+                    if x >= lo && x <= hi {
+                        tint
+                    } else {
+                        Color32::TRANSPARENT
+                    }
+                })
+                .collect();
+            if pixels.len() != values.width * values.height {
+                return;
+            }
+            let image = egui::ColorImage::new([values.width, values.height], pixels);
+            match &mut self.preview {
+                Some(t) => {
+                    t.texture.set(image, egui::TextureOptions::NEAREST);
+                    t.key = key;
+                }
+                None => {
+                    let texture =
+                        ctx.load_texture("voxmark-threshold", image, egui::TextureOptions::NEAREST);
+                    self.preview = Some(PreviewTexture { key, texture });
+                }
+            }
+        }
+        if let Some(t) = &self.preview {
+            painter.image(t.texture.id(), view.rect, view.uv(), Color32::WHITE);
         }
     }
 
@@ -927,6 +1694,23 @@ impl ViewerApp {
                 }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(p) = &self.project {
+                    let state = match (p.save_errors.last(), p.unsaved()) {
+                        (Some(e), _) => {
+                            RichText::new(format!("not saved: {e}")).color(theme::ERROR_MUTED)
+                        }
+                        (None, 0) => RichText::new("saved").color(theme::MUTED),
+                        (None, n) => RichText::new(format!("saving {n}…")).color(theme::MUTED),
+                    };
+                    ui.label(state);
+                    ui.separator();
+                }
+                ui.label(format!("tool: {}", self.tool.name()));
+                ui.separator();
+                if let Some(m) = &self.message {
+                    ui.label(RichText::new(m).color(theme::MUTED));
+                    ui.separator();
+                }
                 let preset = display
                     .preset
                     .and_then(|p| v.meta.windows.get(p))
@@ -964,6 +1748,11 @@ impl ViewerApp {
                             ui.label(*what);
                             ui.end_row();
                         }
+                        for tool in Tool::ALL {
+                            ui.label(RichText::new(format!("{:?}", tool.key())).strong());
+                            ui.label(format!("{}: {}", tool.name(), tool.hint()));
+                            ui.end_row();
+                        }
                     });
                 ui.add_space(6.0);
                 ui.weak(format!("Graphics: {graphics}"));
@@ -975,14 +1764,23 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Mouse wheel, Up / Down", "next / previous slice"),
     ("Page Up / Page Down", "10% of the slices forward / back"),
     ("Home / End", "first / last slice"),
+    ("Ctrl + wheel", "zoom about the cursor"),
+    ("Middle-drag", "pan (left-drag in the select tool too)"),
+    ("Z", "fit the image to the view"),
     (
         "Right-drag",
         "window: horizontal = width, vertical = centre",
     ),
-    ("W", "W/L mode: left-drag changes the window too"),
-    ("P", "next window preset from the file, then the data range"),
+    ("L", "next window preset from the file, then the data range"),
     ("R", "reset the window"),
-    ("Drop files", "load DICOM folders, NIfTI, PNG/JPEG/TIFF"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (Ctrl+Y redoes too)"),
+    ("Delete", "delete the selected region"),
+    ("[ / ]", "smaller / larger brush"),
+    ("Esc", "cancel the gesture, then clear the selection"),
+    (
+        "Drop files",
+        "load DICOM folders, NIfTI, PNG/JPEG/TIFF, .voxmark",
+    ),
     ("? / F1", "show or hide this list"),
 ];
 
@@ -1029,6 +1827,135 @@ fn report_layout(
     job
 }
 
+/// The labels: click one to draw with it, edit its name, click its swatch for the next colour.
+fn labels_section(
+    ui: &mut Ui,
+    doc: &Document,
+    active: Option<LabelId>,
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        ui.heading("Labels");
+        if ui.small_button("Add label").clicked() {
+            commands.push(Command::AddLabel);
+        }
+    });
+    if doc.labels.is_empty() {
+        ui.weak("Drawing adds \"Label 1\".");
+    }
+    for label in doc.labels.values() {
+        ui.horizontal(|ui| {
+            let [r, g, b, _] = label.color;
+            let swatch = ui
+                .add(
+                    egui::Button::new("")
+                        .fill(Color32::from_rgb(r, g, b))
+                        .min_size(egui::vec2(14.0, 14.0)),
+                )
+                .on_hover_text("next colour");
+            if swatch.clicked() {
+                let at = theme::LABEL_PALETTE
+                    .iter()
+                    .position(|c| *c == label.color)
+                    .map_or(0, |n| (n + 1) % theme::LABEL_PALETTE.len());
+                let mut after = label.clone();
+                after.color = theme::LABEL_PALETTE[at];
+                commands.push(Command::UpdateLabel(after));
+            }
+            if ui
+                .radio(active == Some(label.id), "")
+                .on_hover_text("draw with this label")
+                .clicked()
+            {
+                commands.push(Command::SetActiveLabel(label.id));
+            }
+            let id = ui.make_persistent_id(("label-name", label.id));
+            let mut name = ui
+                .data(|d| d.get_temp::<String>(id))
+                .unwrap_or_else(|| label.name.clone());
+            let edit = ui.add(egui::TextEdit::singleline(&mut name).desired_width(140.0));
+            if edit.changed() {
+                ui.data_mut(|d| d.insert_temp(id, name.clone()));
+            }
+            if edit.lost_focus() {
+                ui.data_mut(|d| d.remove::<String>(id));
+                let name = name.trim();
+                if !name.is_empty() && name != label.name {
+                    let mut after = label.clone();
+                    after.name = name.to_owned();
+                    commands.push(Command::UpdateLabel(after));
+                }
+            }
+        });
+    }
+}
+
+/// The selected region: label, status, author, and delete.
+fn region_properties(ui: &mut Ui, p: &OpenProject, r: &Region, commands: &mut Vec<Command>) {
+    ui.add_space(6.0);
+    ui.heading(format!("Region #{}", r.id));
+    ui.label(
+        RichText::new(format!(
+            "{} · {} · {}",
+            r.shape.kind(),
+            r.status.as_str(),
+            r.author
+        ))
+        .small()
+        .color(theme::MUTED),
+    );
+    if let Some(c) = r.confidence {
+        ui.label(
+            RichText::new(format!("confidence {c:.2}"))
+                .small()
+                .color(theme::MUTED),
+        );
+    }
+    if let Some(m) = p.doc.masks.get(&r.id) {
+        ui.label(
+            RichText::new(format!("{} voxels", m.count()))
+                .small()
+                .color(theme::MUTED),
+        );
+    }
+    let current = r
+        .label
+        .and_then(|l| p.doc.labels.get(&l))
+        .map_or("no label", |l| l.name.as_str());
+    egui::ComboBox::from_id_salt(("region-label", r.id))
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for l in p.doc.labels.values() {
+                if ui
+                    .selectable_label(r.label == Some(l.id), &l.name)
+                    .clicked()
+                {
+                    commands.push(Command::SetRegionLabel {
+                        region: r.id,
+                        label: l.id,
+                    });
+                }
+            }
+        });
+    ui.horizontal(|ui| {
+        if r.status != Status::Accepted && ui.button("Accept").clicked() {
+            commands.push(Command::SetStatus {
+                region: r.id,
+                status: Status::Accepted,
+            });
+        }
+        if r.status != Status::Rejected && ui.button("Reject").clicked() {
+            commands.push(Command::SetStatus {
+                region: r.id,
+                status: Status::Rejected,
+            });
+        }
+        if ui.button("Delete").on_hover_text("Delete").clicked() {
+            commands.push(Command::DeleteRegion(r.id));
+        }
+    });
+}
+
 /// One line about a region for tooltips: id, label, kind, status, author.
 fn region_summary(p: &OpenProject, id: RegionId) -> String {
     let Some(r) = p.doc.regions.get(&id) else {
@@ -1072,6 +1999,98 @@ fn region_on_slice(p: &OpenProject, id: RegionId, k: usize) -> bool {
     }
 }
 
+/// The most voxels one threshold fill takes (a 512×512×300 CT has 78.6 M).
+const FILL_LIMIT: usize = 100_000_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The label a new region gets: the active one, else the first, else a new "Label 1" (whose
+/// `AddLabel` edit is returned to go first in the same undo step).
+fn label_for_drawing(doc: &Document, active: Option<LabelId>) -> (Vec<Edit>, LabelId) {
+    if let Some(l) = active.filter(|l| doc.labels.contains_key(l)) {
+        return (Vec::new(), l);
+    }
+    if let Some(&l) = doc.labels.keys().next() {
+        return (Vec::new(), l);
+    }
+    let label = next_label(doc);
+    let id = label.id;
+    (vec![Edit::AddLabel(label)], id)
+}
+
+/// A new label: "Label N" with the next palette colour.
+fn next_label(doc: &Document) -> Label {
+    let id = Document::next_id(&doc.labels);
+    let mut n = doc.labels.len() + 1;
+    while doc.labels.values().any(|l| l.name == format!("Label {n}")) {
+        n += 1;
+    }
+    Label {
+        id,
+        name: format!("Label {n}"),
+        color: theme::LABEL_PALETTE[(n - 1) % theme::LABEL_PALETTE.len()],
+    }
+}
+
+/// A region drawn by the viewer's user now.
+fn new_region(
+    id: RegionId,
+    image: ImageId,
+    label: LabelId,
+    shape: Shape,
+    p: &OpenProject,
+    now: i64,
+) -> Region {
+    Region {
+        id,
+        image,
+        label: Some(label),
+        shape,
+        author: p.who.clone(),
+        prompt: None,
+        status: Status::Accepted,
+        confidence: None,
+        created_ms: now,
+        modified_ms: now,
+    }
+}
+
+/// The mask region the active label paints into on `image`, added (with its label if needed)
+/// inside the open transaction when there is none yet.
+fn mask_target(
+    p: &mut OpenProject,
+    image: ImageId,
+    size: [usize; 3],
+    active: Option<LabelId>,
+    now: i64,
+) -> Result<(RegionId, LabelId), String> {
+    let (edits, label) = label_for_drawing(&p.doc, active);
+    let existing = p.doc.regions.values().find(|r| {
+        r.image == image
+            && r.label == Some(label)
+            && r.shape == Shape::Mask
+            && r.status != Status::Rejected
+    });
+    if let Some(r) = existing {
+        return Ok((r.id, label));
+    }
+    for edit in edits {
+        p.record(edit)?;
+    }
+    let id = Document::next_id(&p.doc.regions);
+    let region = new_region(id, image, label, Shape::Mask, p, now);
+    p.record(Edit::AddRegion {
+        region,
+        mask: Some(MaskTiles::new(size)),
+        links: Vec::new(),
+    })?;
+    Ok((id, label))
+}
+
 /// A value with as many decimals as it needs (integers stay integers).
 fn format_value(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -1083,10 +2102,26 @@ fn format_value(x: f64) -> String {
     }
 }
 
-impl eframe::App for ViewerApp {
+impl eframe::App for AppState {
+    fn on_exit(&mut self) {
+        // Everything applied is in the file before the process ends.
+        self.end_gesture();
+        self.flush();
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+}
+
+impl AppState {
+    /// One frame of the whole window: panels, viewport, then the frame's commands.
+    pub fn frame_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.poll_jobs(&ctx);
+        if let Some(p) = &mut self.project {
+            p.poll_writer();
+        }
         self.handle_input(&ctx);
         // Rebuilt by the right panel each frame; the hovered phrase is last frame's until then.
         self.highlight.clear();

@@ -54,6 +54,8 @@ pub struct ProjectContents {
     pub records: Vec<ImageRecord>,
     /// Its annotations.
     pub document: Document,
+    /// The open file, handed to the writer thread.
+    pub project: Project,
 }
 
 /// What a load job reports, in order.
@@ -61,7 +63,7 @@ pub enum Event {
     /// Files and folders were read (the only event of such a job).
     Files(Loaded),
     /// A project opened; one [`Event::ProjectImage`] per record follows.
-    ProjectOpened(ProjectContents),
+    ProjectOpened(Box<ProjectContents>),
     /// One project image: decoded, or a line saying why not (missing files, unreadable).
     ProjectImage {
         /// The record's id.
@@ -193,23 +195,24 @@ fn load(paths: &[PathBuf]) -> Loaded {
 }
 
 /// Opens the project, reports its records and annotations, then decodes each image from the files
-/// its record names (the project file is closed before the pixels are read).
+/// its record names.
 fn load_project(path: &Path, send: &mut dyn FnMut(Event)) {
     let opened = Project::open(path).and_then(|project| {
         let records = project.images()?;
         let document = project.load_document()?;
         let missing = project.missing_sources()?;
-        Ok((records, document, missing))
+        Ok((project, records, document, missing))
     });
-    let (records, document, missing) = match opened {
+    let (project, records, document, missing) = match opened {
         Ok(x) => x,
         Err(e) => return send(Event::Failed(e.to_string())),
     };
-    send(Event::ProjectOpened(ProjectContents {
+    send(Event::ProjectOpened(Box::new(ProjectContents {
         path: path.to_path_buf(),
         records: records.clone(),
         document,
-    }));
+        project,
+    })));
     for record in &records {
         let result = match missing.iter().find(|(id, _)| *id == record.id) {
             Some((_, file)) => Err(format!(

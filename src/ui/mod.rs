@@ -24,6 +24,9 @@ mod loader;
 mod overlay;
 mod project;
 pub mod slice;
+pub mod tools;
+mod writer;
+pub use app::{AppState, Command};
 pub mod theme;
 
 use std::path::PathBuf;
@@ -47,7 +50,7 @@ pub fn run(paths: Vec<PathBuf>) -> anyhow::Result<()> {
     eframe::run_native(
         "voxmark",
         options,
-        Box::new(move |cc| Ok(Box::new(app::ViewerApp::new(cc, paths)))),
+        Box::new(move |cc| Ok(Box::new(app::AppState::new(cc, paths)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the viewer window: {e}"))
 }

@@ -1,8 +1,13 @@
 //! An open `.voxmark` project as the viewer shows it: its image records, the annotation document
-//! read once when it opened, and per-image indexes of regions and phrases. Read-only for now.
+//! with its undo history, per-image indexes of regions and phrases, and the writer thread that
+//! commits every transaction to the file as it happens.
+//!
+//! The methods that change the document ([`OpenProject::transact`], `begin`/`record`/`finish` for
+//! strokes, `undo`, `redo`) are called from `AppState::apply` only (ARCHITECTURE.md §7).
 
-use crate::core::annotation::{ImageId, PhraseId, RegionId, Shape, Status};
-use crate::core::{Document, MaskTiles};
+use super::writer::Writer;
+use crate::core::annotation::{Author, ImageId, PhraseId, RegionId, Shape, Status};
+use crate::core::{Document, Edit, History, MaskTiles};
 use crate::store::ImageRecord;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -86,7 +91,22 @@ pub struct OpenProject {
     pub doc: Document,
     /// Regions and phrases per image.
     pub notes: BTreeMap<ImageId, ImageNotes>,
+    /// Undo and redo.
+    pub history: History,
+    /// Commits to the file; `None` when the project is shown without one (tests of the panels).
+    pub writer: Option<Writer>,
+    /// Bumped by every change of the document (caches of drawn overlays compare it).
+    pub revision: u64,
+    /// Who the viewer's user is, recorded as the author of what they draw.
+    pub who: Author,
+    /// Transactions the writer could not save, newest last.
+    pub save_errors: Vec<String>,
+    /// Transactions saved since the project opened.
+    pub saved: usize,
 }
+
+/// Undo memory per project (ITK-SNAP keeps a similar budget).
+const UNDO_BYTES: usize = 256 << 20;
 
 impl OpenProject {
     /// A project whose pixels are still loading.
@@ -100,7 +120,118 @@ impl OpenProject {
             states,
             doc,
             notes,
+            history: History::new(UNDO_BYTES),
+            writer: None,
+            revision: 0,
+            who: Author::Human(user_name()),
+            save_errors: Vec::new(),
+            saved: 0,
         }
+    }
+
+    /// Starts a transaction that edits follow with [`Self::record`] (one brush stroke, one drag).
+    pub fn begin(&mut self, name: &str) -> Result<(), String> {
+        self.history.begin(name).map_err(|e| e.to_string())
+    }
+
+    /// Applies `edit` inside the open transaction.
+    pub fn record(&mut self, edit: Edit) -> Result<(), String> {
+        self.history
+            .record(&mut self.doc, edit)
+            .map_err(|e| e.to_string())?;
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// Closes the open transaction as one undo step and hands it to the writer.
+    pub fn finish(&mut self) -> Result<(), String> {
+        let t = self.history.commit().map_err(|e| e.to_string())?;
+        if let Some(t) = t {
+            self.persist(t);
+        }
+        Ok(())
+    }
+
+    /// Reverts the open transaction, if any.
+    pub fn abort(&mut self) {
+        if self.history.is_open() && self.history.abort(&mut self.doc).is_ok() {
+            self.revision += 1;
+            self.reindex();
+        }
+    }
+
+    /// Applies `edits` as one undo step named `name`; all or nothing.
+    pub fn transact(&mut self, name: &str, edits: Vec<Edit>) -> Result<(), String> {
+        self.begin(name)?;
+        for edit in edits {
+            if let Err(e) = self.record(edit) {
+                self.abort();
+                return Err(format!("{name}: {e}"));
+            }
+        }
+        self.finish()
+    }
+
+    /// Undoes the latest step; returns its name.
+    pub fn undo(&mut self) -> Result<Option<String>, String> {
+        let t = self
+            .history
+            .undo(&mut self.doc)
+            .map_err(|e| e.to_string())?;
+        Ok(t.map(|t| {
+            let name = t.name.clone();
+            self.revision += 1;
+            self.persist(t);
+            name
+        }))
+    }
+
+    /// Redoes the latest undone step; returns its name.
+    pub fn redo(&mut self) -> Result<Option<String>, String> {
+        let t = self
+            .history
+            .redo(&mut self.doc)
+            .map_err(|e| e.to_string())?;
+        Ok(t.map(|t| {
+            let name = t.name.clone();
+            self.revision += 1;
+            self.persist(t);
+            name
+        }))
+    }
+
+    fn persist(&mut self, t: crate::core::Transaction) {
+        self.reindex();
+        if let Some(w) = &mut self.writer
+            && let Err(e) = w.commit(&self.doc, t)
+        {
+            self.save_errors.push(e);
+        }
+    }
+
+    /// Rebuilds the per-image indexes after the document changed.
+    pub fn reindex(&mut self) {
+        self.notes = index(&self.doc);
+    }
+
+    /// Collects what the writer reported.
+    pub fn poll_writer(&mut self) {
+        let Some(w) = &mut self.writer else {
+            return;
+        };
+        for outcome in w.poll() {
+            match outcome.error {
+                None => self.saved += 1,
+                Some(e) => self
+                    .save_errors
+                    .push(format!("{} was not saved: {e}", outcome.name)),
+            }
+        }
+    }
+
+    /// Transactions handed to the writer and not saved yet.
+    pub fn unsaved(&self) -> usize {
+        self.writer.as_ref().map_or(0, Writer::pending)
     }
 
     /// The file name, for titles.
@@ -115,6 +246,15 @@ impl OpenProject {
     pub fn notes(&self, image: ImageId) -> Option<&ImageNotes> {
         self.notes.get(&image)
     }
+}
+
+/// The user's name for `human:<name>` authorship ($USER, else $USERNAME, else "user").
+pub fn user_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "user".into())
 }
 
 /// The slice to show for a region: its own for slice shapes, the middle of its extent otherwise.

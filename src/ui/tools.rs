@@ -1,0 +1,644 @@
+//! The annotation tools: which one is active, its settings, and the gesture in progress. Tools turn
+//! pointer input over the slice into [`Command`]s; they never change the document themselves
+//! (ARCHITECTURE.md §7: `AppState::apply` does).
+
+use super::app::Command;
+use super::overlay::{self, ScreenShape};
+use super::slice::SliceView;
+use super::theme;
+use crate::core::annotation::{RegionId, Shape};
+use crate::core::paint::Brush;
+use egui::{Key, Painter, PointerButton, Pos2, Rect, Response, Stroke};
+
+/// A tool of the toolbar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// Select, move and resize regions; drag elsewhere to pan.
+    Navigate,
+    /// Drag to change the window.
+    Window,
+    /// Drag a box on the slice.
+    Box,
+    /// Paint the active label.
+    Brush,
+    /// Erase mask voxels.
+    Eraser,
+    /// Click vertices; double-click or Enter closes.
+    Polygon,
+    /// Click to fill the connected voxels within a value range.
+    Threshold,
+    /// Drag to measure a distance in millimetres.
+    Ruler,
+    /// Click to place a point.
+    Point,
+}
+
+impl Tool {
+    /// Every tool, in toolbar order.
+    pub const ALL: [Tool; 9] = [
+        Tool::Navigate,
+        Tool::Window,
+        Tool::Box,
+        Tool::Brush,
+        Tool::Eraser,
+        Tool::Polygon,
+        Tool::Threshold,
+        Tool::Ruler,
+        Tool::Point,
+    ];
+
+    /// Toolbar name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Navigate => "Select",
+            Tool::Window => "W/L",
+            Tool::Box => "Box",
+            Tool::Brush => "Brush",
+            Tool::Eraser => "Eraser",
+            Tool::Polygon => "Polygon",
+            Tool::Threshold => "Threshold",
+            Tool::Ruler => "Ruler",
+            Tool::Point => "Point",
+        }
+    }
+
+    /// Its keyboard shortcut.
+    pub fn key(self) -> Key {
+        match self {
+            Tool::Navigate => Key::V,
+            Tool::Window => Key::W,
+            Tool::Box => Key::B,
+            Tool::Brush => Key::D,
+            Tool::Eraser => Key::E,
+            Tool::Polygon => Key::G,
+            Tool::Threshold => Key::T,
+            Tool::Ruler => Key::M,
+            Tool::Point => Key::O,
+        }
+    }
+
+    /// What it does, for tooltips and the help overlay.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Tool::Navigate => {
+                "click a region to select it; drag a selected box to move it, its corners to resize; drag elsewhere to pan"
+            }
+            Tool::Window => "drag: horizontal = width, vertical = centre",
+            Tool::Box => "drag a box on the slice",
+            Tool::Brush => "paint the active label (radius in mm; [ and ] change it)",
+            Tool::Eraser => "erase mask voxels under the brush",
+            Tool::Polygon => "click vertices; double-click or Enter closes, Esc cancels",
+            Tool::Threshold => "click to fill the connected voxels within the range",
+            Tool::Ruler => "drag to measure a distance in mm",
+            Tool::Point => "click to place a point",
+        }
+    }
+
+    /// True for tools that change the document (they need an open project).
+    pub fn edits(self) -> bool {
+        !matches!(self, Tool::Navigate | Tool::Window | Tool::Ruler)
+    }
+}
+
+/// Tool settings that persist between gestures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Brush and eraser.
+    pub brush: Brush,
+    /// Threshold range in modality units (set from the window when the tool is picked).
+    pub threshold: (f64, f64),
+    /// Threshold fill across slices (6-connected) instead of on the slice.
+    pub threshold_3d: bool,
+    /// Closed polygons are filled into the active label's mask instead of kept as vectors.
+    pub polygon_to_mask: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            brush: Brush {
+                radius_mm: 3.0,
+                sphere: false,
+            },
+            threshold: (0.0, 1.0),
+            threshold_3d: false,
+            polygon_to_mask: false,
+        }
+    }
+}
+
+/// Which part of a selected box a drag holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handle {
+    /// The inside: moves the box.
+    Inside,
+    /// A corner: (moves min i?, moves min j?).
+    Corner(bool, bool),
+}
+
+/// A gesture in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Gesture {
+    /// Nothing.
+    #[default]
+    Idle,
+    /// A box from its first corner (i, j) to the pointer.
+    Box {
+        /// First corner.
+        start: [f64; 2],
+        /// Current corner.
+        end: [f64; 2],
+    },
+    /// A brush or eraser stroke; the last dab position.
+    Stroke {
+        /// Last position (i, j, k).
+        last: [f64; 3],
+    },
+    /// Polygon vertices so far.
+    Polygon {
+        /// Vertices (i, j).
+        points: Vec<[f64; 2]>,
+        /// Its slice.
+        k: usize,
+    },
+    /// A ruler from `a` to `b` (i, j) on slice `k`; stays shown until the next one.
+    Ruler {
+        /// Start.
+        a: [f64; 2],
+        /// End.
+        b: [f64; 2],
+        /// Slice.
+        k: usize,
+    },
+    /// Moving or resizing a box.
+    Edit {
+        /// The region.
+        region: RegionId,
+        /// Its shape when the drag began.
+        original: Shape,
+        /// What is dragged.
+        handle: Handle,
+        /// Where the drag began (i, j).
+        from: [f64; 2],
+        /// The shape now.
+        current: Shape,
+    },
+}
+
+/// Screen distance within which a box corner is grabbed.
+const GRAB: f32 = 8.0;
+
+/// The box part under `p`, if `shape` is a box on the slice.
+pub fn handle_at(shape: &Shape, k: usize, view: &SliceView, p: Pos2) -> Option<Handle> {
+    let Some(ScreenShape::Rect(r)) = overlay::screen_shape(shape, k, view) else {
+        return None;
+    };
+    let (min, max) = box_corners(shape)?;
+    for lo_i in [true, false] {
+        for lo_j in [true, false] {
+            let c = view.screen_from_voxel([
+                if lo_i { min[0] } else { max[0] },
+                if lo_j { min[1] } else { max[1] },
+            ]);
+            if c.distance(p) <= GRAB {
+                return Some(Handle::Corner(lo_i, lo_j));
+            }
+        }
+    }
+    r.contains(p).then_some(Handle::Inside)
+}
+
+fn box_corners(shape: &Shape) -> Option<([f64; 2], [f64; 2])> {
+    match shape {
+        Shape::Box2d { min, max, .. } => Some((*min, *max)),
+        Shape::Box3d { min, max } => Some(([min[0], min[1]], [max[0], max[1]])),
+        _ => None,
+    }
+}
+
+/// `shape` moved or resized by a drag from `from` to `to` (i, j), kept inside a plane of `size`.
+pub fn dragged(
+    shape: &Shape,
+    handle: Handle,
+    from: [f64; 2],
+    to: [f64; 2],
+    size: [usize; 2],
+) -> Shape {
+    let (min, max) = match box_corners(shape) {
+        Some(c) => c,
+        None => return shape.clone(),
+    };
+    let lo = -0.5;
+    let hi = [size[0] as f64 - 0.5, size[1] as f64 - 0.5];
+    let (mut nmin, mut nmax) = (min, max);
+    match handle {
+        Handle::Inside => {
+            for a in 0..2 {
+                // Keep the whole box inside the plane.
+                let d = (to[a] - from[a]).clamp(lo - min[a], hi[a] - max[a]);
+                nmin[a] = min[a] + d;
+                nmax[a] = max[a] + d;
+            }
+        }
+        Handle::Corner(lo_i, lo_j) => {
+            let t = [to[0].clamp(lo, hi[0]), to[1].clamp(lo, hi[1])];
+            if lo_i {
+                nmin[0] = t[0];
+            } else {
+                nmax[0] = t[0];
+            }
+            if lo_j {
+                nmin[1] = t[1];
+            } else {
+                nmax[1] = t[1];
+            }
+            for a in 0..2 {
+                if nmin[a] > nmax[a] {
+                    std::mem::swap(&mut nmin[a], &mut nmax[a]);
+                }
+            }
+        }
+    }
+    match shape {
+        Shape::Box2d { slice, .. } => Shape::Box2d {
+            slice: *slice,
+            min: nmin,
+            max: nmax,
+        },
+        Shape::Box3d { min, max } => Shape::Box3d {
+            min: [nmin[0], nmin[1], min[2]],
+            max: [nmax[0], nmax[1], max[2]],
+        },
+        other => other.clone(),
+    }
+}
+
+/// A box dragged from `a` to `b` (i, j), clipped to the plane; `None` when smaller than a voxel.
+pub fn box_between(a: [f64; 2], b: [f64; 2], k: usize, size: [usize; 2]) -> Option<Shape> {
+    let clip = |v: f64, n: usize| v.clamp(-0.5, n as f64 - 0.5);
+    let min = [clip(a[0].min(b[0]), size[0]), clip(a[1].min(b[1]), size[1])];
+    let max = [clip(a[0].max(b[0]), size[0]), clip(a[1].max(b[1]), size[1])];
+    (max[0] - min[0] >= 1.0 && max[1] - min[1] >= 1.0).then(|| Shape::Box2d {
+        slice: u32::try_from(k).unwrap_or(u32::MAX),
+        min,
+        max,
+    })
+}
+
+/// Input over the slice for one frame.
+pub struct Input<'a> {
+    /// The viewport's response.
+    pub response: &'a Response,
+    /// Where the plane is on screen.
+    pub view: &'a SliceView,
+    /// The slice shown.
+    pub k: usize,
+    /// The selected region and its shape, if any.
+    pub selected: Option<(RegionId, &'a Shape)>,
+    /// The region under the pointer, if any (for clicks in the select tool).
+    pub hovered: Option<RegionId>,
+    /// Voxel size in mm (i, j, k).
+    pub spacing_mm: [f64; 3],
+}
+
+/// Turns one frame of pointer input into commands, updating the gesture in progress.
+pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut Vec<Command>) {
+    let r = input.response;
+    let view = input.view;
+    let k = input.k;
+    let at = |p: Pos2| view.voxel_from_screen(p);
+    let primary_down = r.ctx.input(|i| i.pointer.primary_down());
+    let press = r.ctx.input(|i| i.pointer.press_origin());
+    let pointer = r.interact_pointer_pos().or(r.hover_pos());
+    let dragging_primary = r.dragged_by(PointerButton::Primary);
+    match tool {
+        Tool::Navigate => {
+            if r.drag_started_by(PointerButton::Primary)
+                && let (Some(p0), Some((id, shape))) = (press, input.selected)
+                && let Some(handle) = handle_at(shape, k, view, p0)
+            {
+                *gesture = Gesture::Edit {
+                    region: id,
+                    original: shape.clone(),
+                    handle,
+                    from: at(p0),
+                    current: shape.clone(),
+                };
+            }
+            if let Gesture::Edit {
+                original,
+                handle,
+                from,
+                current,
+                region,
+            } = gesture
+            {
+                if dragging_primary && let Some(p) = pointer {
+                    *current = dragged(original, *handle, *from, at(p), view.size);
+                }
+                if r.drag_stopped() {
+                    if current != original {
+                        out.push(Command::SetShape {
+                            region: *region,
+                            shape: current.clone(),
+                        });
+                    }
+                    *gesture = Gesture::Idle;
+                }
+            } else if dragging_primary {
+                out.push(Command::Pan(r.drag_delta()));
+            } else if r.clicked_by(PointerButton::Primary) {
+                out.push(Command::SelectRegion(input.hovered));
+            }
+        }
+        Tool::Window => {}
+        Tool::Box => {
+            if r.drag_started_by(PointerButton::Primary)
+                && let Some(p0) = press
+            {
+                *gesture = Gesture::Box {
+                    start: at(p0),
+                    end: at(p0),
+                };
+            }
+            if let Gesture::Box { start, end } = gesture {
+                if let Some(p) = pointer {
+                    *end = at(p);
+                }
+                if r.drag_stopped() || !primary_down {
+                    if let Some(shape) = box_between(*start, *end, k, view.size) {
+                        out.push(Command::AddShape {
+                            shape,
+                            name: "draw box",
+                        });
+                    }
+                    *gesture = Gesture::Idle;
+                }
+            }
+        }
+        Tool::Brush | Tool::Eraser => {
+            let erase = tool == Tool::Eraser;
+            if (r.drag_started_by(PointerButton::Primary) || r.clicked_by(PointerButton::Primary))
+                && let Some(p0) = press.or(pointer)
+            {
+                let [i, j] = at(p0);
+                let first = [i, j, k as f64];
+                out.push(Command::StrokeBegin { erase });
+                out.push(Command::StrokeTo {
+                    from: first,
+                    to: first,
+                    erase,
+                });
+                *gesture = Gesture::Stroke { last: first };
+            }
+            if let Gesture::Stroke { last } = gesture {
+                if dragging_primary && let Some(p) = pointer {
+                    let [i, j] = at(p);
+                    let to = [i, j, k as f64];
+                    if to != *last {
+                        out.push(Command::StrokeTo {
+                            from: *last,
+                            to,
+                            erase,
+                        });
+                        *last = to;
+                    }
+                }
+                if !primary_down || r.drag_stopped() || r.clicked() {
+                    out.push(Command::StrokeEnd);
+                    *gesture = Gesture::Idle;
+                }
+            }
+        }
+        Tool::Polygon => {
+            let closing = r.double_clicked_by(PointerButton::Primary)
+                || r.ctx.input(|i| i.key_pressed(Key::Enter));
+            if r.clicked_by(PointerButton::Primary)
+                && let Some(p) = pointer
+            {
+                match gesture {
+                    Gesture::Polygon { points, k: pk } if *pk == k => points.push(at(p)),
+                    _ => {
+                        *gesture = Gesture::Polygon {
+                            points: vec![at(p)],
+                            k,
+                        }
+                    }
+                }
+            }
+            if closing && let Gesture::Polygon { points, k: pk } = gesture {
+                let mut points = std::mem::take(points);
+                // A double click adds its position twice.
+                points.dedup_by(|a, b| (a[0] - b[0]).abs() < 0.25 && (a[1] - b[1]).abs() < 0.25);
+                if points.len() >= 3 {
+                    out.push(Command::ClosePolygon { points, k: *pk });
+                }
+                *gesture = Gesture::Idle;
+            }
+        }
+        Tool::Threshold => {
+            if r.clicked_by(PointerButton::Primary)
+                && let Some(p) = pointer
+                && let Some([i, j]) = view.voxel_at(p)
+            {
+                out.push(Command::ThresholdFill { seed: [i, j, k] });
+            }
+        }
+        Tool::Ruler => {
+            if r.drag_started_by(PointerButton::Primary)
+                && let Some(p0) = press
+            {
+                *gesture = Gesture::Ruler {
+                    a: at(p0),
+                    b: at(p0),
+                    k,
+                };
+            }
+            if let Gesture::Ruler { b, .. } = gesture
+                && dragging_primary
+                && let Some(p) = pointer
+            {
+                *b = at(p);
+            }
+        }
+        Tool::Point => {
+            if r.clicked_by(PointerButton::Primary)
+                && let Some(p) = pointer
+                && view.rect.contains(p)
+            {
+                let [i, j] = at(p);
+                out.push(Command::AddShape {
+                    shape: Shape::Point {
+                        at: [i, j, k as f64],
+                    },
+                    name: "place point",
+                });
+            }
+        }
+    }
+}
+
+/// Length of a ruler in mm: voxel steps times spacing (the grid's axes are orthogonal).
+pub fn ruler_mm(a: [f64; 2], b: [f64; 2], spacing_mm: [f64; 3]) -> f64 {
+    ((b[0] - a[0]) * spacing_mm[0]).hypot((b[1] - a[1]) * spacing_mm[1])
+}
+
+/// Draws the gesture in progress, the brush cursor and the ruler.
+pub fn paint(
+    painter: &Painter,
+    tool: Tool,
+    gesture: &Gesture,
+    settings: &Settings,
+    input: &Input<'_>,
+    pointer: Option<Pos2>,
+) {
+    let view = input.view;
+    let stroke = Stroke::new(1.5, theme::ACCENT);
+    match gesture {
+        Gesture::Box { start, end } => {
+            let r =
+                Rect::from_two_pos(view.screen_from_voxel(*start), view.screen_from_voxel(*end));
+            painter.rect_stroke(r, 0.0, stroke, egui::StrokeKind::Middle);
+        }
+        Gesture::Polygon { points, k } if *k == input.k => {
+            let mut screen: Vec<Pos2> = points.iter().map(|&p| view.screen_from_voxel(p)).collect();
+            if let Some(p) = pointer {
+                screen.push(p);
+            }
+            painter.add(egui::Shape::line(screen.clone(), stroke));
+            for p in &screen {
+                painter.circle_filled(*p, 2.5, theme::ACCENT);
+            }
+        }
+        Gesture::Ruler { a, b, k } if *k == input.k => {
+            let (pa, pb) = (view.screen_from_voxel(*a), view.screen_from_voxel(*b));
+            painter.line_segment([pa, pb], Stroke::new(1.5, theme::HIGHLIGHT));
+            for p in [pa, pb] {
+                painter.circle_filled(p, 2.5, theme::HIGHLIGHT);
+            }
+            painter.text(
+                pb + egui::vec2(8.0, 0.0),
+                egui::Align2::LEFT_CENTER,
+                format!("{:.1} mm", ruler_mm(*a, *b, input.spacing_mm)),
+                egui::FontId::proportional(13.0),
+                theme::HIGHLIGHT,
+            );
+        }
+        Gesture::Edit { current, .. } => {
+            if let Some(shape) = overlay::screen_shape(current, input.k, view) {
+                overlay::paint(
+                    painter,
+                    &shape,
+                    overlay::Style {
+                        color: theme::ACCENT,
+                        dashed: false,
+                        highlighted: false,
+                    },
+                    None,
+                );
+            }
+        }
+        _ => {}
+    }
+    if matches!(tool, Tool::Brush | Tool::Eraser)
+        && let Some(p) = pointer
+        && view.rect.contains(p)
+    {
+        // The brush outline: an ellipse of the radius in mm on screen.
+        let [i, j] = view.voxel_from_screen(p);
+        let r = settings.brush.radius_mm;
+        let rx = (view.screen_from_voxel([i + r / input.spacing_mm[0], j]).x - p.x).abs();
+        let ry = (view.screen_from_voxel([i, j + r / input.spacing_mm[1]]).y - p.y).abs();
+        let n = 48;
+        let points: Vec<Pos2> = (0..n)
+            .map(|t| {
+                let a = t as f32 / n as f32 * std::f32::consts::TAU;
+                p + egui::vec2(rx * a.cos(), ry * a.sin())
+            })
+            .collect();
+        let color = if tool == Tool::Eraser {
+            theme::ERROR_MUTED
+        } else {
+            theme::ACCENT
+        };
+        painter.add(egui::Shape::closed_line(points, Stroke::new(1.0, color)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> SliceView {
+        SliceView {
+            rect: Rect::from_min_size(Pos2::ZERO, egui::vec2(100.0, 100.0)),
+            size: [10, 10],
+            flips: [false, false],
+        }
+    }
+
+    #[test]
+    fn boxes_are_clipped_to_the_plane_and_tiny_ones_dropped() {
+        let b = box_between([8.0, 2.0], [12.0, -3.0], 4, [10, 10]).unwrap();
+        assert_eq!(
+            b,
+            Shape::Box2d {
+                slice: 4,
+                min: [8.0, -0.5],
+                max: [9.5, 2.0]
+            }
+        );
+        assert!(box_between([1.0, 1.0], [1.5, 4.0], 0, [10, 10]).is_none());
+    }
+
+    #[test]
+    fn a_dragged_box_moves_inside_the_plane_and_corners_resize() {
+        let b = Shape::Box2d {
+            slice: 0,
+            min: [2.0, 2.0],
+            max: [4.0, 5.0],
+        };
+        let v = view();
+        // The corner (2, 2) is at screen (25, 25).
+        assert_eq!(
+            handle_at(&b, 0, &v, Pos2::new(26.0, 24.0)),
+            Some(Handle::Corner(true, true))
+        );
+        assert_eq!(
+            handle_at(&b, 0, &v, Pos2::new(35.0, 40.0)),
+            Some(Handle::Inside)
+        );
+        assert_eq!(handle_at(&b, 0, &v, Pos2::new(90.0, 90.0)), None);
+        assert_eq!(handle_at(&b, 1, &v, Pos2::new(35.0, 40.0)), None);
+        let moved = dragged(&b, Handle::Inside, [3.0, 3.0], [30.0, 4.0], [10, 10]);
+        assert_eq!(
+            moved,
+            Shape::Box2d {
+                slice: 0,
+                min: [7.5, 3.0],
+                max: [9.5, 6.0]
+            }
+        );
+        // Dragging a corner past the opposite one flips it instead of inverting the box.
+        let resized = dragged(
+            &b,
+            Handle::Corner(true, true),
+            [2.0, 2.0],
+            [6.0, 1.0],
+            [10, 10],
+        );
+        assert_eq!(
+            resized,
+            Shape::Box2d {
+                slice: 0,
+                min: [4.0, 1.0],
+                max: [6.0, 5.0]
+            }
+        );
+    }
+
+    #[test]
+    fn ruler_length_uses_the_spacing() {
+        assert!((ruler_mm([0.0, 0.0], [3.0, 4.0], [0.5, 0.5, 2.0]) - 2.5).abs() < 1e-12);
+    }
+}

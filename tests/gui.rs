@@ -1,0 +1,284 @@
+//! The viewer driven through `egui_kittest`: the real `AppState` with its panels, tools, undo and
+//! project writer, fed pointer and key events as a user makes them, and queried through AccessKit.
+//!
+//! The flow: a project with the corpus CT (made by the `voxmark` binary) opens; the user scrolls,
+//! changes the window, draws a box and a brush stroke, undoes and redoes; the project file then holds
+//! exactly what the app shows, and a fresh app opened on it shows the same regions. A snapshot of
+//! the layout is compared on lavapipe (GPU tests; skipped without an adapter unless
+//! `VOXMARK_REQUIRE_GPU_TESTS=1`).
+#![cfg(feature = "gui")]
+
+mod common;
+
+use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, Vec2};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use voxmark::core::{Document, Shape};
+use voxmark::store::Project;
+use voxmark::ui::AppState;
+use voxmark::ui::tools::Tool;
+
+type App = Option<AppState>;
+
+fn harness(paths: Vec<PathBuf>, gpu: bool) -> Harness<'static, App> {
+    let mut builder = Harness::builder().with_size(Vec2::new(1280.0, 800.0));
+    if gpu {
+        builder = builder.wgpu();
+    }
+    builder.build_ui_state(
+        move |ui, app: &mut App| {
+            app.get_or_insert_with(|| {
+                AppState::with_context(ui.ctx(), "test".into(), paths.clone())
+            })
+            .frame_ui(ui);
+        },
+        None,
+    )
+}
+
+fn app<'a>(h: &'a Harness<'_, App>) -> &'a AppState {
+    h.state()
+        .as_ref()
+        .expect("the app exists after the first frame")
+}
+
+/// Steps until `done` holds (the loader and writer run on their own threads).
+fn step_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&AppState) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if h.state().as_ref().is_some_and(&done) {
+            h.step();
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what}; problems: {:?}",
+            h.state().as_ref().map(AppState::problems)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A drag with the primary button through `points`, one frame per point.
+fn drag(h: &mut Harness<'_, App>, points: &[Pos2]) {
+    h.hover_at(points[0]);
+    h.step();
+    h.drag_at(points[0]);
+    h.step();
+    for p in &points[1..] {
+        h.hover_at(*p);
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: *points.last().unwrap(),
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+fn project_with_ct(dir: &Path) -> Option<PathBuf> {
+    let corpus = common::corpus()?;
+    let project = dir.join("ct.voxmark");
+    let ct = corpus.join("dicom/series/ct_abdomen_20sl_j2kr");
+    let run = common::voxmark(["new".as_ref(), project.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = common::voxmark(["add".as_ref(), project.as_os_str(), ct.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    Some(project)
+}
+
+fn gpu_available() -> bool {
+    let dir = common::gpu::xdg_runtime_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    common::gpu::gpu().is_some()
+}
+
+/// Regions of the document without their timestamps, for comparing app and file.
+fn shapes(doc: &Document) -> Vec<(i64, String, Option<usize>)> {
+    doc.regions
+        .values()
+        .map(|r| {
+            (
+                r.id,
+                r.shape.kind().to_string(),
+                doc.masks.get(&r.id).map(|m| m.count()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn annotate_the_corpus_ct_undo_redo_and_find_it_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = project_with_ct(dir.path()) else {
+        return;
+    };
+    let gpu = gpu_available();
+    let mut h = harness(vec![project.clone()], gpu);
+    step_until(&mut h, "the CT to load", |a| {
+        !a.is_loading() && a.slice().is_some() && a.plane_rect().is_some()
+    });
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    assert_eq!(app(&h).slice(), Some(10), "opens on the middle slice of 20");
+    let plane = app(&h).plane_rect().unwrap();
+    let at = |fx: f32, fy: f32| plane.min + Vec2::new(plane.width() * fx, plane.height() * fy);
+
+    // Scroll two slices forward with the wheel over the image.
+    h.hover_at(at(0.5, 0.5));
+    h.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, 2.0),
+        modifiers: Modifiers::NONE,
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.step();
+    h.step();
+    assert_eq!(app(&h).slice(), Some(12));
+
+    // Change the window with a right-drag: wider and higher.
+    let before = app(&h).window().unwrap();
+    h.hover_at(at(0.3, 0.3));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: at(0.3, 0.3),
+        button: PointerButton::Secondary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.hover_at(at(0.4, 0.35));
+    h.step();
+    h.hover_at(at(0.5, 0.4));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: at(0.5, 0.4),
+        button: PointerButton::Secondary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    let after = app(&h).window().unwrap();
+    assert!(
+        after.1 > before.1 && after.0 > before.0,
+        "{before:?} → {after:?}"
+    );
+
+    // The box tool from its toolbar button, found through AccessKit.
+    h.get_by_label("Box").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).tool(), Tool::Box);
+    drag(&mut h, &[at(0.3, 0.3), at(0.4, 0.4), at(0.5, 0.45)]);
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.regions.len(), 1, "one box");
+    let b = doc.regions.values().next().unwrap();
+    let Shape::Box2d { slice, min, max } = &b.shape else {
+        panic!("{:?}", b.shape)
+    };
+    assert_eq!(*slice, 12);
+    // 512 columns: the box spans about a fifth of the width and 15% of the height.
+    assert!((max[0] - min[0] - 102.4).abs() < 3.0, "{min:?} {max:?}");
+    assert!((max[1] - min[1] - 76.8).abs() < 3.0, "{min:?} {max:?}");
+    assert_eq!(doc.labels.len(), 1, "drawing made Label 1");
+
+    // A brush stroke with the D key.
+    h.key_press(Key::D);
+    h.step();
+    assert_eq!(app(&h).tool(), Tool::Brush);
+    drag(
+        &mut h,
+        &[at(0.6, 0.6), at(0.65, 0.6), at(0.7, 0.62), at(0.75, 0.65)],
+    );
+    let painted = {
+        let doc = app(&h).document().unwrap();
+        assert_eq!(doc.regions.len(), 2, "box and mask");
+        let mask = doc.masks.values().next().expect("a mask region");
+        let n = mask.count();
+        let bounds = mask.bounds().unwrap();
+        assert_eq!(
+            (bounds.min[2], bounds.max[2]),
+            (12, 13),
+            "a disc brush stays on its slice"
+        );
+        // The capsule a 3 mm brush sweeps along the stroke: 2rL + πr² voxels.
+        let record = &Project::open(&project).unwrap().images().unwrap()[0];
+        let r = 3.0 / record.spacing_mm[0];
+        let [nx, ny, _] = record.size;
+        let stroke = [(0.6, 0.6), (0.65, 0.6), (0.7, 0.62), (0.75, 0.65)];
+        let length: f64 = stroke
+            .windows(2)
+            .map(|w| ((w[1].0 - w[0].0) * nx as f64).hypot((w[1].1 - w[0].1) * ny as f64))
+            .sum();
+        let expected = 2.0 * r * length + std::f64::consts::PI * r * r;
+        assert!(
+            (n as f64 - expected).abs() < 0.15 * expected,
+            "{n} voxels, expected about {expected:.0}"
+        );
+        n
+    };
+
+    // Undo removes the stroke (and its new mask), redo brings it back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    assert_eq!(app(&h).document().unwrap().regions.len(), 1);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.step();
+    assert_eq!(shapes(app(&h).document().unwrap()).len(), 2);
+    let in_app = shapes(app(&h).document().unwrap());
+    assert_eq!(in_app[1].2, Some(painted));
+
+    // Everything applied is in the file.
+    step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    if gpu {
+        h.hover_at(at(0.95, 0.95));
+        h.step();
+        h.snapshot_options(
+            "viewer_ct_annotated",
+            &SnapshotOptions::new()
+                .threshold(2.0)
+                .max_failed_pixels(2000),
+        );
+    }
+    drop(h);
+    let file = Project::open(&project).unwrap().load_document().unwrap();
+    assert_eq!(shapes(&file), in_app);
+    assert!(Project::open(&project).unwrap().check().unwrap().is_empty());
+
+    // A fresh app on the same file shows the same regions.
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the project to reopen", |a| {
+        !a.is_loading() && a.document().is_some() && a.slice().is_some()
+    });
+    assert_eq!(shapes(app(&h).document().unwrap()), in_app);
+}
+
+#[test]
+fn editing_tools_are_disabled_without_a_project() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let file = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
+    let mut h = harness(vec![file], false);
+    step_until(&mut h, "the image to load", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    // The key is refused politely: the tool stays, the status bar says why.
+    h.key_press(Key::B);
+    h.step();
+    assert_eq!(app(&h).tool(), Tool::Navigate);
+    let plane = app(&h).plane_rect().unwrap();
+    drag(
+        &mut h,
+        &[plane.center(), plane.center() + Vec2::new(60.0, 60.0)],
+    );
+    assert!(app(&h).document().is_none());
+    assert!(h.query_by_label("Box").is_some());
+}
