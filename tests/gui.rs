@@ -30,7 +30,9 @@ fn harness(paths: Vec<PathBuf>, gpu: bool) -> Harness<'static, App> {
     builder.build_ui_state(
         move |ui, app: &mut App| {
             app.get_or_insert_with(|| {
-                AppState::with_context(ui.ctx(), "test".into(), paths.clone())
+                let mut a = AppState::with_context(ui.ctx(), "test".into(), paths.clone());
+                a.set_user("tester");
+                a
             })
             .frame_ui(ui);
         },
@@ -179,6 +181,7 @@ fn annotate_the_corpus_ct_undo_redo_and_find_it_after_reopening() {
     let doc = app(&h).document().unwrap();
     assert_eq!(doc.regions.len(), 1, "one box");
     let b = doc.regions.values().next().unwrap();
+    assert_eq!(b.author.to_string(), "human:tester");
     let Shape::Box2d { slice, min, max } = &b.shape else {
         panic!("{:?}", b.shape)
     };

@@ -192,6 +192,8 @@ pub struct AppState {
     active_label: Option<LabelId>,
     /// The latest action's outcome, shown in the status bar.
     message: Option<String>,
+    /// Who draws: recorded as the author of new regions and in the audit table.
+    user: crate::core::Author,
     show_help: bool,
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
@@ -239,6 +241,7 @@ impl AppState {
             selected_region: None,
             active_label: None,
             message: None,
+            user: crate::core::Author::Human(project::user_name()),
             show_help: false,
             graphics,
             wheel_steps: 0.0,
@@ -263,6 +266,11 @@ impl AppState {
     /// The open project's document, if a project is open.
     pub fn document(&self) -> Option<&Document> {
         self.project.as_ref().map(|p| &p.doc)
+    }
+
+    /// Sets who draws (`human:<name>`); projects opened afterwards record it.
+    pub fn set_user(&mut self, name: &str) {
+        self.user = crate::core::Author::Human(name.to_owned());
     }
 
     /// The selected image's slice index, if an image is shown.
@@ -419,6 +427,7 @@ impl AppState {
                 self.close_project();
                 let mut project =
                     OpenProject::new(contents.path, job, contents.records, contents.document);
+                project.who = self.user.clone();
                 match Writer::spawn(contents.project, project.who.to_string(), ctx.clone()) {
                     Ok(w) => project.writer = Some(w),
                     Err(e) => project.save_errors.push(format!(
