@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use voxmark::core::{Document, Shape};
 use voxmark::store::Project;
-use voxmark::ui::AppState;
 use voxmark::ui::tools::Tool;
+use voxmark::ui::{AppState, Command};
 
 type App = Option<AppState>;
 
@@ -284,4 +284,59 @@ fn editing_tools_are_disabled_without_a_project() {
     );
     assert!(app(&h).document().is_none());
     assert!(h.query_by_label("Box").is_some());
+}
+
+#[test]
+fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cxr = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
+    let mut h = harness(vec![cxr], false);
+    step_until(&mut h, "the image to load", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    let path = dir.path().join("new");
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .push_command(Command::NewProject(path.clone()));
+    h.step();
+    step_until(&mut h, "the new project to open", |a| {
+        !a.is_loading()
+            && a.document().is_some_and(|d| d.images.len() == 1)
+            && a.plane_rect().is_some()
+    });
+    assert_eq!(
+        app(&h).image_count(),
+        1,
+        "the loose image became the project's"
+    );
+    let plane = app(&h).plane_rect().unwrap();
+    h.key_press(Key::B);
+    h.step();
+    drag(
+        &mut h,
+        &[plane.center(), plane.center() + Vec2::new(80.0, 50.0)],
+    );
+    assert_eq!(app(&h).document().unwrap().regions.len(), 1);
+    let more = corpus.join("cxr/tbx11k/imgs/tb/tb0005.png");
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .push_command(Command::AddImages(vec![more]));
+    h.step();
+    step_until(&mut h, "the image to be added", |a| {
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2)
+    });
+    assert_eq!(app(&h).image_count(), 2);
+    step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    drop(h);
+    let file = dir.path().join("new.voxmark");
+    let project = Project::open(&file).unwrap();
+    assert_eq!(project.images().unwrap().len(), 2);
+    assert_eq!(project.load_document().unwrap().regions.len(), 1);
+    assert!(project.check().unwrap().is_empty());
 }

@@ -106,27 +106,15 @@ pub fn new(args: &NewArgs) -> i32 {
 }
 
 fn record_of(img: &LoadedImage, hash: String, report: Option<String>) -> ImageRecord {
-    let v = &img.volume;
-    let d = v.direction();
-    ImageRecord {
-        id: 0,
-        source: img.source.clone(),
-        files: img.files.clone(),
-        kind: img.kind.as_str().to_string(),
-        volume_index: img.volume_index.map_or(0, |(i, _)| i),
-        content_hash: hash,
-        series_uid: v.meta.series_uid.clone(),
-        modality: v.meta.modality.clone(),
-        size: v.size(),
-        spacing_mm: v.spacing_mm(),
-        origin_lps_mm: v.origin_lps_mm(),
-        direction: [
-            d[0][0], d[0][1], d[0][2], d[1][0], d[1][1], d[1][2], d[2][0], d[2][1], d[2][2],
-        ],
-        dtype: v.voxels().dtype().to_string(),
-        components: v.components(),
+    ImageRecord::describe(
+        &img.volume,
+        img.source.clone(),
+        img.files.clone(),
+        img.kind.as_str(),
+        img.volume_index.map_or(0, |(i, _)| i),
+        hash,
         report,
-    }
+    )
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -132,6 +132,41 @@ pub struct ImageRecord {
     pub report: Option<String>,
 }
 
+impl ImageRecord {
+    /// The record of `volume` as read from `files` (`kind` is io's source kind, e.g.
+    /// `dicom-series`); `id` is 0 until the project inserts it.
+    pub fn describe(
+        volume: &crate::core::Volume,
+        source: PathBuf,
+        files: Vec<PathBuf>,
+        kind: &str,
+        volume_index: usize,
+        content_hash: String,
+        report: Option<String>,
+    ) -> Self {
+        let d = volume.direction();
+        Self {
+            id: 0,
+            source,
+            files,
+            kind: kind.to_string(),
+            volume_index,
+            content_hash,
+            series_uid: volume.meta.series_uid.clone(),
+            modality: volume.meta.modality.clone(),
+            size: volume.size(),
+            spacing_mm: volume.spacing_mm(),
+            origin_lps_mm: volume.origin_lps_mm(),
+            direction: [
+                d[0][0], d[0][1], d[0][2], d[1][0], d[1][1], d[1][2], d[2][0], d[2][1], d[2][2],
+            ],
+            dtype: volume.voxels().dtype().to_string(),
+            components: volume.components(),
+            report,
+        }
+    }
+}
+
 /// A problem `check` found.
 pub type Finding = String;
 

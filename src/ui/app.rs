@@ -28,6 +28,12 @@ use std::path::PathBuf;
 pub enum Command {
     /// Load files, folders or projects.
     Load(Vec<PathBuf>),
+    /// Create a project at this path holding the loose images, and open it.
+    NewProject(PathBuf),
+    /// Add the images in these files and folders to the open project.
+    AddImages(Vec<PathBuf>),
+    /// Close the open project (loose images stay).
+    CloseProject,
     /// Show image `i`.
     Select(usize),
     /// Move `n` slices.
@@ -194,6 +200,8 @@ pub struct AppState {
     message: Option<String>,
     /// Who draws: recorded as the author of new regions and in the audit table.
     user: crate::core::Author,
+    /// Recently opened projects, newest first; `None` when not kept (tests).
+    recent: Option<Vec<PathBuf>>,
     show_help: bool,
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
@@ -217,7 +225,9 @@ impl AppState {
                 format!("{:?} · {}", info.backend, info.name)
             },
         );
-        Self::with_context(&cc.egui_ctx, graphics, paths)
+        let mut app = Self::with_context(&cc.egui_ctx, graphics, paths);
+        app.recent = Some(super::recent::load());
+        app
     }
 
     /// Creates the app on `ctx` (the test harness's, or eframe's) and starts loading `paths`.
@@ -242,6 +252,7 @@ impl AppState {
             active_label: None,
             message: None,
             user: crate::core::Author::Human(project::user_name()),
+            recent: None,
             show_help: false,
             graphics,
             wheel_steps: 0.0,
@@ -266,6 +277,16 @@ impl AppState {
     /// The open project's document, if a project is open.
     pub fn document(&self) -> Option<&Document> {
         self.project.as_ref().map(|p| &p.doc)
+    }
+
+    /// Queues a command as if a panel had pushed it (menus whose dialogs tests cannot click).
+    pub fn push_command(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Number of images shown (loose and of the project).
+    pub fn image_count(&self) -> usize {
+        self.images.len()
     }
 
     /// Sets who draws (`human:<name>`); projects opened afterwards record it.
@@ -349,6 +370,86 @@ impl AppState {
         }
     }
 
+    /// Creates a project holding the loose images (read again from their files) and opens it.
+    fn new_project(&mut self, ctx: &egui::Context, path: PathBuf) {
+        self.end_gesture();
+        let path = if loader::is_project(&path) {
+            path
+        } else {
+            path.with_extension("voxmark")
+        };
+        if path.exists() {
+            self.errors
+                .push(format!("a file exists already: {}", path.display()));
+            return;
+        }
+        let records: Vec<_> = self
+            .images
+            .iter()
+            .filter(|e| e.project_image.is_none())
+            .map(loader::record_of)
+            .collect();
+        // The loose images come back as the project's.
+        let keep: Vec<bool> = self
+            .images
+            .iter()
+            .map(|e| e.project_image.is_some())
+            .collect();
+        self.retain_images(&keep);
+        self.next_job += 1;
+        let what = path.display().to_string();
+        match LoadJob::spawn_new_project(
+            self.next_job,
+            path,
+            records,
+            self.user.to_string(),
+            ctx.clone(),
+        ) {
+            Ok(job) => self.jobs.push(job),
+            Err(e) => self
+                .errors
+                .push(format!("cannot start creating the project: {e}: {what}")),
+        }
+    }
+
+    /// Adds files and folders to the open project on a background thread.
+    fn add_images(&mut self, ctx: &egui::Context, paths: Vec<PathBuf>) {
+        let Some(p) = &self.project else {
+            self.message = Some("open or create a project first".into());
+            return;
+        };
+        self.next_job += 1;
+        match LoadJob::spawn_add_images(
+            self.next_job,
+            p.path.clone(),
+            paths,
+            self.user.to_string(),
+            ctx.clone(),
+        ) {
+            Ok(job) => self.jobs.push(job),
+            Err(e) => self.errors.push(format!("cannot start adding images: {e}")),
+        }
+    }
+
+    /// Keeps the images (and displays) whose flag is set; caches by index are dropped.
+    fn retain_images(&mut self, keep: &[bool]) {
+        let mut n = 0;
+        self.images.retain(|_| {
+            n += 1;
+            keep[n - 1]
+        });
+        let mut n = 0;
+        self.displays.retain(|_| {
+            n += 1;
+            keep[n - 1]
+        });
+        self.selected = (!self.images.is_empty()).then_some(0);
+        self.slice_cache = None;
+        self.texture = None;
+        self.overlay = None;
+        self.preview = None;
+    }
+
     /// Adds a decoded image with its display settings; returns its index.
     fn push_image(&mut self, entry: ImageEntry) -> usize {
         let nz = entry.image.volume.size()[2];
@@ -374,22 +475,8 @@ impl AppState {
             .iter()
             .map(|e| e.project_image.is_none())
             .collect();
-        let mut n = 0;
-        self.images.retain(|_| {
-            n += 1;
-            keep[n - 1]
-        });
-        let mut n = 0;
-        self.displays.retain(|_| {
-            n += 1;
-            keep[n - 1]
-        });
-        // Indices changed: nothing cached by index stays valid.
-        self.selected = (!self.images.is_empty()).then_some(0);
-        self.slice_cache = None;
-        self.texture = None;
-        self.overlay = None;
-        self.preview = None;
+        // Indices change: nothing cached by index stays valid.
+        self.retain_images(&keep);
         self.selected_region = None;
         self.active_label = None;
         self.gesture = Gesture::Idle;
@@ -435,11 +522,51 @@ impl AppState {
                     )),
                 }
                 self.active_label = project.doc.labels.keys().next().copied();
+                if let Some(list) = &mut self.recent {
+                    *list = super::recent::with_first(list, &project.path);
+                    if let Err(e) = super::recent::save(list) {
+                        self.message = Some(format!("recent projects not kept: {e}"));
+                    }
+                }
                 ctx.send_viewport_cmd(egui::ViewportCommand::Title(format!(
                     "{} — Voxmark",
                     project.name()
                 )));
                 self.project = Some(project);
+            }
+            LoadEvent::ImagesAdded {
+                project,
+                added,
+                errors,
+            } => {
+                self.errors.extend(errors);
+                if self.project.as_ref().is_none_or(|p| p.path != project) {
+                    return;
+                }
+                let n = added.len();
+                let mut first = None;
+                for (record, entry) in added {
+                    let i = self.push_image(entry);
+                    let Some(p) = self.project.as_mut() else {
+                        return;
+                    };
+                    p.doc.images.insert(
+                        record.id,
+                        crate::core::ImageInfo {
+                            id: record.id,
+                            size: record.size,
+                            report: record.report.clone(),
+                        },
+                    );
+                    p.records.push(record);
+                    p.states.push(RecordState::Ready(i));
+                    p.reindex();
+                    first.get_or_insert(i);
+                }
+                if let Some(i) = first {
+                    self.selected = Some(i);
+                }
+                self.message = Some(format!("added {n} images to the project"));
             }
             LoadEvent::ProjectImage { id, result } => {
                 let Some(p) = self.project.as_ref().filter(|p| p.job == job) else {
@@ -469,6 +596,13 @@ impl AppState {
     fn apply(&mut self, ctx: &egui::Context, command: Command) {
         match command {
             Command::Load(paths) => self.start_load(ctx, paths),
+            Command::NewProject(path) => self.new_project(ctx, path),
+            Command::AddImages(paths) => self.add_images(ctx, paths),
+            Command::CloseProject => {
+                self.end_gesture();
+                self.close_project();
+                ctx.send_viewport_cmd(egui::ViewportCommand::Title("Voxmark".into()));
+            }
             Command::Select(i) => {
                 if i < self.images.len() && self.selected != Some(i) {
                     self.end_gesture();
@@ -1341,6 +1475,103 @@ impl AppState {
         }
     }
 
+    /// File menu: projects, images, recent projects; Help.
+    fn menu_bar(&mut self, ui: &mut Ui) {
+        let has_project = self.project.is_some();
+        let loose = self
+            .images
+            .iter()
+            .filter(|e| e.project_image.is_none())
+            .count();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                let new_hint = if loose > 0 {
+                    format!("a new project file holding the {loose} open images")
+                } else {
+                    "a new, empty project file".to_owned()
+                };
+                if ui.button("New project…").on_hover_text(new_hint).clicked()
+                    && let Some(path) = rfd::FileDialog::new()
+                        .add_filter("Voxmark project", &["voxmark"])
+                        .set_file_name("annotations.voxmark")
+                        .save_file()
+                {
+                    self.commands.push(Command::NewProject(path));
+                }
+                if ui.button("Open…").clicked()
+                    && let Some(paths) = rfd::FileDialog::new()
+                        .add_filter(
+                            "Projects and images",
+                            &[
+                                "voxmark", "dcm", "nii", "gz", "png", "jpg", "jpeg", "tif", "tiff",
+                            ],
+                        )
+                        .add_filter("All files", &["*"])
+                        .pick_files()
+                {
+                    self.commands.push(Command::Load(paths));
+                }
+                if ui
+                    .button("Open folder…")
+                    .on_hover_text("a DICOM folder or DICOMDIR tree")
+                    .clicked()
+                    && let Some(path) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.commands.push(Command::Load(vec![path]));
+                }
+                ui.separator();
+                if ui
+                    .add_enabled(has_project, egui::Button::new("Add images to project…"))
+                    .clicked()
+                    && let Some(paths) = rfd::FileDialog::new().pick_files()
+                {
+                    self.commands.push(Command::AddImages(paths));
+                }
+                if ui
+                    .add_enabled(has_project, egui::Button::new("Add folder to project…"))
+                    .clicked()
+                    && let Some(path) = rfd::FileDialog::new().pick_folder()
+                {
+                    self.commands.push(Command::AddImages(vec![path]));
+                }
+                ui.separator();
+                let recent = self.recent.clone().unwrap_or_default();
+                ui.add_enabled_ui(!recent.is_empty(), |ui| {
+                    ui.menu_button("Recent projects", |ui| {
+                        for path in recent {
+                            let name = path.file_name().map_or_else(
+                                || path.display().to_string(),
+                                |n| n.to_string_lossy().into_owned(),
+                            );
+                            if ui
+                                .button(name)
+                                .on_hover_text(path.display().to_string())
+                                .clicked()
+                            {
+                                self.commands.push(Command::Load(vec![path]));
+                            }
+                        }
+                    });
+                });
+                if ui
+                    .add_enabled(has_project, egui::Button::new("Close project"))
+                    .clicked()
+                {
+                    self.commands.push(Command::CloseProject);
+                }
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("Help", |ui| {
+                if ui.button("Keyboard shortcuts").clicked() {
+                    self.commands.push(Command::ToggleHelp);
+                }
+            });
+        });
+    }
+
     fn toolbar(&mut self, ui: &mut Ui) {
         let editable = self.current_project_image().is_some();
         ui.horizontal_wrapped(|ui| {
@@ -2136,6 +2367,7 @@ impl AppState {
         self.highlight.clear();
         let pointer = ctx.pointer_hover_pos();
 
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::left("images")
             .resizable(true)
             .default_size(260.0)

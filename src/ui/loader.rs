@@ -71,6 +71,15 @@ pub enum Event {
         /// The image, or why it cannot be shown.
         result: Result<Box<ImageEntry>, String>,
     },
+    /// Images were added to the open project at `project` (records with their new ids).
+    ImagesAdded {
+        /// The project file.
+        project: PathBuf,
+        /// The new records and their decoded images, in the same order.
+        added: Vec<(ImageRecord, ImageEntry)>,
+        /// Files that could not be read.
+        errors: Vec<String>,
+    },
     /// The job could not do its work (e.g. the project cannot be opened); the message names the file.
     Failed(String),
 }
@@ -114,6 +123,38 @@ impl LoadJob {
         })
     }
 
+    /// Creates a project at `path` holding `records` (their content hashes are computed here),
+    /// then opens it as [`Self::spawn_project`] does.
+    pub fn spawn_new_project(
+        id: u64,
+        path: PathBuf,
+        records: Vec<ImageRecord>,
+        who: String,
+        ctx: egui::Context,
+    ) -> std::io::Result<Self> {
+        let thread_path = path.clone();
+        Self::start(id, vec![path], ctx, move |send| {
+            match create_project(&thread_path, records, &who) {
+                Ok(()) => load_project(&thread_path, send),
+                Err(e) => send(Event::Failed(e)),
+            }
+        })
+    }
+
+    /// Reads `paths` and adds every image found to the project at `project` (a connection of its
+    /// own; SQLite serialises it with the writer's).
+    pub fn spawn_add_images(
+        id: u64,
+        project: PathBuf,
+        paths: Vec<PathBuf>,
+        who: String,
+        ctx: egui::Context,
+    ) -> std::io::Result<Self> {
+        Self::start(id, paths.clone(), ctx, move |send| {
+            send(add_images(&project, &paths, &who));
+        })
+    }
+
     fn start(
         id: u64,
         paths: Vec<PathBuf>,
@@ -154,7 +195,7 @@ impl LoadJob {
                                 *done += 1;
                             }
                         }
-                        Event::Files(_) | Event::Failed(_) => {}
+                        Event::Files(_) | Event::Failed(_) | Event::ImagesAdded { .. } => {}
                     }
                     events.push(event);
                 }
@@ -191,6 +232,64 @@ fn load(paths: &[PathBuf]) -> Loaded {
         images,
         non_images: scan.non_images,
         errors: scan.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The record of a decoded image, without its content hash yet.
+pub fn record_of(entry: &ImageEntry) -> ImageRecord {
+    let img = &entry.image;
+    ImageRecord::describe(
+        &img.volume,
+        img.source.clone(),
+        img.files.clone(),
+        img.kind.as_str(),
+        img.volume_index.map_or(0, |(i, _)| i),
+        String::new(),
+        None,
+    )
+}
+
+fn hash_records(records: &mut [ImageRecord]) -> Result<(), String> {
+    for r in records.iter_mut() {
+        r.content_hash = crate::io::content_hash(&r.files)
+            .map_err(|e| format!("cannot read {}: {e}", r.source.display()))?;
+    }
+    Ok(())
+}
+
+fn create_project(path: &Path, mut records: Vec<ImageRecord>, who: &str) -> Result<(), String> {
+    hash_records(&mut records)?;
+    let mut project = Project::create(path).map_err(|e| e.to_string())?;
+    project
+        .add_images(&records, who)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
+    let loaded = load(paths);
+    let mut records: Vec<ImageRecord> = loaded.images.iter().map(record_of).collect();
+    if let Err(e) = hash_records(&mut records) {
+        return Event::Failed(e);
+    }
+    let ids = match Project::open(project).and_then(|mut p| p.add_images(&records, who)) {
+        Ok(ids) => ids,
+        Err(e) => return Event::Failed(e.to_string()),
+    };
+    let added = records
+        .into_iter()
+        .zip(loaded.images)
+        .zip(ids)
+        .map(|((mut record, mut entry), id)| {
+            record.id = id;
+            entry.project_image = Some(id);
+            (record, entry)
+        })
+        .collect();
+    Event::ImagesAdded {
+        project: project.to_path_buf(),
+        added,
+        errors: loaded.errors,
     }
 }
 

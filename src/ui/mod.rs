@@ -23,6 +23,7 @@ mod app;
 mod loader;
 mod overlay;
 mod project;
+mod recent;
 pub mod slice;
 pub mod tools;
 mod writer;
