@@ -340,3 +340,130 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
     assert_eq!(project.load_document().unwrap().regions.len(), 1);
     assert!(project.check().unwrap().is_empty());
 }
+
+#[test]
+fn ground_a_report_phrase_review_a_proposal_and_undo() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("cxr.voxmark");
+    let report = dir.path().join("report.txt");
+    let text = "Small right pleural effusion. No pneumothorax.";
+    std::fs::write(&report, text).unwrap();
+    let cxr = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
+    assert_eq!(
+        common::voxmark(["new".as_ref(), project.as_os_str()]).code,
+        0
+    );
+    let run = common::voxmark([
+        "add".as_ref(),
+        project.as_os_str(),
+        cxr.as_os_str(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // A model's proposal, as an import would leave it.
+    {
+        use voxmark::core::{Author, Edit, Region, Status, Transaction};
+        let mut p = Project::open(&project).unwrap();
+        let region = Region {
+            id: 1,
+            image: 1,
+            label: None,
+            shape: Shape::Box2d {
+                slice: 0,
+                min: [100.0, 100.0],
+                max: [200.0, 180.0],
+            },
+            author: Author::Model {
+                name: "detector".into(),
+                version: "1".into(),
+            },
+            prompt: None,
+            status: Status::Proposed,
+            confidence: Some(0.8),
+            created_ms: 0,
+            modified_ms: 0,
+        };
+        let t = Transaction {
+            name: "import".into(),
+            edits: vec![Edit::AddRegion {
+                region,
+                mask: None,
+                links: vec![],
+            }],
+        };
+        p.commit(&Document::default(), &t, "model:detector@1")
+            .unwrap();
+    }
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the project to open", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+
+    // Review: N selects the proposal, A accepts it.
+    h.key_press(Key::N);
+    h.step();
+    h.key_press(Key::A);
+    h.step();
+    h.step();
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.regions[&1].status, voxmark::core::Status::Accepted);
+    h.key_press(Key::Escape);
+    h.step();
+
+    // Select "No pneumothorax." at the end of the report with the keyboard, then P.
+    h.get_by_value(text).click();
+    h.step();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::End);
+    h.step();
+    for _ in 0..16 {
+        h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowLeft);
+    }
+    h.step();
+    h.key_press(Key::P);
+    h.step();
+    h.step();
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.phrases.len(), 1, "{:?}", app(&h).problems());
+    let phrase = doc.phrases.values().next().unwrap();
+    assert_eq!(phrase.span, Some((30, 46)));
+    assert_eq!(phrase.text, "No pneumothorax.");
+    let phrase_id = phrase.id;
+
+    // The new phrase is active: a box drawn now grounds it.
+    let plane = app(&h).plane_rect().unwrap();
+    h.key_press(Key::B);
+    h.step();
+    drag(
+        &mut h,
+        &[plane.center(), plane.center() + Vec2::new(70.0, 40.0)],
+    );
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.regions.len(), 2);
+    let linked: Vec<i64> = doc.regions_of(phrase_id).collect();
+    assert_eq!(linked, vec![2]);
+    assert_eq!(
+        doc.phrases[&phrase_id].grounding,
+        voxmark::core::Grounding::Annotated
+    );
+
+    // Undo takes the box and its link back; the phrase stays, pending again.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.regions.len(), 1);
+    assert!(doc.links.is_empty());
+    assert_eq!(
+        doc.phrases[&phrase_id].grounding,
+        voxmark::core::Grounding::Pending
+    );
+    step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
+    drop(h);
+    let file = Project::open(&project).unwrap().load_document().unwrap();
+    assert_eq!(file.phrases[&phrase_id].span, Some((30, 46)));
+    assert_eq!(file.regions[&1].status, voxmark::core::Status::Accepted);
+    assert!(file.links.is_empty());
+}

@@ -136,7 +136,53 @@ pub enum Command {
     UpdateLabel(Label),
     /// Draw with this label.
     SetActiveLabel(LabelId),
+    /// A new phrase of the image's report: a `[start, end)` character span of it, or free text.
+    AddPhrase {
+        /// Span in characters of the report.
+        span: Option<(usize, usize)>,
+        /// Text (the span's text for spans).
+        text: String,
+    },
+    /// The phrase new regions are linked to (or none).
+    SelectPhrase(Option<PhraseId>),
+    /// Mark a phrase as "no visible grounding", or back to pending.
+    SetGrounding {
+        /// The phrase.
+        phrase: PhraseId,
+        /// Its new state.
+        grounding: Grounding,
+    },
+    /// Set or clear a phrase's category.
+    SetCategory {
+        /// The phrase.
+        phrase: PhraseId,
+        /// The category.
+        category: Option<String>,
+    },
+    /// Link the region to the phrase, or unlink it when linked.
+    ToggleLink {
+        /// The phrase.
+        phrase: PhraseId,
+        /// The region.
+        region: RegionId,
+    },
+    /// Delete a phrase (its links go with it; regions stay).
+    DeletePhrase(PhraseId),
+    /// Select the next proposal not reviewed yet and show its slice.
+    NextProposal,
 }
+
+/// MS-CXR's eight finding categories, offered for completion.
+pub const CATEGORIES: [&str; 8] = [
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Lung Opacity",
+    "Pleural Effusion",
+    "Pneumonia",
+    "Pneumothorax",
+];
 
 /// Display settings of one image, kept apart from its voxels.
 struct Display {
@@ -196,6 +242,12 @@ pub struct AppState {
     selected_region: Option<RegionId>,
     /// The label new regions get.
     active_label: Option<LabelId>,
+    /// The phrase new regions are linked to.
+    active_phrase: Option<PhraseId>,
+    /// The characters selected in the report, `[start, end)`.
+    report_selection: Option<(usize, usize)>,
+    /// Free phrase being typed.
+    free_phrase: String,
     /// The latest action's outcome, shown in the status bar.
     message: Option<String>,
     /// Who draws: recorded as the author of new regions and in the audit table.
@@ -250,6 +302,9 @@ impl AppState {
             stroke: Vec::new(),
             selected_region: None,
             active_label: None,
+            active_phrase: None,
+            report_selection: None,
+            free_phrase: String::new(),
             message: None,
             user: crate::core::Author::Human(project::user_name()),
             recent: None,
@@ -479,6 +534,8 @@ impl AppState {
         self.retain_images(&keep);
         self.selected_region = None;
         self.active_label = None;
+        self.active_phrase = None;
+        self.report_selection = None;
         self.gesture = Gesture::Idle;
         self.stroke.clear();
     }
@@ -639,6 +696,8 @@ impl AppState {
             | Command::Zoom { .. }
             | Command::ResetView => self.apply_view(command),
             Command::SetActiveLabel(l) => self.active_label = Some(l),
+            Command::SelectPhrase(ph) => self.active_phrase = ph,
+            Command::NextProposal => self.next_proposal(),
             edit => {
                 if let Err(e) = self.apply_edit(edit) {
                     self.message = Some(e);
@@ -712,6 +771,50 @@ impl AppState {
         self.gesture = Gesture::Idle;
     }
 
+    /// The "new phrase" command for the report selection, if text is selected.
+    fn new_phrase_command(&self) -> Option<Command> {
+        let (p, image) = self.current_project_image()?;
+        let report = p.doc.images.get(&image)?.report.as_deref()?;
+        phrase_from_selection(report, self.report_selection?)
+    }
+
+    /// Selects the next proposed region of the image after the selected one and shows its slice.
+    fn next_proposal(&mut self) {
+        let Some((p, image)) = self.current_project_image() else {
+            return;
+        };
+        let proposals: Vec<RegionId> = p
+            .notes(image)
+            .map(|n| n.regions.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                p.doc
+                    .regions
+                    .get(r)
+                    .is_some_and(|x| x.status == Status::Proposed)
+            })
+            .collect();
+        let next = proposals
+            .iter()
+            .copied()
+            .find(|r| Some(*r) > self.selected_region)
+            .or_else(|| proposals.first().copied());
+        let Some(r) = next else {
+            self.message = Some("no proposals left to review on this image".into());
+            return;
+        };
+        let k = region_slice(p, r);
+        self.selected_region = Some(r);
+        self.message = Some(format!(
+            "proposal #{r} ({} left): A accepts, X rejects",
+            proposals.len()
+        ));
+        if let Some(k) = k {
+            self.apply_view(Command::SetSlice(k));
+        }
+    }
+
     /// Commands that change the document of the open project.
     fn apply_edit(&mut self, command: Command) -> Result<(), String> {
         let s = self.selected.ok_or("no image is shown")?;
@@ -752,11 +855,13 @@ impl AppState {
             Command::AddShape { shape, name } => {
                 let (mut edits, label) = label_for_drawing(&p.doc, self.active_label);
                 let id = Document::next_id(&p.doc.regions);
+                let phrase = phrase_on(&p.doc, self.active_phrase, image);
                 edits.push(Edit::AddRegion {
                     region: new_region(id, image, label, shape, p, now),
                     mask: None,
-                    links: Vec::new(),
+                    links: phrase.into_iter().collect(),
                 });
+                edits.extend(grounded(&p.doc, phrase, now));
                 p.transact(name, edits)?;
                 self.active_label = Some(label);
                 self.selected_region = Some(id);
@@ -793,7 +898,9 @@ impl AppState {
                         .collect();
                 } else {
                     p.begin("brush stroke")?;
-                    let (region, label) = mask_target(p, image, size, self.active_label, now)?;
+                    let phrase = phrase_on(&p.doc, self.active_phrase, image);
+                    let (region, label) =
+                        mask_target(p, image, size, self.active_label, phrase, now)?;
                     self.active_label = Some(label);
                     self.stroke = vec![region];
                 }
@@ -911,6 +1018,83 @@ impl AppState {
                 p.transact("add label", vec![Edit::AddLabel(label)])?;
                 self.active_label = Some(id);
             }
+            Command::AddPhrase { span, text } => {
+                let text = text.trim().to_owned();
+                if text.is_empty() {
+                    return Err("a phrase needs some text".into());
+                }
+                let id = Document::next_id(&p.doc.phrases);
+                // The selected region is linked at once (select a box, then text, then P).
+                let links: Vec<RegionId> = self
+                    .selected_region
+                    .filter(|r| p.doc.regions.get(r).is_some_and(|x| x.image == image))
+                    .into_iter()
+                    .collect();
+                let phrase = crate::core::Phrase {
+                    id,
+                    image,
+                    text,
+                    author: p.who.clone(),
+                    span,
+                    category: None,
+                    grounding: if links.is_empty() {
+                        Grounding::Pending
+                    } else {
+                        Grounding::Annotated
+                    },
+                    created_ms: now,
+                    modified_ms: now,
+                };
+                p.transact("new phrase", vec![Edit::AddPhrase { phrase, links }])?;
+                self.active_phrase = Some(id);
+                self.report_selection = None;
+                self.free_phrase.clear();
+                self.message = Some(format!("phrase #{id}: draw regions to ground it"));
+            }
+            Command::SetGrounding { phrase, grounding } => {
+                let before = p
+                    .doc
+                    .phrases
+                    .get(&phrase)
+                    .ok_or("the phrase is gone")?
+                    .clone();
+                let mut after = before.clone();
+                after.grounding = grounding;
+                after.modified_ms = now;
+                p.transact("set grounding", vec![Edit::UpdatePhrase { before, after }])?;
+            }
+            Command::SetCategory { phrase, category } => {
+                let before = p
+                    .doc
+                    .phrases
+                    .get(&phrase)
+                    .ok_or("the phrase is gone")?
+                    .clone();
+                let mut after = before.clone();
+                after.category = category.filter(|c| !c.trim().is_empty());
+                after.modified_ms = now;
+                if after != before {
+                    p.transact("set category", vec![Edit::UpdatePhrase { before, after }])?;
+                }
+            }
+            Command::ToggleLink { phrase, region } => {
+                if p.doc.links.contains(&(phrase, region)) {
+                    p.transact("unlink", vec![Edit::Unlink { phrase, region }])?;
+                    self.message = Some(format!("unlinked region #{region}"));
+                } else {
+                    let mut edits = vec![Edit::Link { phrase, region }];
+                    edits.extend(grounded(&p.doc, Some(phrase), now));
+                    p.transact("link", edits)?;
+                    self.message = Some(format!("linked region #{region} to phrase #{phrase}"));
+                }
+            }
+            Command::DeletePhrase(phrase) => {
+                let edit = Edit::remove_phrase(&p.doc, phrase).ok_or("the phrase is gone")?;
+                p.transact("delete phrase", vec![edit])?;
+                if self.active_phrase == Some(phrase) {
+                    self.active_phrase = None;
+                }
+            }
             Command::UpdateLabel(after) => {
                 let before = p
                     .doc
@@ -940,7 +1124,9 @@ impl AppState {
         let size = entry.image.volume.size();
         let p = self.project.as_mut().ok_or("no project")?;
         p.begin(name)?;
-        let (region, label) = match mask_target(p, image, size, self.active_label, now_ms()) {
+        let phrase = phrase_on(&p.doc, self.active_phrase, image);
+        let (region, label) = match mask_target(p, image, size, self.active_label, phrase, now_ms())
+        {
             Ok(x) => x,
             Err(e) => {
                 p.abort();
@@ -991,6 +1177,8 @@ impl AppState {
                 .any(|e| matches!(e, Event::Text(t) if t == "?"))
         });
         let selected_region = self.selected_region;
+        let active_phrase = self.active_phrase;
+        let mut new_phrase = self.new_phrase_command();
         let mut cancel = false;
         ctx.input_mut(|i| {
             // Redo first: Ctrl+Z also matches Ctrl+Shift+Z (egui ignores unnamed Shift).
@@ -1019,6 +1207,27 @@ impl AppState {
             if let Some(r) = selected_region {
                 keys.push((Key::Delete, Command::DeleteRegion(r)));
                 keys.push((Key::Backspace, Command::DeleteRegion(r)));
+                keys.push((
+                    Key::A,
+                    Command::SetStatus {
+                        region: r,
+                        status: Status::Accepted,
+                    },
+                ));
+                keys.push((
+                    Key::X,
+                    Command::SetStatus {
+                        region: r,
+                        status: Status::Rejected,
+                    },
+                ));
+                if let Some(phrase) = active_phrase {
+                    keys.push((Key::K, Command::ToggleLink { phrase, region: r }));
+                }
+            }
+            keys.push((Key::N, Command::NextProposal));
+            if let Some(c) = new_phrase.take() {
+                keys.push((Key::P, c));
             }
             for (k, command) in keys {
                 if key(k) {
@@ -1236,7 +1445,10 @@ impl AppState {
     /// Right panel: the report with phrase spans, the phrases with their regions' ids as chips, and
     /// the regions; hovering a phrase, chip or region highlights it in the view.
     fn annotations_panel(&mut self, ui: &mut Ui) {
+        let mut report_selection = self.report_selection;
+        let mut free_phrase = std::mem::take(&mut self.free_phrase);
         let Some((p, image)) = self.current_project_image() else {
+            self.free_phrase = free_phrase;
             ui.weak("Open a .voxmark project to see its report, phrases and regions.");
             self.hovered_phrase = None;
             return;
@@ -1249,6 +1461,21 @@ impl AppState {
         let mut commands = Vec::new();
 
         labels_section(ui, doc, self.active_label, &mut commands);
+        if notes.counts.proposed > 0 {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("{} proposals to review", notes.counts.proposed))
+                        .color(theme::MODEL),
+                );
+                if ui
+                    .small_button("Next")
+                    .on_hover_text("N; then A accepts, X rejects")
+                    .clicked()
+                {
+                    commands.push(Command::NextProposal);
+                }
+            });
+        }
         if let Some(r) = self.selected_region.and_then(|r| doc.regions.get(&r)) {
             region_properties(ui, p, r, &mut commands);
         }
@@ -1256,24 +1483,82 @@ impl AppState {
         ui.heading("Report");
         match doc.images.get(&image).and_then(|i| i.report.as_deref()) {
             Some(report) => {
-                let job = report_layout(
-                    report,
-                    notes
-                        .phrases
-                        .iter()
-                        .filter_map(|id| doc.phrases.get(id))
-                        .filter_map(|ph| Some((ph.id, ph.span?))),
-                    self.hovered_phrase,
-                    ui.style().text_styles[&egui::TextStyle::Body].clone(),
-                );
-                ui.label(job);
+                let spans: Vec<(PhraseId, (usize, usize))> = notes
+                    .phrases
+                    .iter()
+                    .filter_map(|id| doc.phrases.get(id))
+                    .filter_map(|ph| Some((ph.id, ph.span?)))
+                    .collect();
+                let hovered = self.hovered_phrase.or(self.active_phrase);
+                let font = ui.style().text_styles[&egui::TextStyle::Body].clone();
+                let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, width: f32| {
+                    let mut job =
+                        report_layout(text.as_str(), spans.iter().copied(), hovered, font.clone());
+                    job.wrap.max_width = width;
+                    ui.fonts_mut(|f| f.layout_job(job))
+                };
+                // Read-only but selectable: select words, then P (or the button) makes a phrase.
+                let mut text: &str = report;
+                let id = ui.make_persistent_id(("report", image));
+                let out = egui::TextEdit::multiline(&mut text)
+                    .id(id)
+                    .desired_width(f32::INFINITY)
+                    .layouter(&mut layouter)
+                    .show(ui);
+                let selection = out.cursor_range.and_then(|r| {
+                    let (a, b) = (r.primary.index.0, r.secondary.index.0);
+                    (a != b).then_some((a.min(b), a.max(b)))
+                });
+                if out.response.has_focus() || selection.is_some() {
+                    report_selection = selection;
+                }
+                let focused = out.response.has_focus();
+                ui.horizontal(|ui| {
+                    let new = ui
+                        .add_enabled(report_selection.is_some(), egui::Button::new("New phrase"))
+                        .on_hover_text("from the selected words (P)")
+                        .on_disabled_hover_text("select words of the report first");
+                    let key = focused && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::P));
+                    if (new.clicked() || key)
+                        && let Some(c) =
+                            report_selection.and_then(|sel| phrase_from_selection(report, sel))
+                    {
+                        commands.push(c);
+                        // Keys go back to the viewer (tool shortcuts) once the phrase exists.
+                        out.response.surrender_focus();
+                    }
+                });
             }
             None => {
                 ui.weak("No report text.");
             }
         }
+        ui.horizontal(|ui| {
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut free_phrase)
+                    .hint_text("free phrase (no span)")
+                    .desired_width(170.0),
+            );
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            if (ui.button("Add").clicked() || enter) && !free_phrase.trim().is_empty() {
+                commands.push(Command::AddPhrase {
+                    span: None,
+                    text: free_phrase.clone(),
+                });
+            }
+        });
         ui.add_space(6.0);
         ui.heading(format!("Phrases ({})", notes.phrases.len()));
+        if let Some(ph) = self.active_phrase.and_then(|ph| doc.phrases.get(&ph)) {
+            ui.label(
+                RichText::new(format!(
+                    "Drawing grounds “{}” (click it again to stop)",
+                    truncate_chars(&ph.text, 40)
+                ))
+                .small()
+                .color(theme::ACCENT),
+            );
+        }
         for id in &notes.phrases {
             let Some(ph) = doc.phrases.get(id) else {
                 continue;
@@ -1282,14 +1567,27 @@ impl AppState {
             let frame = egui::Frame::new()
                 .inner_margin(egui::Margin::same(4))
                 .corner_radius(3.0)
-                .fill(if self.hovered_phrase == Some(ph.id) {
+                .fill(if self.active_phrase == Some(ph.id) {
                     theme::SELECTION_BG
+                } else if self.hovered_phrase == Some(ph.id) {
+                    theme::CHIP_BG
                 } else {
                     Color32::TRANSPARENT
                 })
                 .show(ui, |ui| {
                     ui.set_min_width(ui.available_width());
-                    ui.label(&ph.text);
+                    let active = self.active_phrase == Some(ph.id);
+                    let title = ui
+                        .add(egui::Label::new(&ph.text).sense(Sense::click()))
+                        .on_hover_text(if active {
+                            "click to stop grounding this phrase"
+                        } else {
+                            "click to ground this phrase: regions drawn next are linked to it"
+                        });
+                    if title.clicked() {
+                        commands.push(Command::SelectPhrase((!active).then_some(ph.id)));
+                    }
+                    phrase_controls(ui, ph, self.selected_region, &linked, &mut commands);
                     ui.horizontal_wrapped(|ui| {
                         if let Some(cat) = &ph.category {
                             ui.label(RichText::new(cat).small().color(theme::MUTED));
@@ -1382,6 +1680,8 @@ impl AppState {
                 }
             });
         self.highlight = highlight;
+        self.report_selection = report_selection;
+        self.free_phrase = free_phrase;
         if hovered_phrase != self.hovered_phrase {
             // The report and the row backgrounds follow on the next frame.
             ui.ctx().request_repaint();
@@ -2015,6 +2315,13 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("R", "reset the window"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (Ctrl+Y redoes too)"),
     ("Delete", "delete the selected region"),
+    ("A / X", "accept / reject the selected region (review)"),
+    ("N", "next proposal to review"),
+    ("P", "new phrase from the words selected in the report"),
+    (
+        "K",
+        "link / unlink the selected region and the active phrase",
+    ),
     ("[ / ]", "smaller / larger brush"),
     ("Esc", "cancel the gesture, then clear the selection"),
     (
@@ -2127,6 +2434,102 @@ fn labels_section(
                 }
             }
         });
+    }
+}
+
+/// Category, "no visible grounding", link of the selected region, delete.
+fn phrase_controls(
+    ui: &mut Ui,
+    ph: &crate::core::Phrase,
+    selected_region: Option<RegionId>,
+    linked: &[RegionId],
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::from_id_salt(("category", ph.id))
+            .selected_text(ph.category.as_deref().unwrap_or("category"))
+            .width(120.0)
+            .show_ui(ui, |ui| {
+                if ui.selectable_label(ph.category.is_none(), "none").clicked() {
+                    commands.push(Command::SetCategory {
+                        phrase: ph.id,
+                        category: None,
+                    });
+                }
+                for c in CATEGORIES {
+                    if ui
+                        .selectable_label(ph.category.as_deref() == Some(c), c)
+                        .clicked()
+                    {
+                        commands.push(Command::SetCategory {
+                            phrase: ph.id,
+                            category: Some(c.to_owned()),
+                        });
+                    }
+                }
+            });
+        let mut none_visible = ph.grounding == Grounding::NoVisible;
+        if ui
+            .add_enabled(
+                linked.is_empty(),
+                egui::Checkbox::new(&mut none_visible, "none visible"),
+            )
+            .on_hover_text(
+                "nothing in the image grounds this phrase (not the same as not annotated yet)",
+            )
+            .changed()
+        {
+            commands.push(Command::SetGrounding {
+                phrase: ph.id,
+                grounding: if none_visible {
+                    Grounding::NoVisible
+                } else {
+                    Grounding::Pending
+                },
+            });
+        }
+        if let Some(r) = selected_region {
+            let text = if linked.contains(&r) {
+                format!("Unlink #{r}")
+            } else {
+                format!("Link #{r}")
+            };
+            if ui.small_button(text).on_hover_text("K").clicked() {
+                commands.push(Command::ToggleLink {
+                    phrase: ph.id,
+                    region: r,
+                });
+            }
+        }
+        if ui
+            .small_button("Delete")
+            .on_hover_text("delete the phrase; its regions stay")
+            .clicked()
+        {
+            commands.push(Command::DeletePhrase(ph.id));
+        }
+    });
+}
+
+/// The "new phrase" command for characters `[start, end)` of the report: the span's text, exactly.
+fn phrase_from_selection(report: &str, (start, end): (usize, usize)) -> Option<Command> {
+    let text: String = report
+        .chars()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    (!text.trim().is_empty() && end <= report.chars().count()).then_some(Command::AddPhrase {
+        span: Some((start, end)),
+        text,
+    })
+}
+
+/// At most `n` characters of `text`, with `…` when cut.
+fn truncate_chars(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(n).collect::<String>())
     }
 }
 
@@ -2306,29 +2709,70 @@ fn mask_target(
     image: ImageId,
     size: [usize; 3],
     active: Option<LabelId>,
+    phrase: Option<PhraseId>,
     now: i64,
 ) -> Result<(RegionId, LabelId), String> {
     let (edits, label) = label_for_drawing(&p.doc, active);
-    let existing = p.doc.regions.values().find(|r| {
-        r.image == image
-            && r.label == Some(label)
-            && r.shape == Shape::Mask
-            && r.status != Status::Rejected
-    });
-    if let Some(r) = existing {
-        return Ok((r.id, label));
-    }
-    for edit in edits {
+    let existing = p
+        .doc
+        .regions
+        .values()
+        .find(|r| {
+            r.image == image
+                && r.label == Some(label)
+                && r.shape == Shape::Mask
+                && r.status != Status::Rejected
+        })
+        .map(|r| r.id);
+    let id = match existing {
+        Some(id) => {
+            if let Some(ph) = phrase
+                && !p.doc.links.contains(&(ph, id))
+            {
+                p.record(Edit::Link {
+                    phrase: ph,
+                    region: id,
+                })?;
+            }
+            id
+        }
+        None => {
+            for edit in edits {
+                p.record(edit)?;
+            }
+            let id = Document::next_id(&p.doc.regions);
+            let region = new_region(id, image, label, Shape::Mask, p, now);
+            p.record(Edit::AddRegion {
+                region,
+                mask: Some(MaskTiles::new(size)),
+                links: phrase.into_iter().collect(),
+            })?;
+            id
+        }
+    };
+    if let Some(edit) = grounded(&p.doc, phrase, now) {
         p.record(edit)?;
     }
-    let id = Document::next_id(&p.doc.regions);
-    let region = new_region(id, image, label, Shape::Mask, p, now);
-    p.record(Edit::AddRegion {
-        region,
-        mask: Some(MaskTiles::new(size)),
-        links: Vec::new(),
-    })?;
     Ok((id, label))
+}
+
+/// `phrase` when it belongs to `image` (drawing links to it).
+fn phrase_on(doc: &Document, phrase: Option<PhraseId>, image: ImageId) -> Option<PhraseId> {
+    phrase.filter(|ph| doc.phrases.get(ph).is_some_and(|x| x.image == image))
+}
+
+/// The edit marking `phrase` as annotated, when it is not yet.
+fn grounded(doc: &Document, phrase: Option<PhraseId>, now: i64) -> Option<Edit> {
+    let before = doc.phrases.get(&phrase?)?;
+    (before.grounding != Grounding::Annotated).then(|| {
+        let mut after = before.clone();
+        after.grounding = Grounding::Annotated;
+        after.modified_ms = now;
+        Edit::UpdatePhrase {
+            before: before.clone(),
+            after,
+        }
+    })
 }
 
 /// A value with as many decimals as it needs (integers stay integers).
