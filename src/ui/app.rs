@@ -868,16 +868,7 @@ impl AppState {
                 self.message = Some(format!("{name}: region #{id}"));
             }
             Command::SetShape { region, shape } => {
-                let before = p
-                    .doc
-                    .regions
-                    .get(&region)
-                    .ok_or("the region is gone")?
-                    .clone();
-                let mut after = before.clone();
-                after.shape = shape;
-                after.modified_ms = now;
-                p.transact("move region", vec![Edit::UpdateRegion { before, after }])?;
+                p.update_region("move region", region, now, |r| r.shape = shape)?;
             }
             Command::StrokeBegin { erase } => {
                 if p.history.is_open() {
@@ -984,33 +975,15 @@ impl AppState {
                 self.message = Some(format!("deleted region #{region}"));
             }
             Command::SetRegionLabel { region, label } => {
-                let before = p
-                    .doc
-                    .regions
-                    .get(&region)
-                    .ok_or("the region is gone")?
-                    .clone();
-                let mut after = before.clone();
-                after.label = Some(label);
-                after.modified_ms = now;
-                p.transact("change label", vec![Edit::UpdateRegion { before, after }])?;
+                p.update_region("change label", region, now, |r| r.label = Some(label))?;
             }
             Command::SetStatus { region, status } => {
-                let before = p
-                    .doc
-                    .regions
-                    .get(&region)
-                    .ok_or("the region is gone")?
-                    .clone();
-                let mut after = before.clone();
-                after.status = status;
-                after.modified_ms = now;
                 let name = match status {
                     Status::Accepted => "accept",
                     Status::Rejected => "reject",
                     Status::Proposed => "reopen",
                 };
-                p.transact(name, vec![Edit::UpdateRegion { before, after }])?;
+                p.update_region(name, region, now, |r| r.status = status)?;
             }
             Command::AddLabel => {
                 let label = next_label(&p.doc);
@@ -1052,30 +1025,11 @@ impl AppState {
                 self.message = Some(format!("phrase #{id}: draw regions to ground it"));
             }
             Command::SetGrounding { phrase, grounding } => {
-                let before = p
-                    .doc
-                    .phrases
-                    .get(&phrase)
-                    .ok_or("the phrase is gone")?
-                    .clone();
-                let mut after = before.clone();
-                after.grounding = grounding;
-                after.modified_ms = now;
-                p.transact("set grounding", vec![Edit::UpdatePhrase { before, after }])?;
+                p.update_phrase("set grounding", phrase, now, |ph| ph.grounding = grounding)?;
             }
             Command::SetCategory { phrase, category } => {
-                let before = p
-                    .doc
-                    .phrases
-                    .get(&phrase)
-                    .ok_or("the phrase is gone")?
-                    .clone();
-                let mut after = before.clone();
-                after.category = category.filter(|c| !c.trim().is_empty());
-                after.modified_ms = now;
-                if after != before {
-                    p.transact("set category", vec![Edit::UpdatePhrase { before, after }])?;
-                }
+                let category = category.filter(|c| !c.trim().is_empty());
+                p.update_phrase("set category", phrase, now, |ph| ph.category = category)?;
             }
             Command::ToggleLink { phrase, region } => {
                 if p.doc.links.contains(&(phrase, region)) {

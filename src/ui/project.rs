@@ -178,12 +178,7 @@ impl OpenProject {
             .history
             .undo(&mut self.doc)
             .map_err(|e| e.to_string())?;
-        Ok(t.map(|t| {
-            let name = t.name.clone();
-            self.revision += 1;
-            self.persist(t);
-            name
-        }))
+        Ok(self.stepped(t))
     }
 
     /// Redoes the latest undone step; returns its name.
@@ -192,12 +187,62 @@ impl OpenProject {
             .history
             .redo(&mut self.doc)
             .map_err(|e| e.to_string())?;
-        Ok(t.map(|t| {
-            let name = t.name.clone();
-            self.revision += 1;
-            self.persist(t);
-            name
-        }))
+        Ok(self.stepped(t))
+    }
+
+    /// After an undo or redo: persists what it applied and returns its name.
+    fn stepped(&mut self, t: Option<crate::core::Transaction>) -> Option<String> {
+        let t = t?;
+        let name = t.name.clone();
+        self.revision += 1;
+        self.persist(t);
+        Some(name)
+    }
+
+    /// Changes fields of a region as one undo step named `name`.
+    pub fn update_region(
+        &mut self,
+        name: &str,
+        id: crate::core::RegionId,
+        now: i64,
+        change: impl FnOnce(&mut crate::core::Region),
+    ) -> Result<(), String> {
+        let before = self
+            .doc
+            .regions
+            .get(&id)
+            .ok_or("the region is gone")?
+            .clone();
+        let mut after = before.clone();
+        change(&mut after);
+        if after == before {
+            return Ok(());
+        }
+        after.modified_ms = now;
+        self.transact(name, vec![Edit::UpdateRegion { before, after }])
+    }
+
+    /// Changes fields of a phrase as one undo step named `name`.
+    pub fn update_phrase(
+        &mut self,
+        name: &str,
+        id: crate::core::PhraseId,
+        now: i64,
+        change: impl FnOnce(&mut crate::core::Phrase),
+    ) -> Result<(), String> {
+        let before = self
+            .doc
+            .phrases
+            .get(&id)
+            .ok_or("the phrase is gone")?
+            .clone();
+        let mut after = before.clone();
+        change(&mut after);
+        if after == before {
+            return Ok(());
+        }
+        after.modified_ms = now;
+        self.transact(name, vec![Edit::UpdatePhrase { before, after }])
     }
 
     fn persist(&mut self, t: crate::core::Transaction) {
