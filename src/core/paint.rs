@@ -309,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn paint_and_erase_are_exact_inverse_edits() {
+    fn paint_and_erase_edits_apply_and_invert_exactly() {
         let mut doc = crate::core::Document::default();
         let size = [70, 70, 2];
         doc.masks.insert(1, MaskTiles::new(size));
@@ -317,24 +317,22 @@ mod tests {
             radius_mm: 3.0,
             sphere: false,
         };
+        // Across a tile edge (x = 64).
         let (b, inside) =
             capsule([62.0, 10.0, 1.0], [66.0, 12.0, 1.0], brush, [1.0; 3], size).unwrap();
-        let e = paint_edit(1, &doc.masks[&1], b, &inside, 1).unwrap();
-        // The mask region must exist for the edit to apply; check the voxel values through the mask.
-        let mut m = doc.masks[&1].clone();
-        let Edit::PaintMask { bounds, .. } = &e else {
-            panic!()
-        };
-        let after: Vec<u8> = inside.iter().map(|&x| u8::from(x)).collect();
-        m.write_box(*bounds, &after);
-        assert_eq!(m.count(), count(&inside));
-        // Painting the same again changes nothing.
-        assert!(paint_edit(1, &m, b, &inside, 1).is_none());
-        // Erasing gives an empty mask.
-        let erase = paint_edit(1, &m, b, &inside, 0).unwrap();
-        assert!(matches!(erase, Edit::PaintMask { .. }));
-        m.write_box(b, &vec![0; b.len()]);
-        assert_eq!(m.count(), 0);
+        let paint = paint_edit(1, &doc.masks[&1], b, &inside, 1).unwrap();
+        paint.apply(&mut doc).unwrap();
+        assert_eq!(doc.masks[&1].count(), count(&inside));
+        // Painting the same voxels again changes nothing, so there is no edit.
+        assert!(paint_edit(1, &doc.masks[&1], b, &inside, 1).is_none());
+        let erase = paint_edit(1, &doc.masks[&1], b, &inside, 0).unwrap();
+        erase.apply(&mut doc).unwrap();
+        assert_eq!(doc.masks[&1].count(), 0);
+        // The inverses give the painted mask back, then the empty one.
+        erase.inverse().apply(&mut doc).unwrap();
+        assert_eq!(doc.masks[&1].count(), count(&inside));
+        paint.inverse().apply(&mut doc).unwrap();
+        assert_eq!(doc.masks[&1], MaskTiles::new(size));
     }
 
     #[test]

@@ -617,8 +617,10 @@ impl AppState {
                     );
                     p.records.push(record);
                     p.states.push(RecordState::Ready(i));
-                    p.reindex();
                     first.get_or_insert(i);
+                }
+                if let Some(p) = self.project.as_mut() {
+                    p.reindex();
                 }
                 if let Some(i) = first {
                     self.selected = Some(i);
@@ -2072,7 +2074,10 @@ impl AppState {
             return;
         }
         let pointer = response.hover_pos().or(response.interact_pointer_pos());
-        let hovered = pointer.and_then(|p| self.region_at(&view, k, p));
+        // Only the select tool clicks regions; skip the hit test for the others.
+        let hovered = (self.tool == Tool::Navigate)
+            .then(|| pointer.and_then(|p| self.region_at(&view, k, p)))
+            .flatten();
         let selected_shape = self
             .selected_region
             .and_then(|r| Some((r, self.project.as_ref()?.doc.regions.get(&r)?.shape.clone())));
