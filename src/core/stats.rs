@@ -138,6 +138,85 @@ impl ValueStats {
     }
 }
 
+/// Counts of values in equal bins over `[lo, hi]` (the last bin includes `hi`); NaNs and values
+/// outside are not counted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    /// Lower edge of the first bin.
+    pub lo: f64,
+    /// Upper edge of the last bin.
+    pub hi: f64,
+    /// Values per bin.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// The histogram of `values` in `bins` bins over `[lo, hi]` (one bin when `hi <= lo`).
+    pub fn of(values: impl Iterator<Item = f64>, lo: f64, hi: f64, bins: usize) -> Self {
+        let bins = if hi > lo { bins.max(1) } else { 1 };
+        let mut counts = vec![0u64; bins];
+        let scale = if hi > lo {
+            bins as f64 / (hi - lo)
+        } else {
+            0.0
+        };
+        for x in values {
+            if !(x >= lo && x <= hi) {
+                continue;
+            }
+            let b = (((x - lo) * scale) as usize).min(bins - 1);
+            counts[b] += 1;
+        }
+        Self { lo, hi, counts }
+    }
+
+    /// The modality values of `voxels` (every `stride`-th stored value, all components) rescaled
+    /// by `rescale`, over the range of `stats`.
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "`with_voxels!` expands once per stored type, f64 included"
+    )]
+    pub fn of_voxels(
+        voxels: &Voxels,
+        rescale: Rescale,
+        stats: &ValueStats,
+        bins: usize,
+        stride: usize,
+    ) -> Self {
+        crate::with_voxels!(voxels, v => Self::of(
+            v.iter().step_by(stride.max(1)).map(|&x| rescale.apply(x as f64)),
+            stats.min,
+            stats.max,
+            bins,
+        ))
+    }
+
+    /// Width of one bin.
+    pub fn bin_width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len().max(1) as f64
+    }
+
+    /// The value below which a fraction `q` (0..1) of the counted values lie, interpolated within
+    /// its bin; NaN when nothing was counted.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let target = q.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0.0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            let c = c as f64;
+            if below + c >= target && c > 0.0 {
+                let f = ((target - below) / c).clamp(0.0, 1.0);
+                return self.lo + (b as f64 + f) * self.bin_width();
+            }
+            below += c;
+        }
+        self.hi
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +241,40 @@ mod tests {
             intercept: 10.0,
         });
         assert_eq!((r.min, r.max, r.mean), (7.0, 9.0, 8.0));
+    }
+
+    #[test]
+    fn histogram_bins_and_quantiles() {
+        let h = Histogram::of((0..100).map(f64::from), 0.0, 100.0, 10);
+        assert_eq!(h.counts, vec![10; 10]);
+        assert!((h.quantile(0.5) - 50.0).abs() < 1e-9);
+        assert!((h.quantile(0.05) - 5.0).abs() < 1e-9);
+        // The top edge falls in the last bin; NaN and outside values are not counted.
+        let e = Histogram::of([0.0, 1.0, f64::NAN, 2.0].into_iter(), 0.0, 1.0, 4);
+        assert_eq!(e.counts, vec![1, 0, 0, 1]);
+        let flat = Histogram::of([3.0, 3.0].into_iter(), 3.0, 3.0, 16);
+        assert_eq!(flat.counts, vec![2]);
+        assert!(
+            Histogram::of(std::iter::empty(), 0.0, 1.0, 4)
+                .quantile(0.5)
+                .is_nan()
+        );
+        let v = Histogram::of_voxels(
+            &Voxels::I16(vec![0, 10, 20, 30]),
+            Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
+            &ValueStats {
+                min: -1024.0,
+                max: -994.0,
+                mean: -1009.0,
+                count: 4,
+                nan_count: 0,
+            },
+            3,
+            1,
+        );
+        assert_eq!(v.counts, vec![1, 1, 2]);
     }
 }

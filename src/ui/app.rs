@@ -5,11 +5,13 @@
 //! is one undo step and is handed to the project's writer thread at once.
 
 use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
+use super::mpr::{self, Layout, Pane};
 use super::overlay::{self, MaskLayer};
 use super::project::{self, OpenProject, RecordState};
 use super::slice::{self, SliceValues, SliceView, Window};
 use super::theme;
 use super::tools::{self, Gesture, Settings, Tool};
+use super::view3d::{Mode3d, Orbit, View3d};
 use super::writer::Writer;
 use crate::core::annotation::{
     Grounding, ImageId, Label, LabelId, PhraseId, Region, RegionId, Shape, Status,
@@ -51,6 +53,8 @@ pub enum Command {
     NextPreset,
     /// The image's first window again.
     ResetWindow,
+    /// This window (a preset picked from the list).
+    SetWindow(Window),
     /// Show or hide the shortcuts.
     ToggleHelp,
     /// Pick a tool.
@@ -170,6 +174,27 @@ pub enum Command {
     DeletePhrase(PhraseId),
     /// Select the next proposal not reviewed yet and show its slice.
     NextProposal,
+    /// Divide the centre into one view, 1×3 MPR or 2×2 with 3D.
+    SetLayout(Layout),
+    /// Move the crosshair (and the slices of every view) to voxel (i, j, k).
+    SetCursor([usize; 3]),
+    /// Move the plane across voxel axis `fixed` (0: i, 1: j) by `delta` voxels.
+    StepPlane {
+        /// The axis the plane is across.
+        fixed: usize,
+        /// Voxels to move.
+        delta: i64,
+    },
+    /// Turn the 3D view by a drag.
+    Orbit(Vec2),
+    /// Magnify the 3D view by `factor`.
+    Zoom3d(f32),
+    /// MIP or a DVR preset in the 3D view.
+    SetMode3d(Mode3d),
+    /// The 3D view from the front, fitted, again.
+    ResetOrbit,
+    /// Dark (true) or light theme.
+    SetDark(bool),
 }
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -194,7 +219,47 @@ struct Display {
     zoom: f32,
     /// Offset of the image centre from the viewport centre, in points.
     pan: Vec2,
+    /// Crosshair column i and row j (its slice is `k`): where the planes across i and j cut.
+    cross: [usize; 2],
+    /// The 3D view's camera and mode.
+    orbit: Orbit,
+    mode3d: Mode3d,
+    /// Distinguishes loaded images for the 3D view's texture cache (indices shift when images close).
+    uid: u64,
 }
+
+/// A texture and the key it was made from.
+type Cached<K> = Option<(K, egui::TextureHandle)>;
+
+/// The texture in `slot` for `key`, remade by `make` (and re-uploaded) only when the key changed.
+fn cached_texture<K: PartialEq>(
+    slot: &mut Cached<K>,
+    ctx: &egui::Context,
+    name: &str,
+    key: K,
+    options: egui::TextureOptions,
+    make: impl FnOnce() -> egui::ColorImage,
+) -> egui::TextureId {
+    match slot {
+        Some((k, t)) if *k == key => t.id(),
+        Some((k, t)) => {
+            t.set(make(), options);
+            *k = key;
+            t.id()
+        }
+        None => {
+            let t = ctx.load_texture(name, make(), options);
+            let id = t.id();
+            *slot = Some((key, t));
+            id
+        }
+    }
+}
+
+/// Image uid, axis, plane index and window of a plane view's texture.
+type PlaneKey = (u64, usize, usize, Window);
+/// Image uid, axis, plane index, subsampling step, document revision and highlighted regions.
+type PlaneOverlayKey = (u64, usize, usize, usize, u64, Vec<RegionId>);
 
 /// The texture of the selected slice and what it was made from.
 struct SliceTexture {
@@ -265,6 +330,18 @@ pub struct AppState {
     overlay: Option<OverlayTexture>,
     preview: Option<PreviewTexture>,
     commands: Vec<Command>,
+    /// How the centre is divided.
+    layout: Layout,
+    /// Textures of the planes across i and j (MPR layouts).
+    plane_textures: [Cached<PlaneKey>; 2],
+    plane_overlays: [Cached<PlaneOverlayKey>; 2],
+    view3d: View3d,
+    /// The voxel (index and continuous coordinates) under the pointer in any plane view, last frame.
+    hover_voxel: Option<([usize; 3], [f64; 3])>,
+    next_uid: u64,
+    dark: bool,
+    /// Whether the histogram of the visible image shows in the right panel.
+    show_histogram: bool,
 }
 
 impl AppState {
@@ -279,12 +356,18 @@ impl AppState {
         );
         let mut app = Self::with_context(&cc.egui_ctx, graphics, paths);
         app.recent = Some(super::recent::load());
+        // The 3D view renders on eframe's device: one GPU context, textures uploaded once.
+        app.view3d = View3d::new(
+            cc.wgpu_render_state
+                .as_ref()
+                .map(|r| (r.device.clone(), r.queue.clone())),
+        );
         app
     }
 
     /// Creates the app on `ctx` (the test harness's, or eframe's) and starts loading `paths`.
     pub fn with_context(ctx: &egui::Context, graphics: String, paths: Vec<PathBuf>) -> Self {
-        theme::apply(ctx);
+        theme::apply(ctx, true);
         let mut app = Self {
             images: Vec::new(),
             displays: Vec::new(),
@@ -317,6 +400,14 @@ impl AppState {
             overlay: None,
             preview: None,
             commands: Vec::new(),
+            layout: Layout::One,
+            plane_textures: [None, None],
+            plane_overlays: [None, None],
+            view3d: View3d::new(None),
+            hover_voxel: None,
+            next_uid: 0,
+            dark: true,
+            show_histogram: true,
         };
         if !paths.is_empty() {
             app.start_load(ctx, paths);
@@ -507,14 +598,21 @@ impl AppState {
 
     /// Adds a decoded image with its display settings; returns its index.
     fn push_image(&mut self, entry: ImageEntry) -> usize {
-        let nz = entry.image.volume.size()[2];
-        let from_file = !entry.image.volume.meta.windows.is_empty();
+        let [nx, ny, nz] = entry.image.volume.size();
+        self.next_uid += 1;
         self.displays.push(Display {
             k: nz / 2,
             window: entry.default_window,
-            preset: from_file.then_some(0),
+            preset: entry
+                .presets
+                .iter()
+                .position(|(_, w)| *w == entry.default_window),
             zoom: 1.0,
             pan: Vec2::ZERO,
+            cross: [nx / 2, ny / 2],
+            orbit: Orbit::default(),
+            mode3d: Mode3d::default_for(entry.image.volume.meta.modality.as_deref()),
+            uid: self.next_uid,
         });
         self.images.push(entry);
         self.images.len() - 1
@@ -694,9 +792,21 @@ impl AppState {
             | Command::AdjustWindow { .. }
             | Command::NextPreset
             | Command::ResetWindow
+            | Command::SetWindow(_)
             | Command::Pan(_)
             | Command::Zoom { .. }
-            | Command::ResetView => self.apply_view(command),
+            | Command::ResetView
+            | Command::SetCursor(_)
+            | Command::StepPlane { .. }
+            | Command::Orbit(_)
+            | Command::Zoom3d(_)
+            | Command::SetMode3d(_)
+            | Command::ResetOrbit => self.apply_view(command),
+            Command::SetLayout(layout) => self.layout = layout,
+            Command::SetDark(dark) => {
+                self.dark = dark;
+                theme::apply(ctx, dark);
+            }
             Command::SetActiveLabel(l) => self.active_label = Some(l),
             Command::SelectPhrase(ph) => self.active_phrase = ph,
             Command::NextProposal => self.next_proposal(),
@@ -717,7 +827,7 @@ impl AppState {
             return;
         };
         let last_k = entry.image.volume.size()[2].saturating_sub(1);
-        let presets = &entry.image.volume.meta.windows;
+        let presets = &entry.presets;
         match command {
             Command::StepSlice(delta) => {
                 let k = i64::try_from(display.k)
@@ -733,17 +843,18 @@ impl AppState {
             }
             Command::ResetWindow => {
                 display.window = entry.default_window;
-                display.preset = (!presets.is_empty()).then_some(0);
+                display.preset = presets.iter().position(|(_, w)| *w == entry.default_window);
             }
             Command::NextPreset => {
-                let next = display.preset.map_or(0, |p| p + 1);
-                if let Some(p) = presets.get(next) {
-                    display.window = Window::new(p.center, p.width);
+                let next = display.preset.map_or(0, |p| p + 1) % presets.len().max(1);
+                if let Some((_, w)) = presets.get(next) {
+                    display.window = *w;
                     display.preset = Some(next);
-                } else {
-                    display.window = Window::from_range(entry.stats.min, entry.stats.max);
-                    display.preset = None;
                 }
+            }
+            Command::SetWindow(w) => {
+                display.window = w;
+                display.preset = presets.iter().position(|(_, p)| *p == w);
             }
             Command::Pan(d) => display.pan += d,
             Command::Zoom { factor, about } => {
@@ -761,6 +872,27 @@ impl AppState {
                 display.zoom = 1.0;
                 display.pan = Vec2::ZERO;
             }
+            Command::SetCursor(ijk) => {
+                let size = entry.image.volume.size();
+                let [i, j, k] = [0, 1, 2].map(|a| ijk[a].min(size[a].saturating_sub(1)));
+                display.cross = [i, j];
+                display.k = k;
+            }
+            Command::StepPlane { fixed, delta } => {
+                let size = entry.image.volume.size();
+                if let Some(at) = display.cross.get_mut(fixed) {
+                    let moved = i64::try_from(*at).unwrap_or(i64::MAX).saturating_add(delta);
+                    *at = usize::try_from(moved.max(0))
+                        .unwrap_or(usize::MAX)
+                        .min(size[fixed].saturating_sub(1));
+                }
+            }
+            Command::Orbit(d) => display.orbit.drag(d.x, d.y),
+            Command::Zoom3d(f) => {
+                display.orbit.zoom = (display.orbit.zoom * f64::from(f)).clamp(0.2, 20.0);
+            }
+            Command::SetMode3d(m) => display.mode3d = m,
+            Command::ResetOrbit => display.orbit = Orbit::default(),
             _ => {}
         }
     }
@@ -1159,6 +1291,7 @@ impl AppState {
                 (Key::Z, Command::ResetView),
                 (Key::F1, Command::ToggleHelp),
             ];
+            keys.extend(Layout::ALL.map(|l| (l.key(), Command::SetLayout(l))));
             keys.extend(Tool::ALL.map(|t| (t.key(), Command::SetTool(t))));
             if let Some(r) = selected_region {
                 keys.push((Key::Delete, Command::DeleteRegion(r)));
@@ -1400,6 +1533,86 @@ impl AppState {
 
     /// Right panel: the report with phrase spans, the phrases with their regions' ids as chips, and
     /// the regions; hovering a phrase, chip or region highlights it in the view.
+    /// Window presets and the histogram of the image's values with the window drawn over it (the
+    /// grey ramp from black at C − W/2 to white at C + W/2). Counts are shown on a log scale so the
+    /// air and background peaks do not flatten everything else.
+    fn window_section(&mut self, ui: &mut Ui) {
+        let Some((entry, display)) = self.current() else {
+            return;
+        };
+        let (window, presets) = (display.window, &entry.presets);
+        let current = display
+            .preset
+            .and_then(|p| presets.get(p))
+            .map_or_else(|| "custom".to_owned(), |(n, _)| n.clone());
+        let mut picked = None;
+        ui.horizontal(|ui| {
+            egui::ComboBox::new("window-preset", "Window")
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    for (name, w) in presets {
+                        let label = format!(
+                            "{name}  C {} W {}",
+                            format_value(w.center),
+                            format_value(w.width)
+                        );
+                        if ui.selectable_label(*w == window, label).clicked() {
+                            picked = Some(*w);
+                        }
+                    }
+                });
+        });
+        if self.show_histogram {
+            let h = &entry.histogram;
+            let width = h.bin_width();
+            let bars: Vec<egui_plot::Bar> = h
+                .counts
+                .iter()
+                .enumerate()
+                .map(|(b, &c)| {
+                    egui_plot::Bar::new(h.lo + (b as f64 + 0.5) * width, (1.0 + c as f64).log10())
+                        .width(width)
+                        .fill(theme::HISTOGRAM)
+                        .stroke(egui::Stroke::NONE)
+                })
+                .collect();
+            let top = bars.iter().map(|b| b.value).fold(1.0, f64::max);
+            let (lo, hi) = (
+                window.center - window.width / 2.0,
+                window.center + window.width / 2.0,
+            );
+            let ramp = vec![
+                [h.lo.min(lo), 0.0],
+                [lo, 0.0],
+                [hi, top],
+                [h.hi.max(hi), top],
+            ];
+            egui_plot::Plot::new("histogram")
+                .height(90.0)
+                .show_y(false)
+                .show_axes([true, false])
+                .show_grid(false)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .allow_boxed_zoom(false)
+                .default_x_bounds(h.lo, h.hi)
+                .default_y_bounds(0.0, top * 1.05)
+                .show(ui, |plot| {
+                    plot.bar_chart(egui_plot::BarChart::new("values", bars));
+                    plot.line(
+                        egui_plot::Line::new("window", ramp)
+                            .color(theme::HISTOGRAM_WINDOW)
+                            .width(1.5),
+                    );
+                });
+        }
+        if let Some(w) = picked {
+            self.commands.push(Command::SetWindow(w));
+        }
+        ui.separator();
+    }
+
     fn annotations_panel(&mut self, ui: &mut Ui) {
         let mut report_selection = self.report_selection;
         let mut free_phrase = std::mem::take(&mut self.free_phrase);
@@ -1447,9 +1660,15 @@ impl AppState {
                     .collect();
                 let hovered = self.hovered_phrase.or(self.active_phrase);
                 let font = ui.style().text_styles[&egui::TextStyle::Body].clone();
+                let dark = self.dark;
                 let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, width: f32| {
-                    let mut job =
-                        report_layout(text.as_str(), spans.iter().copied(), hovered, font.clone());
+                    let mut job = report_layout(
+                        text.as_str(),
+                        spans.iter().copied(),
+                        hovered,
+                        font.clone(),
+                        dark,
+                    );
                     job.wrap.max_width = width;
                     ui.fonts_mut(|f| f.layout_job(job))
                 };
@@ -1524,9 +1743,9 @@ impl AppState {
                 .inner_margin(egui::Margin::same(4))
                 .corner_radius(3.0)
                 .fill(if self.active_phrase == Some(ph.id) {
-                    theme::SELECTION_BG
+                    ui.visuals().selection.bg_fill
                 } else if self.hovered_phrase == Some(ph.id) {
-                    theme::CHIP_BG
+                    theme::report_backgrounds(self.dark)[2]
                 } else {
                     Color32::TRANSPARENT
                 })
@@ -1569,7 +1788,7 @@ impl AppState {
                             let chip = ui
                                 .add(
                                     egui::Button::new(RichText::new(format!("#{r}")).small())
-                                        .fill(theme::CHIP_BG)
+                                        .fill(theme::report_backgrounds(self.dark)[2])
                                         .small(),
                                 )
                                 .on_hover_text(region_summary(p, *r));
@@ -1820,6 +2039,26 @@ impl AppState {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
+            ui.menu_button("View", |ui| {
+                for layout in Layout::ALL {
+                    if ui
+                        .selectable_label(self.layout == layout, layout.name())
+                        .on_hover_text(format!("key {}", layout.key().name()))
+                        .clicked()
+                    {
+                        self.commands.push(Command::SetLayout(layout));
+                    }
+                }
+                ui.separator();
+                if ui.selectable_label(self.dark, "Dark theme").clicked() {
+                    self.commands.push(Command::SetDark(true));
+                }
+                if ui.selectable_label(!self.dark, "Light theme").clicked() {
+                    self.commands.push(Command::SetDark(false));
+                }
+                ui.separator();
+                ui.checkbox(&mut self.show_histogram, "Histogram");
+            });
             ui.menu_button("Help", |ui| {
                 if ui.button("Keyboard shortcuts").clicked() {
                     self.commands.push(Command::ToggleHelp);
@@ -1877,6 +2116,19 @@ impl AppState {
                     if ui.add(egui::Slider::new(&mut k, 0..=nz - 1)).changed() {
                         self.commands.push(Command::SetSlice(k));
                     }
+                }
+            }
+            ui.separator();
+            for layout in Layout::ALL {
+                if ui
+                    .add(egui::Button::selectable(
+                        self.layout == layout,
+                        layout.short_name(),
+                    ))
+                    .on_hover_text(format!("{} (key {})", layout.name(), layout.key().name()))
+                    .clicked()
+                {
+                    self.commands.push(Command::SetLayout(layout));
                 }
             }
             if ui
@@ -1952,8 +2204,47 @@ impl AppState {
         })
     }
 
+    /// The centre: the layout's panes.
     fn viewport(&mut self, ui: &mut Ui) {
         let area = ui.available_rect_before_wrap();
+        let layout = if self.current().is_some() {
+            self.layout
+        } else {
+            Layout::One
+        };
+        self.hover_voxel = None;
+        for (pane, rect) in layout.panes(area, 4.0) {
+            match pane {
+                Pane::Primary => self.primary_view(ui, rect, layout != Layout::One),
+                Pane::Across(fixed) => self.plane_view(ui, rect, fixed),
+                Pane::ThreeD => self.view_3d(ui, rect),
+            }
+        }
+        if layout != Layout::One {
+            // Gaps between the panes.
+            let painter = ui.painter_at(area);
+            for (_, rect) in layout.panes(area, 4.0) {
+                painter.rect_stroke(
+                    rect.expand(1.0),
+                    0.0,
+                    egui::Stroke::new(1.0, theme::PANE_BORDER),
+                    egui::StrokeKind::Outside,
+                );
+            }
+        }
+        if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
+            ui.painter_at(area).rect_stroke(
+                area.shrink(2.0),
+                0.0,
+                egui::Stroke::new(3.0, theme::DROP_TARGET),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+
+    /// The acquisition plane (slice k), where the tools draw; with `crosshair` (MPR layouts) it shows
+    /// the crosshair and Shift+click moves it.
+    fn primary_view(&mut self, ui: &mut Ui, area: Rect, crosshair: bool) {
         let response = ui
             .allocate_rect(area, Sense::click_and_drag())
             .on_hover_cursor(match self.tool {
@@ -1975,9 +2266,16 @@ impl AppState {
                 let rect = Rect::from_center_size(area.center() + display.pan, physical * scale);
                 let view = SliceView::new(rect, v);
                 painter.image(id, view.rect, view.uv(), Color32::WHITE);
+                let (name, [ci, cj], k) =
+                    (mpr::plane_name(&v.direction(), 2), display.cross, display.k);
                 self.view = Some(view);
                 self.paint_threshold_preview(&ctx, &painter, &view);
                 self.paint_regions(&ctx, &painter, &view);
+                if crosshair {
+                    let colour = theme::plane_colour(name);
+                    paint_crosshair(&painter, &view, [ci as f64, cj as f64], colour);
+                    pane_title(&painter, area, &format!("{name} · k {k}"), colour);
+                }
             }
         } else if self.jobs.is_empty()
             && self.images.is_empty()
@@ -1998,31 +2296,24 @@ impl AppState {
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(250));
         }
-        if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
-            painter.rect_stroke(
-                area.shrink(2.0),
-                0.0,
-                egui::Stroke::new(3.0, theme::DROP_TARGET),
-                egui::StrokeKind::Inside,
-            );
+        let k = self.current().map(|(_, d)| d.k);
+        if let (Some(view), Some(k), Some(p)) = (self.view, k, response.hover_pos())
+            && let Some([i, j]) = view.voxel_at(p)
+        {
+            let [u, w] = view.voxel_from_screen(p);
+            self.hover_voxel = Some(([i, j, k], [u, w, k as f64]));
+            let shift = ui.input(|i| i.modifiers.shift);
+            if crosshair
+                && shift
+                && (response.clicked() || response.dragged_by(PointerButton::Primary))
+            {
+                self.commands.push(Command::SetCursor([i, j, k]));
+                return;
+            }
         }
 
         if response.contains_pointer() {
-            let (wheel, zoom_mod) = ui.input(|i| {
-                let wheel: f32 = i
-                    .events
-                    .iter()
-                    .filter_map(|e| match e {
-                        Event::MouseWheel { unit, delta, .. } => Some(match unit {
-                            MouseWheelUnit::Line => delta.y,
-                            MouseWheelUnit::Point => delta.y / 40.0,
-                            MouseWheelUnit::Page => delta.y * 10.0,
-                        }),
-                        _ => None,
-                    })
-                    .sum();
-                (wheel, i.modifiers.command)
-            });
+            let (wheel, zoom_mod) = (wheel_lines(ui), ui.input(|i| i.modifiers.command));
             if zoom_mod {
                 if wheel != 0.0
                     && let Some(p) = response.hover_pos()
@@ -2046,20 +2337,253 @@ impl AppState {
         }
         let windowing = response.dragged_by(PointerButton::Secondary)
             || (self.tool == Tool::Window && response.dragged_by(PointerButton::Primary));
-        if windowing && let Some((entry, _)) = self.current() {
-            let range = entry.stats.max - entry.stats.min;
-            let per_point = if range.is_finite() && range > 0.0 {
-                range / 500.0
-            } else {
-                1.0
-            };
-            let d = response.drag_delta();
-            self.commands.push(Command::AdjustWindow {
-                dwidth: f64::from(d.x) * per_point,
-                dcenter: f64::from(d.y) * per_point,
-            });
+        if windowing {
+            self.window_drag(&response);
         }
         self.tool_input(&response, &painter);
+    }
+
+    /// Window change by a drag over any view: horizontal = width, vertical = centre, scaled to the
+    /// image's value range.
+    fn window_drag(&mut self, response: &egui::Response) {
+        let Some((entry, _)) = self.current() else {
+            return;
+        };
+        let range = entry.stats.max - entry.stats.min;
+        let per_point = if range.is_finite() && range > 0.0 {
+            range / 500.0
+        } else {
+            1.0
+        };
+        let d = response.drag_delta();
+        self.commands.push(Command::AdjustWindow {
+            dwidth: f64::from(d.x) * per_point,
+            dcenter: f64::from(d.y) * per_point,
+        });
+    }
+
+    /// The plane across voxel axis `fixed` through the crosshair (MPR layouts): the image, masks and
+    /// boxes cut by it, the crosshair; click or drag moves the crosshair, the wheel moves the plane,
+    /// right-drag windows. The annotation tools draw in the acquisition plane.
+    fn plane_view(&mut self, ui: &mut Ui, area: Rect, fixed: usize) {
+        let response = ui
+            .allocate_rect(area, Sense::click_and_drag())
+            .on_hover_cursor(egui::CursorIcon::Crosshair);
+        let ctx = ui.ctx().clone();
+        let painter = ui.painter_at(area);
+        let Some(s) = self.selected else {
+            return;
+        };
+        let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
+            return;
+        };
+        let volume = &entry.image.volume;
+        let axes = slice::plane_axes(fixed);
+        let index = display.cross[fixed];
+        let cursor = [display.cross[0], display.cross[1], display.k];
+        let max_side = ctx.input(|i| i.max_texture_side);
+        let (window, photometric) = (display.window, volume.meta.photometric);
+        let texture = cached_texture(
+            &mut self.plane_textures[fixed],
+            &ctx,
+            "voxmark-plane",
+            (display.uid, fixed, index, window),
+            egui::TextureOptions::LINEAR,
+            || {
+                let values = slice::extract_plane(volume, fixed, index, max_side);
+                slice::to_image(&values, window, photometric)
+            },
+        );
+        let physical = SliceView::physical_size(volume, axes);
+        let scale = (area.width() / physical.x).min(area.height() / physical.y);
+        if !(scale.is_finite() && scale > 0.0) {
+            return;
+        }
+        let view = SliceView::plane(
+            Rect::from_center_size(area.center(), physical * scale),
+            volume,
+            axes,
+        );
+        painter.image(texture, view.rect, view.uv(), Color32::WHITE);
+        if let Some(p) = self.project.as_ref()
+            && let Some(notes) = entry.project_image.and_then(|image| p.notes(image))
+        {
+            let doc = &p.doc;
+            let lit =
+                |r: &Region| self.highlight.contains(&r.id) || self.selected_region == Some(r.id);
+            let regions: Vec<&Region> = notes
+                .regions
+                .iter()
+                .filter_map(|r| doc.regions.get(r))
+                .collect();
+            let layers: Vec<MaskLayer<'_>> = regions
+                .iter()
+                .filter_map(|r| {
+                    Some(MaskLayer {
+                        mask: doc.masks.get(&r.id)?,
+                        style: overlay::style(r, &doc.labels, lit(r)),
+                    })
+                })
+                .collect();
+            if !layers.is_empty() {
+                let step = slice::subsample_step(view.size[0], view.size[1], max_side);
+                let mut highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
+                highlighted.extend(self.selected_region);
+                let id = cached_texture(
+                    &mut self.plane_overlays[fixed],
+                    &ctx,
+                    "voxmark-plane-masks",
+                    (display.uid, fixed, index, step, p.revision, highlighted),
+                    egui::TextureOptions::NEAREST,
+                    || overlay::mask_overlay_plane(&layers, fixed, index, view.size, step),
+                );
+                painter.image(id, view.rect, view.uv(), Color32::WHITE);
+            }
+            for r in &regions {
+                if let Some(shape) = overlay::plane_shape(&r.shape, fixed, index, &view) {
+                    overlay::paint(
+                        &painter,
+                        &shape,
+                        overlay::style(r, &doc.labels, lit(r)),
+                        None,
+                    );
+                }
+            }
+        }
+        let name = mpr::plane_name(&volume.direction(), fixed);
+        let colour = theme::plane_colour(name);
+        let at = axes.map(|a| cursor[a] as f64);
+        paint_crosshair(&painter, &view, at, colour);
+        let axis = ["i", "j"][fixed.min(1)];
+        pane_title(&painter, area, &format!("{name} · {axis} {index}"), colour);
+
+        // The voxel under the pointer, in the volume's (i, j, k).
+        let under = response.hover_pos().and_then(|p| {
+            let [u, w] = view.voxel_at(p)?;
+            let [cu, cw] = view.voxel_from_screen(p);
+            let (mut ijk, mut continuous) = (cursor, cursor.map(|c| c as f64));
+            ijk[fixed] = index;
+            continuous[fixed] = index as f64;
+            [ijk[axes[0]], ijk[axes[1]]] = [u, w];
+            [continuous[axes[0]], continuous[axes[1]]] = [cu, cw];
+            Some((ijk, continuous))
+        });
+        if under.is_some() {
+            self.hover_voxel = under;
+        }
+        if (response.clicked() || response.dragged_by(PointerButton::Primary))
+            && let Some(p) = response.interact_pointer_pos()
+            && let Some([u, w]) = view.voxel_at(p)
+        {
+            let mut ijk = cursor;
+            [ijk[axes[0]], ijk[axes[1]]] = [u, w];
+            self.commands.push(Command::SetCursor(ijk));
+        }
+        if response.contains_pointer() {
+            self.wheel_steps += wheel_lines(ui);
+            let whole = self.wheel_steps.trunc();
+            if whole != 0.0 {
+                self.wheel_steps -= whole;
+                self.commands.push(Command::StepPlane {
+                    fixed,
+                    delta: whole as i64,
+                });
+            }
+        }
+        if response.dragged_by(PointerButton::Secondary) {
+            self.window_drag(&response);
+        }
+    }
+
+    /// The 3D view (2×2 layout): drag orbits, the wheel zooms, double-click resets; the menu in its
+    /// corner switches MIP and the DVR presets. The crosshair is marked where it lies in the volume.
+    fn view_3d(&mut self, ui: &mut Ui, area: Rect) {
+        let response = ui
+            .allocate_rect(area, Sense::click_and_drag())
+            .on_hover_cursor(egui::CursorIcon::Grab);
+        let ctx = ui.ctx().clone();
+        let painter = ui.painter_at(area);
+        let Some(s) = self.selected else {
+            return;
+        };
+        let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
+            return;
+        };
+        let volume = &entry.image.volume;
+        let ppp = ctx.pixels_per_point();
+        // A slow renderer (a CPU rasteriser) gets half the pixels while the camera moves.
+        let slow = self
+            .view3d
+            .last_render
+            .is_some_and(|d| d > std::time::Duration::from_millis(40));
+        let factor = if slow && response.dragged() { 0.5 } else { 1.0 };
+        let size_px = [area.width(), area.height()]
+            .map(|x| ((x * ppp * factor).round() as u32).clamp(1, 4096));
+        let (orbit, mode) = (display.orbit, display.mode3d);
+        match self.view3d.picture(
+            &ctx,
+            volume,
+            (display.uid, 0),
+            (entry.stats.min, entry.stats.max),
+            orbit,
+            mode,
+            display.window,
+            size_px,
+        ) {
+            Ok(id) => {
+                let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+                painter.image(id, area, uv, Color32::WHITE);
+                let ijk = [display.cross[0], display.cross[1], display.k].map(|c| c as f64);
+                let lps = volume.world_from_voxel().apply(ijk);
+                if let Some(p) = View3d::screen_of(volume, orbit, area, size_px, lps) {
+                    painter.circle_stroke(p, 4.0, egui::Stroke::new(1.5, theme::CROSS_3D));
+                }
+            }
+            Err(e) => {
+                painter.text(
+                    area.center(),
+                    egui::Align2::CENTER_CENTER,
+                    e,
+                    egui::FontId::proportional(14.0),
+                    theme::MUTED,
+                );
+            }
+        }
+        pane_title(
+            &painter,
+            area,
+            &format!("3D · {}", mode.name()),
+            theme::CROSS_3D,
+        );
+        let corner = Rect::from_min_size(
+            area.right_top() + Vec2::new(-206.0, 4.0),
+            Vec2::new(200.0, 24.0),
+        );
+        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(corner));
+        egui::ComboBox::new("mode3d", "Rendering")
+            .selected_text(mode.name())
+            .width(120.0)
+            .show_ui(&mut child, |ui| {
+                for m in Mode3d::all() {
+                    if ui.selectable_label(m == mode, m.name()).clicked() {
+                        self.commands.push(Command::SetMode3d(m));
+                    }
+                }
+            });
+        if response.double_clicked() {
+            self.commands.push(Command::ResetOrbit);
+        } else if response.dragged_by(PointerButton::Primary) {
+            self.commands.push(Command::Orbit(response.drag_delta()));
+        }
+        if response.dragged_by(PointerButton::Secondary) {
+            self.window_drag(&response);
+        }
+        if response.contains_pointer() {
+            let wheel = wheel_lines(ui);
+            if wheel != 0.0 {
+                self.commands.push(Command::Zoom3d(1.15f32.powf(wheel)));
+            }
+        }
     }
 
     /// The active tool's gesture and its drawing over the slice.
@@ -2160,7 +2684,7 @@ impl AppState {
         }
     }
 
-    fn status_bar(&self, ui: &mut Ui, pointer: Option<Pos2>) {
+    fn status_bar(&self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             let Some((entry, display)) = self.current() else {
                 ui.weak("No image");
@@ -2168,13 +2692,9 @@ impl AppState {
             };
             let v = &entry.image.volume;
             let nz = v.size()[2];
-            let under = pointer
-                .zip(self.view)
-                .and_then(|(p, view)| Some((view.voxel_at(p)?, view.voxel_from_screen(p))));
-            match under {
-                Some(([i, j], [u, w])) => {
-                    let ijk = [i, j, display.k];
-                    let mm = v.world_from_voxel().apply([u, w, display.k as f64]);
+            match self.hover_voxel {
+                Some((ijk, continuous)) => {
+                    let mm = v.world_from_voxel().apply(continuous);
                     let values: Vec<String> = (0..v.components())
                         .filter_map(|c| v.value(ijk, c))
                         .map(format_value)
@@ -2212,9 +2732,8 @@ impl AppState {
                 }
                 let preset = display
                     .preset
-                    .and_then(|p| v.meta.windows.get(p))
-                    .and_then(|p| p.name.as_deref())
-                    .map_or_else(String::new, |n| format!(" ({n})"));
+                    .and_then(|p| entry.presets.get(p))
+                    .map_or_else(String::new, |(n, _)| format!(" ({n})"));
                 ui.label(format!(
                     "C {} W {}{preset}",
                     format_value(display.window.center),
@@ -2270,7 +2789,10 @@ const SHORTCUTS: &[(&str, &str)] = &[
         "Right-drag",
         "window: horizontal = width, vertical = centre",
     ),
-    ("L", "next window preset from the file, then the data range"),
+    (
+        "L",
+        "next window preset: the file's, CT lung/mediastinum/bone/brain, auto, full range",
+    ),
     ("R", "reset the window"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (Ctrl+Y redoes too)"),
     ("Delete", "delete the selected region"),
@@ -2287,8 +2809,68 @@ const SHORTCUTS: &[(&str, &str)] = &[
         "Drop files",
         "load DICOM folders, NIfTI, PNG/JPEG/TIFF, .voxmark",
     ),
+    ("1 / 3 / 4", "one view / 1×3 MPR / 2×2 with 3D"),
+    (
+        "Shift+click (slice k view), click (other planes)",
+        "move the crosshair: every view goes through it",
+    ),
+    (
+        "3D view: drag / wheel / double-click",
+        "orbit / zoom / front view again; menu: MIP or DVR preset",
+    ),
     ("? / F1", "show or hide this list"),
 ];
+
+/// Mouse-wheel movement this frame in lines (pixel and page deltas converted).
+fn wheel_lines(ui: &Ui) -> f32 {
+    ui.input(|i| {
+        i.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::MouseWheel { unit, delta, .. } => Some(match unit {
+                    MouseWheelUnit::Line => delta.y,
+                    MouseWheelUnit::Point => delta.y / 40.0,
+                    MouseWheelUnit::Page => delta.y * 10.0,
+                }),
+                _ => None,
+            })
+            .sum()
+    })
+}
+
+/// The crosshair through plane coordinates `at` of `view`: two lines across the pane with a gap
+/// around the point so the anatomy under it stays visible.
+fn paint_crosshair(painter: &egui::Painter, view: &SliceView, at: [f64; 2], colour: Color32) {
+    let c = view.screen_from_voxel(at);
+    let r = painter.clip_rect();
+    let stroke = egui::Stroke::new(1.0, colour);
+    const GAP: f32 = 8.0;
+    if c.x >= r.min.x && c.x <= r.max.x {
+        for (a, b) in [(r.min.y, c.y - GAP), (c.y + GAP, r.max.y)] {
+            if b > a {
+                painter.line_segment([Pos2::new(c.x, a), Pos2::new(c.x, b)], stroke);
+            }
+        }
+    }
+    if c.y >= r.min.y && c.y <= r.max.y {
+        for (a, b) in [(r.min.x, c.x - GAP), (c.x + GAP, r.max.x)] {
+            if b > a {
+                painter.line_segment([Pos2::new(a, c.y), Pos2::new(b, c.y)], stroke);
+            }
+        }
+    }
+}
+
+/// A view's name in its top-left corner, in the view's colour (as Slicer tags its slice views).
+fn pane_title(painter: &egui::Painter, area: Rect, text: &str, colour: Color32) {
+    painter.text(
+        area.min + Vec2::new(6.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        text,
+        egui::FontId::proportional(13.0),
+        colour,
+    );
+}
 
 /// The report with each phrase span on a background (the hovered phrase's brighter). Spans are in
 /// characters; overlapping spans take the first phrase's background.
@@ -2297,14 +2879,16 @@ fn report_layout(
     spans: impl Iterator<Item = (PhraseId, (usize, usize))>,
     hovered: Option<PhraseId>,
     font: egui::FontId,
+    dark: bool,
 ) -> egui::text::LayoutJob {
     let chars: Vec<char> = report.chars().collect();
     let mut background = vec![Color32::TRANSPARENT; chars.len()];
+    let [span_bg, hovered_bg, _] = theme::report_backgrounds(dark);
     for (id, (start, end)) in spans {
         let bg = if hovered == Some(id) {
-            theme::SPAN_BG_HOVERED
+            hovered_bg
         } else {
-            theme::SPAN_BG
+            span_bg
         };
         for b in background.iter_mut().take(end).skip(start) {
             if hovered == Some(id) || *b == Color32::TRANSPARENT {
@@ -2768,7 +3352,6 @@ impl AppState {
         self.handle_input(&ctx);
         // Rebuilt by the right panel each frame; the hovered phrase is last frame's until then.
         self.highlight.clear();
-        let pointer = ctx.pointer_hover_pos();
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::left("images")
@@ -2785,7 +3368,7 @@ impl AppState {
                         });
                     });
             });
-        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui, pointer));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));
         egui::Panel::right("annotations")
             .resizable(true)
@@ -2794,7 +3377,10 @@ impl AppState {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, true])
-                    .show(ui, |ui| self.annotations_panel(ui));
+                    .show(ui, |ui| {
+                        self.window_section(ui);
+                        self.annotations_panel(ui);
+                    });
             });
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(theme::VIEWPORT))

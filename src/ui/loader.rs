@@ -4,7 +4,7 @@
 
 use super::slice::{self, Window};
 use crate::core::annotation::ImageId;
-use crate::core::{Document, ValueStats};
+use crate::core::{Document, Histogram, ValueStats};
 use crate::io::{LoadedImage, NonImageObject};
 use crate::store::{ImageRecord, Project};
 use std::path::{Path, PathBuf};
@@ -21,17 +21,34 @@ pub struct ImageEntry {
     pub default_window: Window,
     /// The project image it shows, when it came from a project.
     pub project_image: Option<ImageId>,
+    /// Modality values in 256 bins over [min, max] (at most about 4 M values sampled).
+    pub histogram: Histogram,
+    /// Window presets, cycled by L: the file's, CT's usual ones, auto from the histogram, full range.
+    pub presets: Vec<(String, Window)>,
 }
 
 impl ImageEntry {
     fn new(image: LoadedImage, project_image: Option<ImageId>) -> Self {
         let stats = image.volume.stats();
-        let default_window = slice::initial_window(&image.volume, stats.min, stats.max);
+        let v = &image.volume;
+        let stride = v.voxels().len().div_ceil(1 << 22).max(1);
+        let histogram = Histogram::of_voxels(v.voxels(), v.rescale(), &stats, 256, stride);
+        let presets = slice::window_presets(v, &histogram);
+        let mut default_window = slice::initial_window(v, stats.min, stats.max);
+        // MR has no standard windows and outliers darken the full range: start from "auto".
+        if v.meta.windows.is_empty()
+            && v.meta.modality.as_deref() == Some("MR")
+            && let Some((_, w)) = presets.iter().find(|(n, _)| n.starts_with("auto"))
+        {
+            default_window = *w;
+        }
         Self {
             image,
             stats,
             default_window,
             project_image,
+            histogram,
+            presets,
         }
     }
 }

@@ -21,11 +21,13 @@
 
 mod app;
 mod loader;
+mod mpr;
 mod overlay;
 mod project;
 mod recent;
 pub mod slice;
 pub mod tools;
+mod view3d;
 mod writer;
 pub use app::{AppState, Command};
 pub mod theme;

@@ -89,6 +89,42 @@ pub fn screen_shape(shape: &Shape, k: usize, view: &SliceView) -> Option<ScreenS
     }
 }
 
+/// Where `shape` appears on the plane `index` across voxel axis `fixed` (0: i, 1: j; for 2 this is
+/// [`screen_shape`]), seen through `view` (whose plane coordinates are then (i or j, k)): boxes as
+/// rectangles one slice thick (3D boxes over their k range) where the plane cuts them, points on the
+/// plane nearest to them. Polygons lie in one k plane and show only there; masks go through
+/// [`mask_overlay_plane`].
+pub fn plane_shape(
+    shape: &Shape,
+    fixed: usize,
+    index: usize,
+    view: &SliceView,
+) -> Option<ScreenShape> {
+    if fixed >= 2 {
+        return screen_shape(shape, index, view);
+    }
+    let (c, u) = (index as f64, 1 - fixed);
+    let rect = |min: [f64; 2], max: [f64; 2]| {
+        ScreenShape::Rect(Rect::from_two_pos(
+            view.screen_from_voxel(min),
+            view.screen_from_voxel(max),
+        ))
+    };
+    match shape {
+        Shape::Box2d { slice, min, max } if min[fixed] <= c && c <= max[fixed] => {
+            let k = f64::from(*slice);
+            Some(rect([min[u], k - 0.5], [max[u], k + 0.5]))
+        }
+        Shape::Box3d { min, max } if min[fixed] <= c && c <= max[fixed] => {
+            Some(rect([min[u], min[2] - 0.5], [max[u], max[2] + 0.5]))
+        }
+        Shape::Point { at } if at[fixed].round() == c => {
+            Some(ScreenShape::Cross(view.screen_from_voxel([at[u], at[2]])))
+        }
+        _ => None,
+    }
+}
+
 /// Half the size of a point's cross, in points.
 const CROSS_HALF: f32 = 5.0;
 /// Stroke width of region outlines, in points.
@@ -174,26 +210,46 @@ pub fn mask_overlay(
     size: [usize; 2],
     step: usize,
 ) -> ColorImage {
+    mask_overlay_plane(layers, 2, k, size, step)
+}
+
+/// [`mask_overlay`] of the plane `index` across voxel axis `fixed`: `size` is the plane's size along
+/// its columns and rows (the lower and the higher of the other two axes, as
+/// [`super::slice::plane_axes`]).
+pub fn mask_overlay_plane(
+    layers: &[MaskLayer<'_>],
+    fixed: usize,
+    index: usize,
+    size: [usize; 2],
+    step: usize,
+) -> ColorImage {
     let step = step.max(1);
-    let [nx, ny] = size;
-    let (width, height) = (nx.div_ceil(step).max(1), ny.div_ceil(step).max(1));
+    let [nu, nv] = size;
+    let (width, height) = (nu.div_ceil(step).max(1), nv.div_ceil(step).max(1));
     let mut owner = vec![0u16; width * height];
-    let Ok(k32) = u32::try_from(k) else {
+    let Ok(at32) = u32::try_from(index) else {
         return ColorImage::filled([width, height], Color32::TRANSPARENT);
     };
+    let axes = super::slice::plane_axes(fixed);
+    let (tile_of, within) = (at32 / TILE as u32, index % TILE);
     for (n, layer) in layers.iter().enumerate().take(usize::from(u16::MAX)) {
-        let tiles = layer
-            .mask
-            .tiles()
-            .range((k32, 0, 0)..=(k32, u32::MAX, u32::MAX));
-        for (&(_, row, col), tile) in tiles {
+        let tiles = layer.mask.tiles();
+        // Tiles are keyed (k, j / TILE, i / TILE): the k plane is one range, the others a filter.
+        let cut: Box<dyn Iterator<Item = _>> = match fixed {
+            0 => Box::new(tiles.iter().filter(move |((_, _, col), _)| *col == tile_of)),
+            1 => Box::new(tiles.iter().filter(move |((_, row, _), _)| *row == tile_of)),
+            _ => Box::new(tiles.range((at32, 0, 0)..=(at32, u32::MAX, u32::MAX))),
+        };
+        for (&(k, row, col), tile) in cut {
             for (at, &v) in tile.iter().enumerate() {
-                let (i, j) = (
-                    col as usize * TILE + at % TILE,
-                    row as usize * TILE + at / TILE,
-                );
-                if v != 0 && i < nx && j < ny && i % step == 0 && j % step == 0 {
-                    owner[(j / step) * width + i / step] = n as u16 + 1;
+                let (x, y) = (at % TILE, at / TILE);
+                if v == 0 || (fixed == 0 && x != within) || (fixed == 1 && y != within) {
+                    continue;
+                }
+                let ijk = [col as usize * TILE + x, row as usize * TILE + y, k as usize];
+                let [u, w] = axes.map(|a| ijk[a]);
+                if u < nu && w < nv && u % step == 0 && w % step == 0 {
+                    owner[(w / step) * width + u / step] = n as u16 + 1;
                 }
             }
         }
@@ -245,6 +301,7 @@ mod tests {
             rect: Rect::from_min_size(Pos2::new(100.0, 50.0), egui::vec2(600.0, 600.0)),
             size: [512, 512],
             flips,
+            axes: [0, 1],
         }
     }
 

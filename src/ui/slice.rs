@@ -2,7 +2,7 @@
 //!
 //! Temporary: the render module's shader path replaces this (ARCHITECTURE.md §6).
 
-use crate::core::{Mat3, Photometric, Volume, Voxels};
+use crate::core::{Histogram, Mat3, Photometric, Volume, Voxels};
 use egui::{Color32, ColorImage, Pos2, Rect};
 
 /// The DICOM linear window, shared with the renderer and its CPU reference.
@@ -28,11 +28,58 @@ pub fn initial_window(volume: &Volume, min: f64, max: f64) -> Window {
     Window::from_range(min, max)
 }
 
+/// The window presets offered for `volume` (L cycles through them): the file's own, then for CT the
+/// usual lung, mediastinum, bone and brain windows, then "Auto" from the histogram (0.5 to 99.5 %,
+/// as ITK-SNAP's auto contrast clips outliers), then the full range.
+pub fn window_presets(volume: &Volume, histogram: &Histogram) -> Vec<(String, Window)> {
+    let mut out: Vec<(String, Window)> = volume
+        .meta
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.center.is_finite() && p.width.is_finite() && p.width >= 1.0)
+        .map(|(n, p)| {
+            let name = p
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("file preset {}", n + 1));
+            (name, Window::new(p.center, p.width))
+        })
+        .collect();
+    if volume.meta.modality.as_deref() == Some("CT") {
+        for (name, c, w) in [
+            ("CT lung", -600.0, 1500.0),
+            ("CT mediastinum", 50.0, 350.0),
+            ("CT bone", 400.0, 1800.0),
+            ("CT brain", 40.0, 80.0),
+        ] {
+            out.push((name.to_owned(), Window::new(c, w)));
+        }
+    }
+    let (lo, hi) = (histogram.quantile(0.005), histogram.quantile(0.995));
+    if lo.is_finite() && hi.is_finite() && hi > lo {
+        out.push(("auto (histogram)".to_owned(), Window::from_range(lo, hi)));
+    }
+    if histogram.hi.is_finite() && histogram.lo.is_finite() {
+        out.push((
+            "full range".to_owned(),
+            Window::from_range(histogram.lo, histogram.hi),
+        ));
+    }
+    out
+}
+
 /// Whether to mirror the plane's columns and rows so the view follows the radiological convention
 /// (ARCHITECTURE.md §5): patient left to the right, posterior or inferior down, as far as the voxel
 /// axes i and j allow without transposing. `direction` columns are the voxel axes in LPS.
 pub fn display_flips(direction: &Mat3) -> [bool; 2] {
-    [0, 1].map(|axis| {
+    plane_flips(direction, [0, 1])
+}
+
+/// [`display_flips`] for a plane whose screen columns and rows run along voxel axes `axes` (for the
+/// coronal and sagittal views of an axial series: `[0, 2]` and `[1, 2]`, the slice axis upwards).
+pub fn plane_flips(direction: &Mat3, axes: [usize; 2]) -> [bool; 2] {
+    axes.map(|axis| {
         let column = [direction[0][axis], direction[1][axis], direction[2][axis]];
         let dominant = (0..3).fold(0, |best, a| {
             if column[a].abs() > column[best].abs() {
@@ -59,17 +106,33 @@ pub struct SliceView {
     pub size: [usize; 2],
     /// Whether columns (i) and rows (j) are mirrored on screen.
     pub flips: [bool; 2],
+    /// The voxel axes along the plane's columns and rows: `[0, 1]` for the acquisition plane (the
+    /// plane coordinates are then (i, j)), `[0, 2]` or `[1, 2]` for the planes across it.
+    pub axes: [usize; 2],
 }
 
 impl SliceView {
     /// The view of `volume`'s planes drawn into `rect`.
     pub fn new(rect: Rect, volume: &Volume) -> Self {
-        let [nx, ny, _] = volume.size();
+        Self::plane(rect, volume, [0, 1])
+    }
+
+    /// The view of the plane spanned by voxel axes `axes` of `volume`, drawn into `rect`.
+    pub fn plane(rect: Rect, volume: &Volume, axes: [usize; 2]) -> Self {
+        let size = volume.size();
         Self {
             rect,
-            size: [nx, ny],
-            flips: display_flips(&volume.direction()),
+            size: axes.map(|a| size[a]),
+            flips: plane_flips(&volume.direction(), axes),
+            axes,
         }
+    }
+
+    /// The physical size (mm) of the plane spanned by voxel axes `axes` of `volume`.
+    pub fn physical_size(volume: &Volume, axes: [usize; 2]) -> egui::Vec2 {
+        let (size, spacing) = (volume.size(), volume.spacing_mm());
+        let [w, h] = axes.map(|a| (size[a] as f64 * spacing[a]) as f32);
+        egui::vec2(w, h)
     }
 
     /// The screen point of continuous voxel coordinates (i, j).
@@ -134,26 +197,44 @@ pub struct SliceValues {
 
 /// Reads plane `k` (clamped to the grid) as modality values, keeping every `step`-th voxel so that
 /// neither side exceeds `max_side` pixels.
+pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
+    extract_plane(volume, 2, k, max_side)
+}
+
+/// Reads voxel plane `index` (clamped) across voxel axis `fixed` as modality values: columns run
+/// along the lower of the two other axes, rows along the higher (for `fixed` 2 the (i, j) plane, for
+/// 1 the (i, k) plane, for 0 the (j, k) plane), every `step`-th voxel so that neither side exceeds
+/// `max_side` pixels.
 #[allow(
     clippy::unnecessary_cast,
     reason = "`with_voxels!` expands once per stored type, f64 included"
 )]
-pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
-    let [nx, ny, nz] = volume.size();
-    let k = k.min(nz.saturating_sub(1));
+pub fn extract_plane(volume: &Volume, fixed: usize, index: usize, max_side: usize) -> SliceValues {
+    let size = volume.size();
+    let fixed = fixed.min(2);
+    let axes = plane_axes(fixed);
+    let index = index.min(size[fixed].saturating_sub(1));
     let components = volume.components();
-    let step = subsample_step(nx, ny, max_side);
-    let (width, height) = (nx.div_ceil(step), ny.div_ceil(step));
+    let [nu, nv] = axes.map(|a| size[a]);
+    let step = subsample_step(nu, nv, max_side);
+    let (width, height) = (nu.div_ceil(step), nv.div_ceil(step));
+    // Element strides of i, j, k in the stored buffer.
+    let strides = [
+        components,
+        size[0] * components,
+        size[0] * size[1] * components,
+    ];
+    let base = index * strides[fixed];
+    let [su, sv] = axes.map(|a| strides[a]);
     let rescale = volume.rescale();
-    let plane = k * nx * ny * components;
     let mut values = Vec::with_capacity(width * height * components);
     crate::with_voxels!(volume.voxels(), v => {
-        for y in (0..ny).step_by(step) {
-            let row = plane + y * nx * components;
-            for x in (0..nx).step_by(step) {
-                let base = row + x * components;
+        for y in (0..nv).step_by(step) {
+            let row = base + y * sv;
+            for x in (0..nu).step_by(step) {
+                let at = row + x * su;
                 for c in 0..components {
-                    let stored = v.get(base + c).map_or(f64::NAN, |&s| s as f64);
+                    let stored = v.get(at + c).map_or(f64::NAN, |&s| s as f64);
                     values.push(rescale.apply(stored) as f32);
                 }
             }
@@ -164,6 +245,15 @@ pub fn extract(volume: &Volume, k: usize, max_side: usize) -> SliceValues {
         height,
         components,
         values,
+    }
+}
+
+/// The voxel axes along the columns and rows of the plane across voxel axis `fixed`.
+pub fn plane_axes(fixed: usize) -> [usize; 2] {
+    match fixed {
+        0 => [1, 2],
+        1 => [0, 2],
+        _ => [0, 1],
     }
 }
 
@@ -283,6 +373,7 @@ mod tests {
             rect: Rect::from_min_size(Pos2::new(100.0, 50.0), egui::vec2(400.0, 200.0)),
             size: [8, 4],
             flips,
+            axes: [0, 1],
         }
     }
 

@@ -574,6 +574,7 @@ mod tests {
             rect: Rect::from_min_size(Pos2::ZERO, egui::vec2(100.0, 100.0)),
             size: [10, 10],
             flips: [false, false],
+            axes: [0, 1],
         }
     }
 
