@@ -467,3 +467,126 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
     assert_eq!(file.regions[&1].status, voxmark::core::Status::Accepted);
     assert!(file.links.is_empty());
 }
+
+/// A primary click at `p` with `modifiers` held.
+fn click(h: &mut Harness<'_, App>, p: Pos2, modifiers: Modifiers) {
+    h.hover_at(p);
+    h.event(Event::ModifiersChanged(modifiers));
+    h.step();
+    for pressed in [true, false] {
+        h.event(Event::PointerButton {
+            pos: p,
+            button: PointerButton::Primary,
+            pressed,
+            modifiers,
+        });
+        h.step();
+    }
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.step();
+}
+
+/// A wheel movement of `lines` over the current hover position.
+fn wheel(h: &mut Harness<'_, App>, lines: f32) {
+    h.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, lines),
+        modifiers: Modifiers::NONE,
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.step();
+    h.step();
+}
+
+#[test]
+fn mpr_and_3d_views_follow_one_crosshair() {
+    use voxmark::ui::Layout;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = project_with_ct(dir.path()) else {
+        return;
+    };
+    let gpu = gpu_available();
+    let mut h = harness(vec![project], gpu);
+    step_until(&mut h, "the CT to load", |a| {
+        !a.is_loading() && a.slice().is_some() && a.plane_rect().is_some()
+    });
+    assert_eq!(
+        app(&h).cursor(),
+        Some([256, 256, 10]),
+        "starts at the centre"
+    );
+
+    // 3: three planes in a row; 4: 2×2 with the 3D view.
+    h.key_press(Key::Num3);
+    h.step();
+    h.step();
+    assert_eq!(app(&h).layout(), Layout::Mpr);
+    assert!(app(&h).plane_view(0).is_some() && app(&h).plane_view(1).is_some());
+    assert!(app(&h).view_3d_state().is_none(), "no 3D view in 1×3");
+    h.key_press(Key::Num4);
+    h.step();
+    h.step();
+    assert_eq!(app(&h).layout(), Layout::Quad);
+
+    // The coronal plane (across j) has i across and k up: a click there moves i and k.
+    let coronal = app(&h).plane_view(1).expect("the coronal view is drawn");
+    assert_eq!(coronal.axes, [0, 2]);
+    assert!(
+        coronal.flips[1],
+        "k runs inferior → superior, drawn upwards"
+    );
+    click(
+        &mut h,
+        coronal.screen_from_voxel([100.0, 5.0]),
+        Modifiers::NONE,
+    );
+    assert_eq!(app(&h).cursor(), Some([100, 256, 5]));
+    assert_eq!(app(&h).slice(), Some(5), "the axial view follows");
+
+    // The wheel over the sagittal plane (across i) moves i.
+    let sagittal = app(&h).plane_view(0).expect("the sagittal view is drawn");
+    h.hover_at(sagittal.rect.center());
+    h.step();
+    wheel(&mut h, 3.0);
+    assert_eq!(app(&h).cursor(), Some([103, 256, 5]));
+
+    // Shift+click in the axial view moves i and j.
+    let axial = app(&h).plane_rect().unwrap();
+    let p = axial.min + Vec2::new(axial.width() * 0.25, axial.height() * 0.75);
+    click(&mut h, p, Modifiers::SHIFT);
+    let [i, j, k] = app(&h).cursor().unwrap();
+    assert_eq!(k, 5);
+    assert!(
+        (i as f64 - 128.0).abs() <= 1.0 && (j as f64 - 384.0).abs() <= 1.0,
+        "{i} {j}"
+    );
+
+    if !gpu {
+        return;
+    }
+    step_until(&mut h, "the 3D view to render", |a| {
+        a.last_3d_render().is_some()
+    });
+    let (rect, az, el) = app(&h).view_3d_state().unwrap();
+    assert_eq!((az, el), (0.0, 0.0), "from the front");
+    h.hover_at(Pos2::new(rect.center().x, rect.max.y - 40.0));
+    h.step();
+    h.snapshot_options(
+        "viewer_ct_quad",
+        &SnapshotOptions::new()
+            .threshold(2.0)
+            .max_failed_pixels(3000),
+    );
+    // Dragging in the 3D view orbits it: 40 points to the right turns 20° about S.
+    drag(
+        &mut h,
+        &[
+            rect.center(),
+            rect.center() + Vec2::new(20.0, 0.0),
+            rect.center() + Vec2::new(40.0, 0.0),
+        ],
+    );
+    let (_, az, el) = app(&h).view_3d_state().unwrap();
+    assert!((az - 340.0).abs() < 1e-9 && el == 0.0, "{az} {el}");
+}

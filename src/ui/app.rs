@@ -342,6 +342,9 @@ pub struct AppState {
     dark: bool,
     /// Whether the histogram of the visible image shows in the right panel.
     show_histogram: bool,
+    /// Where the planes across i and j and the 3D view were drawn last frame.
+    plane_views: [Option<SliceView>; 2],
+    rect_3d: Option<Rect>,
 }
 
 impl AppState {
@@ -408,11 +411,40 @@ impl AppState {
             next_uid: 0,
             dark: true,
             show_histogram: true,
+            plane_views: [None, None],
+            rect_3d: None,
         };
         if !paths.is_empty() {
             app.start_load(ctx, paths);
         }
         app
+    }
+
+    /// The layout of the centre.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The crosshair (i, j, k) of the selected image.
+    pub fn cursor(&self) -> Option<[usize; 3]> {
+        let (_, d) = self.current()?;
+        Some([d.cross[0], d.cross[1], d.k])
+    }
+
+    /// Where the plane across voxel axis `fixed` (0: i, 1: j) was drawn last frame (MPR layouts).
+    pub fn plane_view(&self, fixed: usize) -> Option<SliceView> {
+        *self.plane_views.get(fixed)?
+    }
+
+    /// Where the 3D view was drawn last frame, and the orbit's azimuth and elevation in degrees.
+    pub fn view_3d_state(&self) -> Option<(Rect, f64, f64)> {
+        let (_, d) = self.current()?;
+        Some((self.rect_3d?, d.orbit.azimuth_deg, d.orbit.elevation_deg))
+    }
+
+    /// How long the 3D view's latest rendering took (none yet: `None`).
+    pub fn last_3d_render(&self) -> Option<std::time::Duration> {
+        self.view3d.last_render
     }
 
     /// True while images or a project are loading.
@@ -2213,10 +2245,12 @@ impl AppState {
             Layout::One
         };
         self.hover_voxel = None;
+        self.plane_views = [None, None];
+        self.rect_3d = None;
         for (pane, rect) in layout.panes(area, 4.0) {
             match pane {
                 Pane::Primary => self.primary_view(ui, rect, layout != Layout::One),
-                Pane::Across(fixed) => self.plane_view(ui, rect, fixed),
+                Pane::Across(fixed) => self.across_view(ui, rect, fixed),
                 Pane::ThreeD => self.view_3d(ui, rect),
             }
         }
@@ -2365,7 +2399,7 @@ impl AppState {
     /// The plane across voxel axis `fixed` through the crosshair (MPR layouts): the image, masks and
     /// boxes cut by it, the crosshair; click or drag moves the crosshair, the wheel moves the plane,
     /// right-drag windows. The annotation tools draw in the acquisition plane.
-    fn plane_view(&mut self, ui: &mut Ui, area: Rect, fixed: usize) {
+    fn across_view(&mut self, ui: &mut Ui, area: Rect, fixed: usize) {
         let response = ui
             .allocate_rect(area, Sense::click_and_drag())
             .on_hover_cursor(egui::CursorIcon::Crosshair);
@@ -2405,6 +2439,7 @@ impl AppState {
             axes,
         );
         painter.image(texture, view.rect, view.uv(), Color32::WHITE);
+        self.plane_views[fixed] = Some(view);
         if let Some(p) = self.project.as_ref()
             && let Some(notes) = entry.project_image.and_then(|image| p.notes(image))
         {
@@ -2510,6 +2545,7 @@ impl AppState {
             return;
         };
         let volume = &entry.image.volume;
+        self.rect_3d = Some(area);
         let ppp = ctx.pixels_per_point();
         // A slow renderer (a CPU rasteriser) gets half the pixels while the camera moves.
         let slow = self

@@ -21,7 +21,7 @@
 
 mod app;
 mod loader;
-mod mpr;
+pub mod mpr;
 mod overlay;
 mod project;
 mod recent;
@@ -30,6 +30,7 @@ pub mod tools;
 mod view3d;
 mod writer;
 pub use app::{AppState, Command};
+pub use mpr::Layout;
 pub mod theme;
 
 use std::path::PathBuf;

@@ -441,4 +441,78 @@ mod tests {
         assert_eq!(half.size, [35, 4]);
         assert_ne!(half.pixels[35 + 31], Color32::TRANSPARENT); // voxel (62, 2)
     }
+
+    #[test]
+    fn planes_across_i_and_j_cut_masks_and_boxes() {
+        // A mask block i 62..66, j 2..5, k 1..3 (across a tile edge), seen from the planes across it.
+        let mut m = MaskTiles::new([70, 8, 4]);
+        let b = VoxelBox {
+            min: [62, 2, 1],
+            max: [66, 5, 3],
+        };
+        m.write_box(b, &vec![1; b.len()]);
+        let s = Style {
+            color: Color32::from_rgb(0, 200, 0),
+            dashed: false,
+            highlighted: false,
+        };
+        let layer = [MaskLayer { mask: &m, style: s }];
+        // Across j at j = 3: columns i (70), rows k (4).
+        let cj = mask_overlay_plane(&layer, 1, 3, [70, 4], 1);
+        assert_eq!(cj.size, [70, 4]);
+        let filled = |img: &ColorImage, w: usize| {
+            let mut at: Vec<(usize, usize)> = img
+                .pixels
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| **p != Color32::TRANSPARENT)
+                .map(|(n, _)| (n % w, n / w))
+                .collect();
+            at.sort_unstable();
+            at
+        };
+        let expect: Vec<(usize, usize)> =
+            (62..66).flat_map(|i| (1..3).map(move |k| (i, k))).collect();
+        assert_eq!(filled(&cj, 70), expect);
+        // Across i at i = 64: columns j (8), rows k.
+        let ci = mask_overlay_plane(&layer, 0, 64, [8, 4], 1);
+        let expect: Vec<(usize, usize)> =
+            (2..5).flat_map(|j| (1..3).map(move |k| (j, k))).collect();
+        assert_eq!(filled(&ci, 8), expect);
+        // Planes that miss the block are empty.
+        assert!(filled(&mask_overlay_plane(&layer, 0, 61, [8, 4], 1), 8).is_empty());
+        assert!(filled(&mask_overlay_plane(&layer, 1, 5, [70, 4], 1), 70).is_empty());
+
+        // A box on slice 2 spanning i 10..20, j 30..40 shows across j = 35 as one slice-thick band.
+        let plane = SliceView {
+            rect: Rect::from_min_size(Pos2::ZERO, egui::vec2(100.0, 10.0)),
+            size: [100, 10],
+            flips: [false, false],
+            axes: [0, 2],
+        };
+        let boxed = Shape::Box2d {
+            slice: 2,
+            min: [10.0, 30.0],
+            max: [20.0, 40.0],
+        };
+        let Some(ScreenShape::Rect(r)) = plane_shape(&boxed, 1, 35, &plane) else {
+            panic!("the plane cuts the box");
+        };
+        assert_eq!((r.min, r.max), (Pos2::new(10.5, 2.0), Pos2::new(20.5, 3.0)));
+        assert_eq!(plane_shape(&boxed, 1, 41, &plane), None);
+        // A 3D box covers its k range; a point shows on the plane through it.
+        let b3 = Shape::Box3d {
+            min: [10.0, 30.0, 1.0],
+            max: [20.0, 40.0, 6.0],
+        };
+        let Some(ScreenShape::Rect(r)) = plane_shape(&b3, 1, 30, &plane) else {
+            panic!("the plane cuts the 3D box");
+        };
+        assert_eq!((r.min.y, r.max.y), (1.0, 7.0));
+        let point = Shape::Point {
+            at: [12.0, 35.2, 4.0],
+        };
+        assert!(plane_shape(&point, 1, 35, &plane).is_some());
+        assert!(plane_shape(&point, 1, 36, &plane).is_none());
+    }
 }

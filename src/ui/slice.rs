@@ -286,7 +286,7 @@ pub fn to_image(slice: &SliceValues, window: Window, photometric: Photometric) -
 mod tests {
     use super::*;
     use crate::core::geometry::IDENTITY3;
-    use crate::core::{Rescale, Volume, Voxels, WindowPreset};
+    use crate::core::{Histogram, Rescale, Volume, Voxels, WindowPreset};
 
     fn ct(values: Vec<i16>, size: [usize; 3]) -> Volume {
         Volume::new(
@@ -340,6 +340,59 @@ mod tests {
         assert_eq!(extract(&v, 9, 4096).values, s.values);
         let small = extract(&v, 0, 2);
         assert_eq!((small.width, small.height), (1, 2));
+    }
+
+    #[test]
+    fn planes_across_i_and_j_read_the_right_voxels() {
+        // Value = index of the voxel in storage: i + 2 j + 6 k on a 2 × 3 × 2 grid.
+        let v = ct((0..12).collect(), [2, 3, 2]);
+        let value = |i: i16, j: i16, k: i16| f32::from(i + 2 * j + 6 * k - 1024);
+        // Across j at j = 2: columns i, rows k.
+        let s = extract_plane(&v, 1, 2, 4096);
+        assert_eq!((s.width, s.height), (2, 2));
+        assert_eq!(
+            s.values,
+            vec![
+                value(0, 2, 0),
+                value(1, 2, 0),
+                value(0, 2, 1),
+                value(1, 2, 1)
+            ]
+        );
+        // Across i at i = 1: columns j, rows k.
+        let s = extract_plane(&v, 0, 1, 4096);
+        assert_eq!((s.width, s.height), (3, 2));
+        assert_eq!(
+            s.values,
+            (0..2)
+                .flat_map(|k| (0..3).map(move |j| value(1, j, k)))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(extract_plane(&v, 2, 1, 4096), extract(&v, 1, 4096));
+    }
+
+    #[test]
+    fn ct_presets_auto_and_full_range() {
+        let mut v = ct((0..1000).map(|x| x * 3).collect(), [10, 10, 10]);
+        v.meta.modality = Some("CT".into());
+        let stats = v.stats();
+        let h = Histogram::of_voxels(v.voxels(), v.rescale(), &stats, 256, 1);
+        let names: Vec<String> = window_presets(&v, &h).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "CT lung",
+                "CT mediastinum",
+                "CT bone",
+                "CT brain",
+                "auto (histogram)",
+                "full range"
+            ]
+        );
+        let auto = window_presets(&v, &h)[4].1;
+        // 0.5 % and 99.5 % of a uniform ramp over −1024 … 1973.
+        assert!((auto.center - 474.5).abs() < 15.0, "{auto:?}");
+        assert!((auto.width - 0.99 * 2997.0).abs() < 30.0, "{auto:?}");
     }
 
     #[test]
