@@ -171,6 +171,147 @@ fn measure(name: &str, source: &Path) {
     );
 }
 
+/// The 2×2 layout: time to the first 3D picture, then frames while orbiting the 3D view (each one a
+/// new volume rendering of the whole pane) and while scrolling the sagittal plane.
+fn measure_mpr_3d(name: &str, source: &Path) {
+    let t0 = Instant::now();
+    let mut h = harness(vec![source.to_path_buf()]);
+    wait(&mut h, |a| !a.is_loading() && a.plane_rect().is_some());
+    let loaded = t0.elapsed();
+    h.state_mut()
+        .as_mut()
+        .expect("app")
+        .push_command(voxmark::ui::Command::SetLayout(voxmark::ui::Layout::Quad));
+    let t0 = Instant::now();
+    wait(&mut h, |a| a.last_3d_render().is_some());
+    let first_3d = t0.elapsed();
+    let (rect, _, _) = state(&h).view_3d_state().expect("3D view");
+    let centre = rect.center();
+    h.hover_at(centre);
+    h.step();
+    h.drag_at(centre);
+    h.step();
+    let (mut orbit, mut renders) = (Vec::new(), Vec::new());
+    for n in 1..=40 {
+        // Full-resolution renders: small moves, as a user turning the view slowly.
+        h.hover_at(centre + Vec2::new(n as f32 * 3.0, (n as f32 * 0.3).sin() * 10.0));
+        let t = Instant::now();
+        h.step();
+        orbit.push(ms(t.elapsed()));
+        if let Some(d) = state(&h).last_3d_render() {
+            renders.push(ms(d));
+        }
+    }
+    h.event(Event::PointerButton {
+        pos: centre,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    let sagittal = state(&h).plane_view(0).expect("sagittal view").rect;
+    h.hover_at(sagittal.center());
+    h.step();
+    let mut scroll = Vec::new();
+    for n in 0..60 {
+        let dy = if n < 30 { 1.0 } else { -1.0 };
+        h.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, dy),
+            modifiers: Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        let t = Instant::now();
+        h.step();
+        scroll.push(ms(t.elapsed()));
+    }
+    orbit.sort_by(f64::total_cmp);
+    renders.sort_by(f64::total_cmp);
+    scroll.sort_by(f64::total_cmp);
+    println!(
+        "{name}, 2×2 layout (3D pane {:.0}×{:.0} points)",
+        rect.width(),
+        rect.height()
+    );
+    println!("  loaded (first slice)               {:8.0} ms", ms(loaded));
+    println!(
+        "  first 3D picture after switching   {:8.0} ms",
+        ms(first_3d)
+    );
+    println!(
+        "  orbit frame           p50 {:6.1} ms  p99 {:6.1} ms  (volume render p50 {:.1} ms)",
+        percentile(&orbit, 0.5),
+        percentile(&orbit, 0.99),
+        percentile(&renders, 0.5)
+    );
+    println!(
+        "  sagittal scroll frame p50 {:6.1} ms  p99 {:6.1} ms",
+        percentile(&scroll, 0.5),
+        percentile(&scroll, 0.99)
+    );
+}
+
+/// Writes a 512×512×300 int16 CT-like phantom as an uncompressed NIfTI-1 file (body ellipse of
+/// soft tissue, bone ring, air outside; 0.7 × 0.7 × 1 mm) for machines without the generated series.
+fn synthetic_ct(path: &Path) {
+    let (nx, ny, nz) = (512usize, 512usize, 300usize);
+    let mut header = vec![0u8; 352];
+    let put_i32 =
+        |h: &mut Vec<u8>, at: usize, v: i32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put_i16 =
+        |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put_f32 =
+        |h: &mut Vec<u8>, at: usize, v: f32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put_i32(&mut header, 0, 348);
+    for (n, d) in [3i16, nx as i16, ny as i16, nz as i16, 1, 1, 1, 1]
+        .into_iter()
+        .enumerate()
+    {
+        put_i16(&mut header, 40 + 2 * n, d);
+    }
+    put_i16(&mut header, 70, 4); // int16
+    put_i16(&mut header, 72, 16);
+    for (n, p) in [1.0f32, 0.7, 0.7, 1.0].into_iter().enumerate() {
+        put_f32(&mut header, 76 + 4 * n, p);
+    }
+    put_f32(&mut header, 108, 352.0); // vox_offset
+    put_f32(&mut header, 112, 1.0); // scl_slope
+    put_i16(&mut header, 254, 1); // sform_code
+    let rows = [
+        [-0.7f32, 0.0, 0.0, 179.0],
+        [0.0, -0.7, 0.0, 179.0],
+        [0.0, 0.0, 1.0, -150.0],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            put_f32(&mut header, 280 + 16 * r + 4 * c, *v);
+        }
+    }
+    header[344..348].copy_from_slice(b"n+1\0");
+    let mut data = Vec::with_capacity(nx * ny * nz * 2);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let (x, y) = ((i as f32 - 256.0) / 200.0, (j as f32 - 256.0) / 150.0);
+                let z = (k as f32 - 150.0) / 160.0;
+                let r = (x * x + y * y + z * z).sqrt();
+                let noise = ((i * 7 + j * 13 + k * 31) % 17) as f32 - 8.0;
+                let v = if r > 1.0 {
+                    -1000.0
+                } else if r > 0.9 {
+                    700.0 + noise * 4.0
+                } else {
+                    40.0 + noise * 2.0 + 300.0 * (-(x * x + y * y) * 40.0).exp()
+                };
+                data.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+        }
+    }
+    header.extend_from_slice(&data);
+    std::fs::write(path, header).expect("write the phantom");
+}
+
 fn main() {
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -178,12 +319,28 @@ fn main() {
         "release"
     };
     println!("viewer frames ({profile} build, CPU frames without a window)");
+    // VOXMARK_BENCH=3d: only the 2×2 layout (no `voxmark` binary needed: for a GPU machine), on the
+    // corpus CT and a synthetic 512×512×300 phantom.
+    if std::env::var("VOXMARK_BENCH").as_deref() == Ok("3d") {
+        let corpus = std::env::var_os("VOXMARK_TEST_DATA").map(PathBuf::from);
+        if let Some(ct) = corpus.map(|c| c.join("dicom/series/ct_abdomen_20sl_j2kr"))
+            && ct.is_dir()
+        {
+            measure_mpr_3d("corpus CT, 512×512×20", &ct);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let phantom = dir.path().join("phantom.nii");
+        synthetic_ct(&phantom);
+        measure_mpr_3d("phantom CT, 512×512×300", &phantom);
+        return;
+    }
     let corpus = std::env::var_os("VOXMARK_TEST_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
     let ct = corpus.join("dicom/series/ct_abdomen_20sl_j2kr");
     if ct.is_dir() {
         measure("corpus CT, 512×512×20 (JPEG 2000)", &ct);
+        measure_mpr_3d("corpus CT, 512×512×20", &ct);
     } else {
         println!("skipped the corpus CT: {} not found", ct.display());
     }

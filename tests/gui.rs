@@ -321,6 +321,33 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
         &[plane.center(), plane.center() + Vec2::new(80.0, 50.0)],
     );
     assert_eq!(app(&h).document().unwrap().regions.len(), 1);
+    // Threshold fill (T): the range starts as the window, here the full 0…255 of the PNG, so the
+    // connected fill from any voxel is the whole image; it runs on its own thread.
+    h.key_press(Key::T);
+    h.step();
+    assert_eq!(app(&h).tool(), Tool::Threshold);
+    click(
+        &mut h,
+        plane.center() + Vec2::new(-60.0, 40.0),
+        Modifiers::NONE,
+    );
+    step_until(&mut h, "the threshold fill", |a| {
+        a.document().is_some_and(|d| d.regions.len() == 2)
+    });
+    let filled = app(&h)
+        .document()
+        .unwrap()
+        .masks
+        .values()
+        .next()
+        .unwrap()
+        .count();
+    let [nx, ny, _] = Project::open(&dir.path().join("new.voxmark"))
+        .unwrap()
+        .images()
+        .unwrap()[0]
+        .size;
+    assert_eq!(filled, nx * ny, "the whole slice");
     let more = corpus.join("cxr/tbx11k/imgs/tb/tb0005.png");
     h.state_mut()
         .as_mut()
@@ -337,7 +364,7 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
     let file = dir.path().join("new.voxmark");
     let project = Project::open(&file).unwrap();
     assert_eq!(project.images().unwrap().len(), 2);
-    assert_eq!(project.load_document().unwrap().regions.len(), 1);
+    assert_eq!(project.load_document().unwrap().regions.len(), 2);
     assert!(project.check().unwrap().is_empty());
 }
 

@@ -228,6 +228,15 @@ struct Display {
     uid: u64,
 }
 
+/// A threshold fill computing on its own thread: the filled box and voxels, or `None` when the seed
+/// is out of range.
+struct FillJob {
+    rx: std::sync::mpsc::Receiver<Option<(crate::core::VoxelBox, Vec<bool>)>>,
+    /// The image (its display uid) it fills.
+    image: u64,
+    started: std::time::Instant,
+}
+
 /// A texture and the key it was made from.
 type Cached<K> = Option<(K, egui::TextureHandle)>;
 
@@ -342,6 +351,8 @@ pub struct AppState {
     dark: bool,
     /// Whether the histogram of the visible image shows in the right panel.
     show_histogram: bool,
+    /// A threshold fill running on its own thread.
+    fill: Option<FillJob>,
     /// Where the planes across i and j and the 3D view were drawn last frame.
     plane_views: [Option<SliceView>; 2],
     rect_3d: Option<Rect>,
@@ -413,6 +424,7 @@ impl AppState {
             show_histogram: true,
             plane_views: [None, None],
             rect_3d: None,
+            fill: None,
         };
         if !paths.is_empty() {
             app.start_load(ctx, paths);
@@ -630,7 +642,7 @@ impl AppState {
 
     /// Adds a decoded image with its display settings; returns its index.
     fn push_image(&mut self, entry: ImageEntry) -> usize {
-        let [nx, ny, nz] = entry.image.volume.size();
+        let [nx, ny, nz] = entry.volume.size();
         self.next_uid += 1;
         self.displays.push(Display {
             k: nz / 2,
@@ -643,7 +655,7 @@ impl AppState {
             pan: Vec2::ZERO,
             cross: [nx / 2, ny / 2],
             orbit: Orbit::default(),
-            mode3d: Mode3d::default_for(entry.image.volume.meta.modality.as_deref()),
+            mode3d: Mode3d::default_for(entry.volume.meta.modality.as_deref()),
             uid: self.next_uid,
         });
         self.images.push(entry);
@@ -671,6 +683,32 @@ impl AppState {
     }
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &self.fill {
+            match job.rx.try_recv() {
+                Ok(filled) => {
+                    let image = job.image;
+                    self.fill = None;
+                    let outcome = match filled {
+                        _ if self.current().map(|(_, d)| d.uid) != Some(image) => {
+                            Err("threshold fill dropped: another image is shown".to_owned())
+                        }
+                        Some((bounds, inside)) => self.fill_mask("threshold fill", bounds, &inside),
+                        None => Err("threshold fill: nothing in range at the seed".to_owned()),
+                    };
+                    if let Err(e) = outcome {
+                        self.message = Some(e);
+                    }
+                    ctx.request_repaint();
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    ctx.request_repaint_after(std::time::Duration::from_millis(50));
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.fill = None;
+                    self.message = Some("threshold fill failed".into());
+                }
+            }
+        }
         let mut still_running = Vec::new();
         for mut job in std::mem::take(&mut self.jobs) {
             let (events, done) = job.poll();
@@ -858,7 +896,7 @@ impl AppState {
         else {
             return;
         };
-        let last_k = entry.image.volume.size()[2].saturating_sub(1);
+        let last_k = entry.volume.size()[2].saturating_sub(1);
         let presets = &entry.presets;
         match command {
             Command::StepSlice(delta) => {
@@ -905,13 +943,13 @@ impl AppState {
                 display.pan = Vec2::ZERO;
             }
             Command::SetCursor(ijk) => {
-                let size = entry.image.volume.size();
+                let size = entry.volume.size();
                 let [i, j, k] = [0, 1, 2].map(|a| ijk[a].min(size[a].saturating_sub(1)));
                 display.cross = [i, j];
                 display.k = k;
             }
             Command::StepPlane { fixed, delta } => {
-                let size = entry.image.volume.size();
+                let size = entry.volume.size();
                 if let Some(at) = display.cross.get_mut(fixed) {
                     let moved = i64::try_from(*at).unwrap_or(i64::MAX).saturating_add(delta);
                     *at = usize::try_from(moved.max(0))
@@ -992,7 +1030,7 @@ impl AppState {
         let image = entry
             .project_image
             .ok_or("this image is not part of the open project (File → Add images…)")?;
-        let volume = &entry.image.volume;
+        let volume = &entry.volume;
         let size = volume.size();
         let spacing = volume.spacing_mm();
         let now = now_ms();
@@ -1019,6 +1057,15 @@ impl AppState {
                 });
             }
             Command::AddShape { shape, name } => {
+                // Box depth: the box reaches that many slices above and below.
+                let d = self.settings.box_depth;
+                let shape = match tools::box_slices(&shape) {
+                    Some((k, _)) if d > 0 => {
+                        tools::box_over_slices(&shape, k.saturating_sub(d), k + d, size[2])
+                            .unwrap_or(shape)
+                    }
+                    _ => shape,
+                };
                 let (mut edits, label) = label_for_drawing(&p.doc, self.active_label);
                 let id = Document::next_id(&p.doc.regions);
                 let phrase = phrase_on(&p.doc, self.active_phrase, image);
@@ -1113,24 +1160,44 @@ impl AppState {
                 }
             }
             Command::ThresholdFill { seed } => {
+                if self.fill.is_some() {
+                    return Err("a threshold fill is still running".into());
+                }
                 let (lo, hi) = self.settings.threshold;
-                let value_at = |v: [usize; 3]| volume.value(v, 0);
-                let (bounds, inside) = paint::threshold_fill(
-                    &value_at,
-                    size,
-                    seed,
-                    (lo.min(hi), lo.max(hi)),
-                    self.settings.threshold_3d,
-                    FILL_LIMIT,
-                )
-                .ok_or_else(|| {
-                    format!(
+                let (lo, hi) = (lo.min(hi), lo.max(hi));
+                if volume.value(seed, 0).is_none_or(|x| !(x >= lo && x <= hi)) {
+                    return Err(format!(
                         "the voxel clicked is outside the range {} … {}",
                         format_value(lo),
                         format_value(hi)
-                    )
-                })?;
-                self.fill_mask("threshold fill", bounds, &inside)?;
+                    ));
+                }
+                // A 3D fill of a large volume takes seconds: it runs on its own thread and is applied
+                // (one undo step, saved at once) when it is done, if the image is still shown.
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (volume, three_d) = (entry.volume.clone(), self.settings.threshold_3d);
+                std::thread::Builder::new()
+                    .name("voxmark-fill".into())
+                    .spawn(move || {
+                        let value_at = |v: [usize; 3]| volume.value(v, 0);
+                        let filled = paint::threshold_fill(
+                            &value_at,
+                            volume.size(),
+                            seed,
+                            (lo, hi),
+                            three_d,
+                            FILL_LIMIT,
+                        );
+                        let _ = tx.send(filled);
+                    })
+                    .map_err(|e| format!("cannot start the fill: {e}"))?;
+                let uid = self.displays.get(s).map_or(0, |d| d.uid);
+                self.fill = Some(FillJob {
+                    rx,
+                    image: uid,
+                    started: std::time::Instant::now(),
+                });
+                self.message = Some("threshold fill…".into());
             }
             Command::DeleteRegion(region) => {
                 let edit = Edit::remove_region(&p.doc, region).ok_or("the region is gone")?;
@@ -1241,7 +1308,7 @@ impl AppState {
         let s = self.selected.ok_or("no image is shown")?;
         let entry = self.images.get(s).ok_or("no image is shown")?;
         let image = entry.project_image.ok_or("not a project image")?;
-        let size = entry.image.volume.size();
+        let size = entry.volume.size();
         let p = self.project.as_mut().ok_or("no project")?;
         p.begin(name)?;
         let phrase = phrase_on(&p.doc, self.active_phrase, image);
@@ -1290,7 +1357,7 @@ impl AppState {
         }
         let page = self
             .current()
-            .map_or(10, |(e, _)| (e.image.volume.size()[2] / 10).max(1)) as i64;
+            .map_or(10, |(e, _)| (e.volume.size()[2] / 10).max(1)) as i64;
         let help = ctx.input(|i| {
             i.events
                 .iter()
@@ -1394,7 +1461,7 @@ impl AppState {
         {
             return Some(t.texture.id());
         }
-        let volume = &entry.image.volume;
+        let volume = &entry.volume;
         if self
             .slice_cache
             .as_ref()
@@ -1457,7 +1524,7 @@ impl AppState {
                 continue;
             }
             let img = &entry.image;
-            let v = &img.volume;
+            let v = &entry.volume;
             let name = img.source.file_name().map_or_else(
                 || img.source.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
@@ -1678,7 +1745,8 @@ impl AppState {
             });
         }
         if let Some(r) = self.selected_region.and_then(|r| doc.regions.get(&r)) {
-            region_properties(ui, p, r, &mut commands);
+            let slices = self.current().map_or(1, |(e, _)| e.volume.size()[2]);
+            region_properties(ui, p, r, (k, slices), &mut commands);
         }
         ui.add_space(6.0);
         ui.heading("Report");
@@ -2141,7 +2209,7 @@ impl AppState {
             ui.separator();
             self.tool_settings(ui);
             if let Some((entry, display)) = self.current() {
-                let nz = entry.image.volume.size()[2];
+                let nz = entry.volume.size()[2];
                 if nz > 1 {
                     let mut k = display.k;
                     ui.label("Slice");
@@ -2197,6 +2265,16 @@ impl AppState {
                 ui.add(egui::DragValue::new(&mut s.threshold.1).speed(1.0));
                 ui.checkbox(&mut s.threshold_3d, "3D")
                     .on_hover_text("fill connected voxels across slices");
+                ui.separator();
+            }
+            Tool::Box => {
+                ui.label("Depth ±");
+                ui.add(
+                    egui::DragValue::new(&mut s.box_depth)
+                        .range(0..=500)
+                        .suffix(" slices"),
+                )
+                .on_hover_text("0: a 2D box; more: a 3D box over that many slices above and below");
                 ui.separator();
             }
             Tool::Polygon => {
@@ -2291,7 +2369,7 @@ impl AppState {
         let painter = ui.painter_at(area);
         self.view = None;
         if let (Some(id), Some((entry, display))) = (texture, self.current()) {
-            let v = &entry.image.volume;
+            let v = &entry.volume;
             let [nx, ny, _] = v.size();
             let sp = v.spacing_mm();
             let physical = egui::vec2((nx as f64 * sp[0]) as f32, (ny as f64 * sp[1]) as f32);
@@ -2411,7 +2489,7 @@ impl AppState {
         let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
             return;
         };
-        let volume = &entry.image.volume;
+        let volume = &entry.volume;
         let axes = slice::plane_axes(fixed);
         let index = display.cross[fixed];
         let cursor = [display.cross[0], display.cross[1], display.k];
@@ -2544,7 +2622,7 @@ impl AppState {
         let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
             return;
         };
-        let volume = &entry.image.volume;
+        let volume = &entry.volume;
         self.rect_3d = Some(area);
         let ppp = ctx.pixels_per_point();
         // A slow renderer (a CPU rasteriser) gets half the pixels while the camera moves.
@@ -2628,7 +2706,7 @@ impl AppState {
             return;
         };
         let k = display.k;
-        let spacing_mm = entry.image.volume.spacing_mm();
+        let spacing_mm = entry.volume.spacing_mm();
         let editable = self.current_project_image().is_some();
         if self.tool.edits() && !editable {
             return;
@@ -2726,7 +2804,7 @@ impl AppState {
                 ui.weak("No image");
                 return;
             };
-            let v = &entry.image.volume;
+            let v = &entry.volume;
             let nz = v.size()[2];
             match self.hover_voxel {
                 Some((ijk, continuous)) => {
@@ -2761,6 +2839,14 @@ impl AppState {
                     ui.separator();
                 }
                 ui.label(format!("tool: {}", self.tool.name()));
+                if let Some(job) = &self.fill {
+                    ui.separator();
+                    ui.spinner();
+                    ui.label(format!(
+                        "filling… {:.1} s",
+                        job.started.elapsed().as_secs_f32()
+                    ));
+                }
                 ui.separator();
                 if let Some(m) = &self.message {
                     ui.label(RichText::new(m).color(theme::MUTED));
@@ -3113,7 +3199,13 @@ fn truncate_chars(text: &str, n: usize) -> String {
 }
 
 /// The selected region: label, status, author, and delete.
-fn region_properties(ui: &mut Ui, p: &OpenProject, r: &Region, commands: &mut Vec<Command>) {
+fn region_properties(
+    ui: &mut Ui,
+    p: &OpenProject,
+    r: &Region,
+    (k, slices): (usize, usize),
+    commands: &mut Vec<Command>,
+) {
     ui.add_space(6.0);
     ui.heading(format!("Region #{}", r.id));
     ui.label(
@@ -3139,6 +3231,48 @@ fn region_properties(ui: &mut Ui, p: &OpenProject, r: &Region, commands: &mut Ve
                 .small()
                 .color(theme::MUTED),
         );
+    }
+    if let Some((k0, k1)) = tools::box_slices(&r.shape) {
+        ui.horizontal(|ui| {
+            let span = if k0 == k1 {
+                format!("slice {k0}")
+            } else {
+                format!("slices {k0}–{k1}")
+            };
+            ui.label(RichText::new(span).small().color(theme::MUTED));
+            let extend = if k < k0 {
+                Some((k, k1))
+            } else if k > k1 {
+                Some((k0, k))
+            } else {
+                None
+            };
+            if let Some((a, b)) = extend
+                && ui
+                    .small_button(format!("Extend to slice {k}"))
+                    .on_hover_text("a 3D box over every slice between")
+                    .clicked()
+                && let Some(shape) = tools::box_over_slices(&r.shape, a, b, slices)
+            {
+                commands.push(Command::SetShape {
+                    region: r.id,
+                    shape,
+                });
+            }
+            if k0 != k1
+                && (k0..=k1).contains(&k)
+                && ui
+                    .small_button(format!("Only slice {k}"))
+                    .on_hover_text("back to a 2D box on this slice")
+                    .clicked()
+                && let Some(shape) = tools::box_over_slices(&r.shape, k, k, slices)
+            {
+                commands.push(Command::SetShape {
+                    region: r.id,
+                    shape,
+                });
+            }
+        });
     }
     let current = r
         .label

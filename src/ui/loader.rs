@@ -4,17 +4,20 @@
 
 use super::slice::{self, Window};
 use crate::core::annotation::ImageId;
-use crate::core::{Document, Histogram, ValueStats};
+use crate::core::{Document, Histogram, ValueStats, Volume};
 use crate::io::{LoadedImage, NonImageObject};
 use crate::store::{ImageRecord, Project};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Instant;
 
 /// A decoded image with what the viewer needs up front (statistics are costly on big volumes).
 pub struct ImageEntry {
-    /// The image as `io` read it.
-    pub image: LoadedImage,
+    /// Where the image came from.
+    pub image: ImageSource,
+    /// The voxels and geometry, shared with background jobs (fills) without copying.
+    pub volume: Arc<Volume>,
     /// Modality-value statistics over all voxels.
     pub stats: ValueStats,
     /// The window the image opens with.
@@ -27,10 +30,35 @@ pub struct ImageEntry {
     pub presets: Vec<(String, Window)>,
 }
 
+/// The files an image was read from (a [`LoadedImage`] without its voxels).
+pub struct ImageSource {
+    /// A file, or for a DICOM series the folder (or first file) it was found in.
+    pub source: PathBuf,
+    /// The files the voxels came from.
+    pub files: Vec<PathBuf>,
+    /// Source kind.
+    pub kind: crate::io::SourceKind,
+    /// For multi-volume files (4D NIfTI): which volume and of how many.
+    pub volume_index: Option<(usize, usize)>,
+}
+
 impl ImageEntry {
     fn new(image: LoadedImage, project_image: Option<ImageId>) -> Self {
-        let stats = image.volume.stats();
-        let v = &image.volume;
+        let LoadedImage {
+            source,
+            files,
+            kind,
+            volume,
+            volume_index,
+        } = image;
+        let image = ImageSource {
+            source,
+            files,
+            kind,
+            volume_index,
+        };
+        let stats = volume.stats();
+        let v = &volume;
         let stride = v.voxels().len().div_ceil(1 << 22).max(1);
         let histogram = Histogram::of_voxels(v.voxels(), v.rescale(), &stats, 256, stride);
         let presets = slice::window_presets(v, &histogram);
@@ -44,6 +72,7 @@ impl ImageEntry {
         }
         Self {
             image,
+            volume: Arc::new(volume),
             stats,
             default_window,
             project_image,
@@ -256,7 +285,7 @@ fn load(paths: &[PathBuf]) -> Loaded {
 pub fn record_of(entry: &ImageEntry) -> ImageRecord {
     let img = &entry.image;
     ImageRecord::describe(
-        &img.volume,
+        &entry.volume,
         img.source.clone(),
         img.files.clone(),
         img.kind.as_str(),

@@ -111,6 +111,8 @@ pub struct Settings {
     pub threshold_3d: bool,
     /// Closed polygons are filled into the active label's mask instead of kept as vectors.
     pub polygon_to_mask: bool,
+    /// New boxes reach this many slices above and below the one drawn on (0: a 2D box).
+    pub box_depth: usize,
 }
 
 impl Default for Settings {
@@ -123,6 +125,7 @@ impl Default for Settings {
             threshold: (0.0, 1.0),
             threshold_3d: false,
             polygon_to_mask: false,
+            box_depth: 0,
         }
     }
 }
@@ -270,6 +273,39 @@ pub fn dragged(
             max: [nmax[0], nmax[1], max[2]],
         },
         other => other.clone(),
+    }
+}
+
+/// `shape` (a 2D or 3D box) over slices `k0..=k1` (either order, clamped to `0..slices`): a 3D box,
+/// or a 2D box when one slice remains. Other shapes: `None`.
+pub fn box_over_slices(shape: &Shape, k0: usize, k1: usize, slices: usize) -> Option<Shape> {
+    let (min, max) = match shape {
+        Shape::Box2d { min, max, .. } => (*min, *max),
+        Shape::Box3d { min, max } => ([min[0], min[1]], [max[0], max[1]]),
+        _ => return None,
+    };
+    let last = slices.checked_sub(1)?;
+    let (lo, hi) = (k0.min(k1).min(last), k0.max(k1).min(last));
+    Some(if lo == hi {
+        Shape::Box2d {
+            slice: u32::try_from(lo).unwrap_or(u32::MAX),
+            min,
+            max,
+        }
+    } else {
+        Shape::Box3d {
+            min: [min[0], min[1], lo as f64],
+            max: [max[0], max[1], hi as f64],
+        }
+    })
+}
+
+/// The slices a 2D or 3D box covers, `(first, last)`.
+pub fn box_slices(shape: &Shape) -> Option<(usize, usize)> {
+    match shape {
+        Shape::Box2d { slice, .. } => Some((*slice as usize, *slice as usize)),
+        Shape::Box3d { min, max } => Some((min[2].max(0.0) as usize, max[2].max(0.0) as usize)),
+        _ => None,
     }
 }
 
@@ -641,5 +677,30 @@ mod tests {
     #[test]
     fn ruler_length_uses_the_spacing() {
         assert!((ruler_mm([0.0, 0.0], [3.0, 4.0], [0.5, 0.5, 2.0]) - 2.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn boxes_extend_over_slices_and_back() {
+        let b = Shape::Box2d {
+            slice: 5,
+            min: [1.0, 2.0],
+            max: [3.0, 4.0],
+        };
+        let b3 = box_over_slices(&b, 8, 3, 20).unwrap();
+        assert_eq!(
+            b3,
+            Shape::Box3d {
+                min: [1.0, 2.0, 3.0],
+                max: [3.0, 4.0, 8.0],
+            }
+        );
+        assert_eq!(box_slices(&b3), Some((3, 8)));
+        assert_eq!(box_over_slices(&b3, 5, 5, 20).unwrap(), b);
+        // Clamped to the grid; other shapes are not boxes.
+        assert_eq!(
+            box_slices(&box_over_slices(&b, 0, 99, 20).unwrap()),
+            Some((0, 19))
+        );
+        assert_eq!(box_over_slices(&Shape::Mask, 0, 1, 20), None);
     }
 }
