@@ -617,3 +617,37 @@ fn mpr_and_3d_views_follow_one_crosshair() {
     let (_, az, el) = app(&h).view_3d_state().unwrap();
     assert!((az - 340.0).abs() < 1e-9 && el == 0.0, "{az} {el}");
 }
+
+#[test]
+fn the_start_screen_opens_the_demo_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let mut h = harness(Vec::new(), false);
+    h.step();
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .set_demo_folder(folder.clone());
+    h.get_by_label("Open the demo project").click();
+    h.step();
+    step_until(&mut h, "the demo project", |a| {
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2) && a.slice().is_some()
+    });
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    step_until(&mut h, "the writer", |a| a.unsaved() == 0);
+    drop(h);
+    let project = Project::open(&folder.join("demo.voxmark")).unwrap();
+    let images = project.images().unwrap();
+    let mut sizes: Vec<[usize; 3]> = images.iter().map(|r| r.size).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [[197, 233, 189], [512, 512, 1]]);
+    // A second time the project is reopened, not made again.
+    let mut h = harness(Vec::new(), false);
+    h.step();
+    h.state_mut().as_mut().unwrap().set_demo_folder(folder);
+    h.get_by_label("Open the demo project").click();
+    h.step();
+    step_until(&mut h, "the demo project again", |a| {
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2)
+    });
+}

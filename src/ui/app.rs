@@ -195,6 +195,8 @@ pub enum Command {
     ResetOrbit,
     /// Dark (true) or light theme.
     SetDark(bool),
+    /// Open the built-in demo project (made on first use).
+    OpenDemo,
 }
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -353,6 +355,10 @@ pub struct AppState {
     show_histogram: bool,
     /// A threshold fill running on its own thread.
     fill: Option<FillJob>,
+    /// The demo's load job and where its project is made once the images are read.
+    pending_demo: Option<(u64, PathBuf)>,
+    /// Where the demo goes instead of the user's data folder (tests).
+    demo_folder: Option<PathBuf>,
     /// Where the planes across i and j and the 3D view were drawn last frame.
     plane_views: [Option<SliceView>; 2],
     rect_3d: Option<Rect>,
@@ -425,11 +431,18 @@ impl AppState {
             plane_views: [None, None],
             rect_3d: None,
             fill: None,
+            pending_demo: None,
+            demo_folder: None,
         };
         if !paths.is_empty() {
             app.start_load(ctx, paths);
         }
         app
+    }
+
+    /// Makes the demo project in `dir` instead of the user's data folder.
+    pub fn set_demo_folder(&mut self, dir: PathBuf) {
+        self.demo_folder = Some(dir);
     }
 
     /// The layout of the centre.
@@ -729,6 +742,13 @@ impl AppState {
                 for entry in loaded.images {
                     self.push_image(entry);
                 }
+                if let Some((demo_job, path)) = self.pending_demo.take() {
+                    if demo_job == job {
+                        self.commands.push(Command::NewProject(path));
+                    } else {
+                        self.pending_demo = Some((demo_job, path));
+                    }
+                }
                 self.non_images.extend(loaded.non_images);
                 self.errors.extend(loaded.errors);
                 if self.selected.is_none() && !self.images.is_empty() {
@@ -873,6 +893,22 @@ impl AppState {
             | Command::SetMode3d(_)
             | Command::ResetOrbit => self.apply_view(command),
             Command::SetLayout(layout) => self.layout = layout,
+            Command::OpenDemo => {
+                let prepared = self
+                    .demo_folder
+                    .clone()
+                    .or_else(super::demo::folder)
+                    .ok_or_else(|| "no home folder for the demo".to_owned())
+                    .and_then(|f| super::demo::prepare(&f));
+                match prepared {
+                    Ok(super::demo::Demo::Project(path)) => self.start_load(ctx, vec![path]),
+                    Ok(super::demo::Demo::Files { files, project }) => {
+                        self.start_load(ctx, files);
+                        self.pending_demo = Some((self.next_job, project));
+                    }
+                    Err(e) => self.errors.push(e),
+                }
+            }
             Command::SetDark(dark) => {
                 self.dark = dark;
                 theme::apply(ctx, dark);
@@ -1026,10 +1062,10 @@ impl AppState {
         let p = self
             .project
             .as_mut()
-            .ok_or("open or create a project to annotate (File → New project…)")?;
+            .ok_or("open or create a project to annotate (File, New project…)")?;
         let image = entry
             .project_image
-            .ok_or("this image is not part of the open project (File → Add images…)")?;
+            .ok_or("this image is not part of the open project (File, Add images…)")?;
         let volume = &entry.volume;
         let size = volume.size();
         let spacing = volume.spacing_mm();
@@ -2389,6 +2425,25 @@ impl AppState {
                     pane_title(&painter, area, &format!("{name} · k {k}"), colour);
                 }
             }
+        } else if self.jobs.is_empty() && self.images.is_empty() && self.errors.is_empty() {
+            // The start screen.
+            let centre = area.center();
+            let mut child = ui.new_child(
+                egui::UiBuilder::new()
+                    .max_rect(Rect::from_center_size(centre, Vec2::new(360.0, 140.0)))
+                    .layout(egui::Layout::top_down(egui::Align::Center)),
+            );
+            child.label(RichText::new("Voxmark").size(26.0).color(theme::MUTED));
+            child.add_space(8.0);
+            if child
+                .button("Open the demo project")
+                .on_hover_text("a head CT slice and the MNI152 brain MR template (public data)")
+                .clicked()
+            {
+                self.commands.push(Command::OpenDemo);
+            }
+            child.add_space(6.0);
+            child.weak("or drop files, folders or a .voxmark project here (File, Open…)");
         } else if self.jobs.is_empty()
             && self.images.is_empty()
             && let Some(e) = self.errors.last()

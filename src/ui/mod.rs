@@ -20,6 +20,7 @@
 //! texture. The wgpu shader path of the `render` module (ARCHITECTURE.md §6) replaces this later.
 
 mod app;
+mod demo;
 mod loader;
 pub mod mpr;
 mod overlay;
