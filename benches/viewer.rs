@@ -58,6 +58,25 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// 60 frames of one wheel step each (30 forward, 30 back) over the hovered view; their times in ms.
+fn scroll_frames(h: &mut Harness<'_, App>) -> Vec<f64> {
+    let mut times = Vec::new();
+    for n in 0..60 {
+        let dy = if n < 30 { 1.0 } else { -1.0 };
+        h.event(Event::MouseWheel {
+            unit: MouseWheelUnit::Line,
+            delta: Vec2::new(0.0, dy),
+            modifiers: Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        let t = Instant::now();
+        h.step();
+        times.push(ms(t.elapsed()));
+    }
+    times
+}
+
 fn voxmark(args: &[&std::ffi::OsStr]) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"))
         .args(args)
@@ -93,20 +112,7 @@ fn measure(name: &str, source: &Path) {
     // 3. Scrolling: one slice per frame.
     h.hover_at(at(0.5, 0.5));
     h.step();
-    let mut scroll = Vec::new();
-    for n in 0..60 {
-        let dy = if n < 30 { 1.0 } else { -1.0 };
-        h.event(Event::MouseWheel {
-            unit: MouseWheelUnit::Line,
-            delta: Vec2::new(0.0, dy),
-            modifiers: Modifiers::NONE,
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Wheel,
-        });
-        let t = Instant::now();
-        h.step();
-        scroll.push(ms(t.elapsed()));
-    }
+    let mut scroll = scroll_frames(&mut h);
 
     // 4. A brush stroke: one dab per frame along a circle.
     h.state_mut()
@@ -212,20 +218,7 @@ fn measure_mpr_3d(name: &str, source: &Path) {
     let sagittal = state(&h).plane_view(0).expect("sagittal view").rect;
     h.hover_at(sagittal.center());
     h.step();
-    let mut scroll = Vec::new();
-    for n in 0..60 {
-        let dy = if n < 30 { 1.0 } else { -1.0 };
-        h.event(Event::MouseWheel {
-            unit: MouseWheelUnit::Line,
-            delta: Vec2::new(0.0, dy),
-            modifiers: Modifiers::NONE,
-            phase: egui::TouchPhase::Move,
-            source: egui::MouseWheelSource::Wheel,
-        });
-        let t = Instant::now();
-        h.step();
-        scroll.push(ms(t.elapsed()));
-    }
+    let mut scroll = scroll_frames(&mut h);
     orbit.sort_by(f64::total_cmp);
     renders.sort_by(f64::total_cmp);
     scroll.sort_by(f64::total_cmp);

@@ -2025,19 +2025,9 @@ impl AppState {
             .filter_map(|r| doc.regions.get(r))
             .collect();
         // Masks: one texture of the plane, drawn with the slice's texture coordinates.
-        let layers: Vec<MaskLayer<'_>> = regions
-            .iter()
-            .filter_map(|r| {
-                Some(MaskLayer {
-                    mask: doc.masks.get(&r.id)?,
-                    style: overlay::style(
-                        r,
-                        &doc.labels,
-                        self.highlight.contains(&r.id) || self.selected_region == Some(r.id),
-                    ),
-                })
-            })
-            .collect();
+        let layers = mask_layers(doc, &regions, |r| {
+            self.highlight.contains(&r.id) || self.selected_region == Some(r.id)
+        });
         if !layers.is_empty() {
             let max_side = ctx.input(|i| i.max_texture_side);
             let step = slice::subsample_step(view.size[0], view.size[1], max_side);
@@ -2584,15 +2574,7 @@ impl AppState {
                 .iter()
                 .filter_map(|r| doc.regions.get(r))
                 .collect();
-            let layers: Vec<MaskLayer<'_>> = regions
-                .iter()
-                .filter_map(|r| {
-                    Some(MaskLayer {
-                        mask: doc.masks.get(&r.id)?,
-                        style: overlay::style(r, &doc.labels, lit(r)),
-                    })
-                })
-                .collect();
+            let layers = mask_layers(doc, &regions, lit);
             if !layers.is_empty() {
                 let step = slice::subsample_step(view.size[0], view.size[1], max_side);
                 let mut highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
@@ -2997,6 +2979,23 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("? / F1", "show or hide this list"),
 ];
+
+/// The mask regions among `regions` as overlay layers, styled (highlighted where `lit` says).
+fn mask_layers<'a>(
+    doc: &'a Document,
+    regions: &[&'a Region],
+    lit: impl Fn(&Region) -> bool,
+) -> Vec<MaskLayer<'a>> {
+    regions
+        .iter()
+        .filter_map(|r| {
+            Some(MaskLayer {
+                mask: doc.masks.get(&r.id)?,
+                style: overlay::style(r, &doc.labels, lit(r)),
+            })
+        })
+        .collect()
+}
 
 /// Mouse-wheel movement this frame in lines (pixel and page deltas converted).
 fn wheel_lines(ui: &Ui) -> f32 {
