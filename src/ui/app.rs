@@ -355,6 +355,8 @@ pub struct AppState {
     show_histogram: bool,
     /// A threshold fill running on its own thread.
     fill: Option<FillJob>,
+    /// Shows only the project images whose name, kind, modality or status contain it.
+    image_filter: String,
     /// The demo's load job and where its project is made once the images are read.
     pending_demo: Option<(u64, PathBuf)>,
     /// Where the demo goes instead of the user's data folder (tests).
@@ -431,6 +433,7 @@ impl AppState {
             plane_views: [None, None],
             rect_3d: None,
             fill: None,
+            image_filter: String::new(),
             pending_demo: None,
             demo_folder: None,
         };
@@ -1616,6 +1619,12 @@ impl AppState {
         };
         ui.label(RichText::new(p.name()).strong())
             .on_hover_text(p.path.display().to_string());
+        if p.records.len() > 1 {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.image_filter)
+                    .hint_text("filter: name, modality, to review, empty…"),
+            );
+        }
         if p.records.is_empty() {
             ui.weak("The project has no images yet (voxmark add).");
         }
@@ -1631,6 +1640,17 @@ impl AppState {
                 record.id, record.kind
             );
             let c = p.notes(record.id).map(|n| n.counts).unwrap_or_default();
+            if !self.image_filter.is_empty() {
+                let status = match (c.proposed, c.accepted + c.rejected) {
+                    (p, _) if p > 0 => "to review",
+                    (_, 0) => "empty",
+                    _ => "annotated",
+                };
+                let haystack = format!("{title} {status}").to_lowercase();
+                if !haystack.contains(&self.image_filter.to_lowercase()) {
+                    continue;
+                }
+            }
             let counts = format!(
                 "{} accepted · {} proposed · {} rejected\n{} phrases · {} links",
                 c.accepted, c.proposed, c.rejected, c.phrases, c.links
