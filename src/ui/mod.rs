@@ -1,23 +1,20 @@
 //! The egui application: `voxmark [PATH...]` opens this viewer.
 //!
-//! A first viewer: images load on a background thread, the left panel lists them, the centre shows
-//! one voxel plane `k` of the selected image (the volume's own slice axis, mirrored where needed to
-//! follow the radiological convention of ARCHITECTURE.md §5, never transposed) with physical proportions, and the status bar reads out voxel, LPS position and value under the cursor.
+//! Images and projects load on background threads; the left panel lists them (a project's images
+//! with their counts and a filter), the centre shows one view, 1×3 MPR or 2×2 with a 3D view
+//! ([`mpr`]): the acquisition plane `k` (mirrored to follow the radiological convention of
+//! ARCHITECTURE.md §5, never transposed) where the tools draw, the voxel planes across i and j
+//! through one crosshair, and the render module's volume pass on the viewer's GPU device
+//! (`view3d`). The right panel has the window presets and histogram, labels, the selected region,
+//! the report with its phrase spans, the phrases and their regions; the status bar reads out voxel,
+//! LPS position and value under the cursor.
 //!
-//! `voxmark study.voxmark` (or a project dropped on the window) opens a project: its records and
-//! annotations are read on the loading thread, then each image's pixels from the files the project
-//! names; images whose files are gone are listed with the `voxmark relink` hint and the rest stay
-//! usable. The left panel lists the project's images with counts of regions by status, phrases and
-//! links; the centre draws the selected image's regions on the current slice through the same
-//! [`slice::SliceView`] mapping as the slice and the cursor read-out; the right panel shows the
-//! report, its phrases with their linked regions as chips (hover one to highlight its regions), and
-//! the regions.
+//! Panels and tools push commands; `AppState::apply` is the only place the document changes, each
+//! edit one undo step handed to the project's writer thread at once (ARCHITECTURE.md §7).
 //!
-//! **Read-only for now**: nothing here changes a project; the annotation tools, commands through
-//! `AppState::apply` and undo (ARCHITECTURE.md §7) come next.
-//!
-//! Slices are windowed on the CPU for now ([`slice`]): each change of slice or window re-uploads one
-//! texture. The wgpu shader path of the `render` module (ARCHITECTURE.md §6) replaces this later.
+//! The 2D views window their planes on the CPU ([`slice`](mod@slice); exact, a few ms per plane in release);
+//! the GPU slice pass of the `render` module is used headless (`voxmark render`) and is the next step
+//! for them.
 
 mod app;
 mod demo;
