@@ -1686,8 +1686,6 @@ impl AppState {
         Some((self.project.as_ref()?, entry.project_image?))
     }
 
-    /// Right panel: the report with phrase spans, the phrases with their regions' ids as chips, and
-    /// the regions; hovering a phrase, chip or region highlights it in the view.
     /// Window presets and the histogram of the image's values with the window drawn over it (the
     /// grey ramp from black at C − W/2 to white at C + W/2). Counts are shown on a log scale so the
     /// air and background peaks do not flatten everything else.
@@ -1768,6 +1766,8 @@ impl AppState {
         ui.separator();
     }
 
+    /// Right panel: the report with phrase spans, the phrases with their regions' ids as chips, and
+    /// the regions; hovering a phrase, chip or region highlights it in the view.
     fn annotations_panel(&mut self, ui: &mut Ui) {
         let mut report_selection = self.report_selection;
         let mut free_phrase = std::mem::take(&mut self.free_phrase);
@@ -2543,15 +2543,12 @@ impl AppState {
     /// boxes cut by it, the crosshair; click or drag moves the crosshair, the wheel moves the plane,
     /// right-drag windows. The annotation tools draw in the acquisition plane.
     fn across_view(&mut self, ui: &mut Ui, area: Rect, fixed: usize) {
-        let response = ui
-            .allocate_rect(area, Sense::click_and_drag())
-            .on_hover_cursor(egui::CursorIcon::Crosshair);
+        let (response, painter) = pane(ui, area, egui::CursorIcon::Crosshair);
         let ctx = ui.ctx().clone();
-        let painter = ui.painter_at(area);
-        let Some(s) = self.selected else {
-            return;
-        };
-        let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
+        let Some((entry, display)) = self
+            .selected
+            .and_then(|s| Some((self.images.get(s)?, self.displays.get(s)?)))
+        else {
             return;
         };
         let volume = &entry.volume;
@@ -2668,15 +2665,12 @@ impl AppState {
     /// The 3D view (2×2 layout): drag orbits, the wheel zooms, double-click resets; the menu in its
     /// corner switches MIP and the DVR presets. The crosshair is marked where it lies in the volume.
     fn view_3d(&mut self, ui: &mut Ui, area: Rect) {
-        let response = ui
-            .allocate_rect(area, Sense::click_and_drag())
-            .on_hover_cursor(egui::CursorIcon::Grab);
+        let (response, painter) = pane(ui, area, egui::CursorIcon::Grab);
         let ctx = ui.ctx().clone();
-        let painter = ui.painter_at(area);
-        let Some(s) = self.selected else {
-            return;
-        };
-        let (Some(entry), Some(display)) = (self.images.get(s), self.displays.get(s)) else {
+        let Some((entry, display)) = self
+            .selected
+            .and_then(|s| Some((self.images.get(s)?, self.displays.get(s)?)))
+        else {
             return;
         };
         let volume = &entry.volume;
@@ -3015,6 +3009,14 @@ fn mask_layers<'a>(
             })
         })
         .collect()
+}
+
+/// A view's area taking clicks and drags, with `cursor` over it, and a painter clipped to it.
+fn pane(ui: &mut Ui, area: Rect, cursor: egui::CursorIcon) -> (egui::Response, egui::Painter) {
+    let response = ui
+        .allocate_rect(area, Sense::click_and_drag())
+        .on_hover_cursor(cursor);
+    (response, ui.painter_at(area))
 }
 
 /// Mouse-wheel movement this frame in lines (pixel and page deltas converted).

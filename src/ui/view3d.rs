@@ -1,7 +1,8 @@
 //! The 3D view of the 2×2 layout: the render module's volume pass (shaders/volume.wgsl) on the
 //! viewer's own wgpu device when eframe gives one (else a headless context), drawn into an offscreen
 //! target, read back and shown as an egui texture. Renders only when something it shows changes
-//! (image, camera, mode, window, size); while the camera moves a slow renderer gets half the pixels.
+//! (image, camera, mode, size, and the window for MIP); while the camera moves a slow renderer gets
+//! half the pixels.
 
 use crate::core::Volume;
 use crate::core::reslice::Window;
@@ -93,15 +94,16 @@ struct Key {
     revision: u64,
     orbit: [u64; 3],
     mode: Mode3d,
-    window: Window,
+    /// The window, for MIP only (DVR colours come from the transfer function).
+    window: Option<Window>,
     size: [u32; 2],
 }
 
 struct Gpu {
     ctx: RenderContext,
     pass: VolumePass,
-    /// By preset index.
-    transfer: HashMap<(usize, u64), GpuTransferFunction>,
+    /// By preset index and the value range it was resolved against (bits of min and max).
+    transfer: HashMap<(usize, [u64; 2]), GpuTransferFunction>,
 }
 
 /// The 3D view's renderer and its latest picture.
@@ -172,7 +174,7 @@ impl View3d {
             revision,
             orbit: [orbit.azimuth_deg, orbit.elevation_deg, orbit.zoom].map(f64::to_bits),
             mode,
-            window,
+            window: (mode == Mode3d::Mip).then_some(window),
             size: size_px,
         };
         if let Some((k, t)) = &self.texture
@@ -189,7 +191,7 @@ impl View3d {
             .ctx
             .volume(VolumeKey { image, revision }, VolumeRole::Image, volume)
             .map_err(|e| e.to_string())?;
-        let range_key = range.0.to_bits() ^ range.1.to_bits().rotate_left(17);
+        let range_key = [range.0.to_bits(), range.1.to_bits()];
         let mode = match mode {
             Mode3d::Mip => VolumeMode::Mip { window },
             Mode3d::Dvr(n) => {
