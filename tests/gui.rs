@@ -355,7 +355,7 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
         .push_command(Command::AddImages(vec![more]));
     h.step();
     step_until(&mut h, "the image to be added", |a| {
-        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2)
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 3)
     });
     assert_eq!(app(&h).image_count(), 2);
     step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
@@ -631,7 +631,7 @@ fn the_start_screen_opens_the_demo_project() {
     h.get_by_label("Open the demo project").click();
     h.step();
     step_until(&mut h, "the demo project", |a| {
-        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2) && a.slice().is_some()
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 3) && a.slice().is_some()
     });
     assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
     step_until(&mut h, "the writer", |a| a.unsaved() == 0);
@@ -640,7 +640,7 @@ fn the_start_screen_opens_the_demo_project() {
     let images = project.images().unwrap();
     let mut sizes: Vec<[usize; 3]> = images.iter().map(|r| r.size).collect();
     sizes.sort_unstable();
-    assert_eq!(sizes, [[197, 233, 189], [512, 512, 1]]);
+    assert_eq!(sizes, [[197, 233, 189], [512, 512, 1], [1841, 1955, 1]]);
     // A second time the project is reopened, not made again.
     let mut h = harness(Vec::new(), false);
     h.step();
@@ -648,6 +648,6 @@ fn the_start_screen_opens_the_demo_project() {
     h.get_by_label("Open the demo project").click();
     h.step();
     step_until(&mut h, "the demo project again", |a| {
-        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2)
+        !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 3)
     });
 }

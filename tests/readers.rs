@@ -261,3 +261,46 @@ fn tiff_and_png_of_8_and_16_bits_read_back_exactly() {
     let err = io::image2d::read(&bad).unwrap_err().to_string();
     assert!(err.contains("bad.tif"), "{err}");
 }
+
+#[test]
+fn the_preview_is_the_series_middle_slice_in_sorted_order() {
+    let Some(data) = common::corpus() else { return };
+    // File names here are in neither InstanceNumber nor position order.
+    let dir = data.join("dicom/series/mr_prostate_adc_20sl");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut previews = Vec::new();
+    let scan = io::dicom::load_files_with_preview(&files, &|f| f[0].clone(), &mut |p| {
+        previews.push(p);
+    });
+    assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+    let (full, preview) = (&scan.images[0].volume, &previews[..]);
+    let [p] = preview else {
+        panic!("one preview expected, got {}", preview.len())
+    };
+    assert_eq!((p.index, p.count), (10, 20));
+    let [nx, ny, _] = full.size();
+    assert_eq!(p.volume.size(), [nx, ny, 1]);
+    let n = nx * ny;
+    for i in 0..n {
+        assert_eq!(
+            p.volume.voxels().get_f64(i),
+            full.voxels().get_f64(10 * n + i),
+            "voxel {i}"
+        );
+    }
+    assert_eq!(p.volume.rescale(), full.rescale());
+    // Where it lies: the full volume's slice 10, to the micrometre.
+    let (a, b) = (
+        p.volume.world_from_voxel().apply([3.0, 4.0, 0.0]),
+        full.world_from_voxel().apply([3.0, 4.0, 10.0]),
+    );
+    assert!((0..3).all(|c| (a[c] - b[c]).abs() < 1e-3), "{a:?} {b:?}");
+    // Small series get no preview.
+    let mut count = 0;
+    io::dicom::load_files_with_preview(&files[..7], &|f| f[0].clone(), &mut |_| count += 1);
+    assert_eq!(count, 0);
+}

@@ -178,6 +178,12 @@ pub fn sniff(path: &Path) -> Option<Format> {
 /// DICOM files are grouped into series across all the given paths; each NIfTI and 2D image file is one image
 /// (the first volume of a 4D NIfTI). Failures are collected, never fatal for the others.
 pub fn scan_paths(paths: &[PathBuf]) -> Scan {
+    scan_paths_with_preview(paths, &mut |_| {})
+}
+
+/// [`scan_paths`] that hands the middle slice of the largest DICOM series to `preview` as soon as it
+/// is decoded, before the whole series is (see [`dicom::load_files_with_preview`]).
+pub fn scan_paths_with_preview(paths: &[PathBuf], preview: &mut dyn FnMut(dicom::Preview)) -> Scan {
     let mut scan = Scan::default();
     let mut dicom_files = Vec::new();
     let mut others = Vec::new();
@@ -245,7 +251,7 @@ pub fn scan_paths(paths: &[PathBuf]) -> Scan {
             .unwrap_or_default()
     };
     if !dicom_files.is_empty() {
-        let found = dicom::load_files(&dicom_files, &source_of_dicom);
+        let found = dicom::load_files_with_preview(&dicom_files, &source_of_dicom, preview);
         scan.images.extend(found.images);
         scan.non_images.extend(found.non_images);
         scan.errors.extend(found.errors);

@@ -364,6 +364,20 @@ pub struct AppState {
     /// Where the planes across i and j and the 3D view were drawn last frame.
     plane_views: [Option<SliceView>; 2],
     rect_3d: Option<Rect>,
+    /// The middle slice of a series still being decoded, shown while nothing else is.
+    series_preview: Option<SeriesPreview>,
+}
+
+/// A series' middle slice on screen before the whole series is decoded.
+struct SeriesPreview {
+    job: u64,
+    texture: egui::TextureHandle,
+    /// Width and height in mm.
+    physical: Vec2,
+    /// Texture coordinates with the image's mirroring (as the slice view draws it).
+    uv: Rect,
+    index: usize,
+    count: usize,
 }
 
 impl AppState {
@@ -432,6 +446,7 @@ impl AppState {
             show_histogram: true,
             plane_views: [None, None],
             rect_3d: None,
+            series_preview: None,
             fill: None,
             image_filter: String::new(),
             pending_demo: None,
@@ -736,11 +751,45 @@ impl AppState {
             }
         }
         self.jobs = still_running;
+        let job_running = |id| self.jobs.iter().any(|j| j.id == id);
+        if self
+            .series_preview
+            .as_ref()
+            .is_some_and(|p| !job_running(p.job) || self.current().is_some())
+        {
+            self.series_preview = None;
+        }
     }
 
     fn on_load_event(&mut self, ctx: &egui::Context, job: u64, event: LoadEvent) {
         match event {
             LoadEvent::Failed(message) => self.errors.push(message),
+            LoadEvent::Preview {
+                entry,
+                index,
+                count,
+            } => {
+                if self.current().is_some() {
+                    return;
+                }
+                let v = &entry.volume;
+                let values = slice::extract(v, 0, ctx.input(|i| i.max_texture_side));
+                let image = slice::to_image(&values, entry.default_window, v.meta.photometric);
+                let [nx, ny, _] = v.size();
+                let sp = v.spacing_mm();
+                self.series_preview = Some(SeriesPreview {
+                    job,
+                    texture: ctx.load_texture(
+                        "voxmark-series-preview",
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    ),
+                    physical: Vec2::new((nx as f64 * sp[0]) as f32, (ny as f64 * sp[1]) as f32),
+                    uv: SliceView::new(Rect::ZERO, v).uv(),
+                    index,
+                    count,
+                });
+            }
             LoadEvent::Files(loaded) => {
                 for entry in loaded.images {
                     self.push_image(entry);
@@ -2435,6 +2484,25 @@ impl AppState {
                     pane_title(&painter, area, &format!("{name} · k {k}"), colour);
                 }
             }
+        } else if let Some(p) = &self.series_preview {
+            // Read-only until the whole series is decoded: no tools, no cursor read-out.
+            let scale = (area.width() / p.physical.x).min(area.height() / p.physical.y);
+            if scale.is_finite() && scale > 0.0 {
+                let rect = Rect::from_center_size(area.center(), p.physical * scale);
+                painter.image(p.texture.id(), rect, p.uv, Color32::WHITE);
+            }
+            pane_title(
+                &painter,
+                area,
+                &format!(
+                    "slice {} of {} · decoding the series…",
+                    p.index + 1,
+                    p.count
+                ),
+                theme::MUTED,
+            );
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
         } else if self.jobs.is_empty() && self.images.is_empty() && self.errors.is_empty() {
             // The start screen.
             let centre = area.center();
@@ -2447,7 +2515,9 @@ impl AppState {
             child.add_space(8.0);
             if child
                 .button("Open the demo project")
-                .on_hover_text("a head CT slice and the MNI152 brain MR template (public data)")
+                .on_hover_text(
+                    "a chest radiograph, a head CT slice and the MNI152 brain MR template (public data)",
+                )
                 .clicked()
             {
                 self.commands.push(Command::OpenDemo);

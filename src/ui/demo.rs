@@ -4,7 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-const FILES: [(&str, &[u8]); 2] = [
+const FILES: [(&str, &[u8]); 3] = [
+    (
+        "chest_cr.dcm",
+        include_bytes!("../../assets/demo/chest_cr.dcm"),
+    ),
     (
         "head_ct_slice.dcm",
         include_bytes!("../../assets/demo/head_ct_slice.dcm"),
@@ -71,7 +75,7 @@ mod tests {
         let Ok(Demo::Files { files, project }) = prepare(dir.path()) else {
             panic!("first use writes the files");
         };
-        assert_eq!(files.len(), 2);
+        assert_eq!(files.len(), 3);
         assert!(files.iter().all(|f| f.is_file()));
         std::fs::write(&project, b"").unwrap();
         assert!(matches!(prepare(dir.path()), Ok(Demo::Project(p)) if p == project));

@@ -117,6 +117,15 @@ pub enum Event {
         /// The image, or why it cannot be shown.
         result: Result<Box<ImageEntry>, String>,
     },
+    /// The middle slice of a series whose decode goes on (shown until an image is ready).
+    Preview {
+        /// The slice as a one-slice image.
+        entry: Box<ImageEntry>,
+        /// Its index in the series.
+        index: usize,
+        /// The series' slice count.
+        count: usize,
+    },
     /// Images were added to the open project at `project` (records with their new ids).
     ImagesAdded {
         /// The project file.
@@ -156,7 +165,8 @@ impl LoadJob {
     pub fn spawn(id: u64, paths: Vec<PathBuf>, ctx: egui::Context) -> std::io::Result<Self> {
         let thread_paths = paths.clone();
         Self::start(id, paths, ctx, move |send| {
-            send(Event::Files(load(&thread_paths)));
+            let loaded = load(&thread_paths, send);
+            send(Event::Files(loaded));
         })
     }
 
@@ -241,7 +251,10 @@ impl LoadJob {
                                 *done += 1;
                             }
                         }
-                        Event::Files(_) | Event::Failed(_) | Event::ImagesAdded { .. } => {}
+                        Event::Files(_)
+                        | Event::Failed(_)
+                        | Event::ImagesAdded { .. }
+                        | Event::Preview { .. } => {}
                     }
                     events.push(event);
                 }
@@ -267,8 +280,9 @@ pub fn describe_paths(paths: &[PathBuf]) -> String {
     }
 }
 
-fn load(paths: &[PathBuf]) -> Loaded {
-    let scan = crate::io::scan_paths(paths);
+/// Reads `paths`; the middle slice of the largest DICOM series goes to `send` as a preview first.
+fn load(paths: &[PathBuf], send: &mut dyn FnMut(Event)) -> Loaded {
+    let scan = crate::io::scan_paths_with_preview(paths, &mut |p| send(preview_event(p)));
     let images = scan
         .images
         .into_iter()
@@ -278,6 +292,21 @@ fn load(paths: &[PathBuf]) -> Loaded {
         images,
         non_images: scan.non_images,
         errors: scan.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn preview_event(p: crate::io::dicom::Preview) -> Event {
+    let image = LoadedImage {
+        source: PathBuf::new(),
+        files: Vec::new(),
+        kind: crate::io::SourceKind::DicomSeries,
+        volume: p.volume,
+        volume_index: None,
+    };
+    Event::Preview {
+        entry: Box::new(ImageEntry::new(image, None)),
+        index: p.index,
+        count: p.count,
     }
 }
 
@@ -313,7 +342,7 @@ fn create_project(path: &Path, mut records: Vec<ImageRecord>, who: &str) -> Resu
 }
 
 fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
-    let loaded = load(paths);
+    let loaded = load(paths, &mut |_| {});
     let mut records: Vec<ImageRecord> = loaded.images.iter().map(record_of).collect();
     if let Err(e) = hash_records(&mut records) {
         return Event::Failed(e);
@@ -358,13 +387,15 @@ fn load_project(path: &Path, send: &mut dyn FnMut(Event)) {
         document,
         project,
     })));
-    for record in &records {
+    for (n, record) in records.iter().enumerate() {
         let result = match missing.iter().find(|(id, _)| *id == record.id) {
             Some((_, file)) => Err(format!(
                 "missing: {} — use `voxmark relink`",
                 file.display()
             )),
-            None => decode_record(record),
+            // The first image is the one shown: its middle slice comes first.
+            None if n == 0 => decode_record(record, send),
+            None => decode_record(record, &mut |_| {}),
         };
         send(Event::ProjectImage {
             id: record.id,
@@ -374,11 +405,14 @@ fn load_project(path: &Path, send: &mut dyn FnMut(Event)) {
 }
 
 /// Reads a record's files and picks the image it names: same size, volume index and series.
-fn decode_record(record: &ImageRecord) -> Result<Box<ImageEntry>, String> {
+fn decode_record(
+    record: &ImageRecord,
+    send: &mut dyn FnMut(Event),
+) -> Result<Box<ImageEntry>, String> {
     if record.files.is_empty() {
         return Err(format!("image {} lists no files", record.id));
     }
-    let scan = crate::io::scan_paths(&record.files);
+    let scan = crate::io::scan_paths_with_preview(&record.files, &mut |p| send(preview_event(p)));
     let found = scan.images.into_iter().find(|img| {
         img.volume.size() == record.size
             && img.volume_index.map_or(0, |(i, _)| i) == record.volume_index
@@ -486,6 +520,32 @@ mod tests {
             "{:?}",
             results[2]
         );
+    }
+
+    #[test]
+    fn a_series_sends_its_middle_slice_before_the_whole() {
+        let root = std::env::var_os("VOXMARK_TEST_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+        let dir = root.join("dicom/series/ct_abdomen_20sl_j2kr");
+        if !dir.is_dir() {
+            return;
+        }
+        let mut events = Vec::new();
+        let loaded = load(&[dir], &mut |e| events.push(e));
+        assert_eq!(loaded.images.len(), 1);
+        let [
+            Event::Preview {
+                entry,
+                index: 10,
+                count: 20,
+            },
+        ] = &events[..]
+        else {
+            panic!("one preview of slice 10 of 20 expected");
+        };
+        assert_eq!(entry.volume.size(), [512, 512, 1]);
+        assert_eq!(entry.volume.meta.modality.as_deref(), Some("CT"));
     }
 
     #[test]

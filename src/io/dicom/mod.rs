@@ -214,9 +214,30 @@ fn group_key(h: &DicomHeader) -> String {
     )
 }
 
+/// The middle slice of a series, decoded before the rest (see [`load_files_with_preview`]).
+pub struct Preview {
+    /// One slice with its own geometry (origin at its position), windows and photometric.
+    pub volume: Volume,
+    /// Its index in the sorted series.
+    pub index: usize,
+    /// How many slices the series has.
+    pub count: usize,
+}
+
 /// Loads DICOM files: scans headers in parallel, groups them, decodes each series or multi-frame file.
 /// `source_of` names a series by its files.
 pub fn load_files(files: &[PathBuf], source_of: &(dyn Fn(&[PathBuf]) -> PathBuf + Sync)) -> Scan {
+    load_files_with_preview(files, source_of, &mut |_| {})
+}
+
+/// [`load_files`] that first decodes the middle file of the largest series (of at least
+/// [`PREVIEW_MIN_SLICES`] files) and hands it to `preview`, so a viewer can show it while the rest
+/// is decoded. A middle file that fails is not reported here (the series' own decode names it).
+pub fn load_files_with_preview(
+    files: &[PathBuf],
+    source_of: &(dyn Fn(&[PathBuf]) -> PathBuf + Sync),
+    preview: &mut dyn FnMut(Preview),
+) -> Scan {
     let mut scan = Scan::default();
     let scanned: Vec<Result<Scanned>> = files.par_iter().map(|f| scan_file(f)).collect();
     let mut headers = Vec::new();
@@ -238,6 +259,23 @@ pub fn load_files(files: &[PathBuf], source_of: &(dyn Fn(&[PathBuf]) -> PathBuf 
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(h),
             None => groups.push((key, vec![h])),
+        }
+    }
+    if let Some((_, g)) = groups
+        .iter()
+        .filter(|(_, g)| g.len() >= PREVIEW_MIN_SLICES)
+        .max_by_key(|(_, g)| g.len())
+    {
+        let mut sorted: Vec<&DicomHeader> = g.iter().collect();
+        sort_along_normal(&mut sorted);
+        let count = sorted.len();
+        let index = count / 2;
+        if let Ok((volume, _)) = load_group(vec![sorted[index].clone()]) {
+            preview(Preview {
+                volume,
+                index,
+                count,
+            });
         }
     }
     let results: Vec<Result<LoadedImage>> = groups
@@ -275,6 +313,30 @@ pub fn load_files(files: &[PathBuf], source_of: &(dyn Fn(&[PathBuf]) -> PathBuf 
             .then(a.volume.meta.series_uid.cmp(&b.volume.meta.series_uid))
     });
     scan
+}
+
+/// Series smaller than this are decoded whole before anything is shown (a preview gains nothing).
+pub const PREVIEW_MIN_SLICES: usize = 8;
+
+/// Sorts one series' files along the first file's slice normal, then by instance number and path.
+fn sort_along_normal<H: std::borrow::Borrow<DicomHeader>>(g: &mut [H]) {
+    let Some(normal) = g.first().map(|h| h.borrow().normal()) else {
+        return;
+    };
+    let along = |h: &DicomHeader| {
+        h.planes
+            .first()
+            .and_then(|p| p.position)
+            .map(|p| dot(p, normal))
+    };
+    g.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        along(a)
+            .partial_cmp(&along(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.instance_number.cmp(&b.instance_number))
+            .then(a.path.cmp(&b.path))
+    });
 }
 
 /// One slice to place: which file, which frame, and where.
@@ -329,7 +391,6 @@ fn stack_geometry(first: &DicomHeader, positions: &[Option<Vec3>]) -> (Vec3, Vec
 
 fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
     let first_path = g[0].path.clone();
-    let normal = g[0].normal();
     let mut plans: Vec<SlicePlan> = Vec::new();
     if g.len() == 1 {
         let h = &g[0];
@@ -341,22 +402,7 @@ fn load_group(mut g: Vec<DicomHeader>) -> Result<(Volume, Vec<PathBuf>)> {
             });
         }
     } else {
-        g.sort_by(|a, b| {
-            let pa = a
-                .planes
-                .first()
-                .and_then(|p| p.position)
-                .map(|p| dot(p, normal));
-            let pb = b
-                .planes
-                .first()
-                .and_then(|p| p.position)
-                .map(|p| dot(p, normal));
-            pa.partial_cmp(&pb)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.instance_number.cmp(&b.instance_number))
-                .then(a.path.cmp(&b.path))
-        });
+        sort_along_normal(&mut g);
         for (i, h) in g.iter().enumerate() {
             plans.push(SlicePlan {
                 file: i,
