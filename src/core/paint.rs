@@ -20,17 +20,20 @@ pub struct Brush {
 }
 
 /// The voxels a capsule from `a` to `b` (continuous voxel coordinates) covers, with their box.
-/// `None` when nothing of it lies inside the grid.
+/// `None` when nothing of it lies inside the grid. A disc brush paints the plane of voxel axis
+/// `across` held at `a`'s index (2: the slice k; 0 or 1 for strokes drawn in the planes across).
 pub fn capsule(
     a: [f64; 3],
     b: [f64; 3],
     brush: Brush,
     spacing_mm: [f64; 3],
     size: [usize; 3],
+    across: usize,
 ) -> Option<(VoxelBox, Vec<bool>)> {
+    let across = across.min(2);
     let r = brush.radius_mm.max(0.0);
     let reach = |axis: usize| -> f64 {
-        if axis == 2 && !brush.sphere {
+        if axis == across && !brush.sphere {
             0.0
         } else {
             r / spacing_mm[axis].max(1e-9)
@@ -50,13 +53,13 @@ pub fn capsule(
         max[axis] = hi as usize;
     }
     if !brush.sphere {
-        // A disc lies on the stroke's slice.
-        let k = a[2].round();
-        if k < 0.0 || k >= size[2] as f64 {
+        // A disc lies on the stroke's plane.
+        let k = a[across].round();
+        if k < 0.0 || k >= size[across] as f64 {
             return None;
         }
-        min[2] = k as usize;
-        max[2] = k as usize + 1;
+        min[across] = k as usize;
+        max[across] = k as usize + 1;
     }
     let bounds = VoxelBox { min, max };
     let mm = |v: [f64; 3]| {
@@ -77,8 +80,8 @@ pub fn capsule(
                 let v = [i as f64, j as f64, k as f64];
                 let mut p = mm(v);
                 if !brush.sphere {
-                    // Distance within the slice only.
-                    p[2] = pa[2];
+                    // Distance within the plane only.
+                    p[across] = pa[across];
                 }
                 let t = if dd > 0.0 {
                     (((p[0] - pa[0]) * d[0] + (p[1] - pa[1]) * d[1] + (p[2] - pa[2]) * d[2]) / dd)
@@ -90,7 +93,7 @@ pub fn capsule(
                 let dist2 = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
                 let under = centres
                     .iter()
-                    .any(|c| c[0] == v[0] && c[1] == v[1] && (!brush.sphere || c[2] == v[2]));
+                    .any(|c| (0..3).all(|x| c[x] == v[x] || (x == across && !brush.sphere)));
                 inside.push(dist2 <= r * r || under);
             }
         }
@@ -256,7 +259,7 @@ mod tests {
             sphere: false,
         };
         let c = [10.0, 10.0, 3.0];
-        let (b, inside) = capsule(c, c, brush, [0.5, 1.0, 3.0], [20, 20, 6]).unwrap();
+        let (b, inside) = capsule(c, c, brush, [0.5, 1.0, 3.0], [20, 20, 6], 2).unwrap();
         assert_eq!(b.min, [6, 8, 3]);
         assert_eq!(b.max, [15, 13, 4]);
         let at = |i: usize, j: usize| inside[(j - b.min[1]) * 9 + (i - b.min[0])];
@@ -273,8 +276,15 @@ mod tests {
             radius_mm: 0.01,
             sphere: false,
         };
-        let (b, inside) =
-            capsule([3.4, 2.6, 0.0], [3.4, 2.6, 0.0], brush, [1.0; 3], [8, 8, 1]).unwrap();
+        let (b, inside) = capsule(
+            [3.4, 2.6, 0.0],
+            [3.4, 2.6, 0.0],
+            brush,
+            [1.0; 3],
+            [8, 8, 1],
+            2,
+        )
+        .unwrap();
         assert_eq!(count(&inside), 1);
         let n = inside.iter().position(|&x| x).unwrap();
         let w = b.max[0] - b.min[0];
@@ -293,6 +303,7 @@ mod tests {
             flat,
             [1.0; 3],
             [16, 10, 3],
+            2,
         )
         .unwrap();
         // 11 voxels along the row plus 2 rows of 11 above and below and the round caps.
@@ -301,11 +312,29 @@ mod tests {
             radius_mm: 1.0,
             sphere: true,
         };
-        let (b, inside) = capsule([5.0; 3], [5.0; 3], ball, [1.0; 3], [10; 3]).unwrap();
+        let (b, inside) = capsule([5.0; 3], [5.0; 3], ball, [1.0; 3], [10; 3], 2).unwrap();
         assert_eq!((b.min[2], b.max[2]), (4, 7));
         assert_eq!(count(&inside), 7);
         // Outside the grid: nothing.
-        assert!(capsule([-9.0; 3], [-9.0; 3], ball, [1.0; 3], [10; 3]).is_none());
+        assert!(capsule([-9.0; 3], [-9.0; 3], ball, [1.0; 3], [10; 3], 2).is_none());
+    }
+
+    #[test]
+    fn a_disc_drawn_in_a_plane_across_stays_in_that_plane() {
+        let brush = Brush {
+            radius_mm: 2.0,
+            sphere: false,
+        };
+        // Drawn in the plane i = 5 (sagittal for an axial series): j and k vary, i does not.
+        let c = [5.2, 10.0, 6.0];
+        let (b, inside) = capsule(c, c, brush, [0.5, 1.0, 2.0], [20, 20, 12], 0).unwrap();
+        assert_eq!((b.min, b.max), ([5, 8, 5], [6, 13, 8]));
+        // Round in mm: 5 rows of 1 mm on slice 6; on slices 5 and 7 (2 mm away) only row 10.
+        assert_eq!(count(&inside), 7);
+        // Across the j axis (coronal): i and k vary.
+        let (b, _) = capsule(c, c, brush, [0.5, 1.0, 2.0], [20, 20, 12], 1).unwrap();
+        assert_eq!((b.min[1], b.max[1]), (10, 11));
+        assert_eq!((b.min[0], b.max[0]), (1, 10));
     }
 
     #[test]
@@ -318,8 +347,15 @@ mod tests {
             sphere: false,
         };
         // Across a tile edge (x = 64).
-        let (b, inside) =
-            capsule([62.0, 10.0, 1.0], [66.0, 12.0, 1.0], brush, [1.0; 3], size).unwrap();
+        let (b, inside) = capsule(
+            [62.0, 10.0, 1.0],
+            [66.0, 12.0, 1.0],
+            brush,
+            [1.0; 3],
+            size,
+            2,
+        )
+        .unwrap();
         let paint = paint_edit(1, &doc.masks[&1], b, &inside, 1).unwrap();
         paint.apply(&mut doc).unwrap();
         assert_eq!(doc.masks[&1].count(), count(&inside));

@@ -101,6 +101,9 @@ pub enum Command {
         to: [f64; 3],
         /// Eraser.
         erase: bool,
+        /// The voxel axis held by the plane drawn in (2: the acquisition plane), across which a
+        /// disc brush stays one voxel thick.
+        across: usize,
     },
     /// End the stroke.
     StrokeEnd,
@@ -312,6 +315,8 @@ pub struct AppState {
     tool: Tool,
     settings: Settings,
     gesture: Gesture,
+    /// The plane the gesture under way is drawn in (the voxel axis it holds; 2 = acquisition plane).
+    gesture_plane: usize,
     /// Regions the open stroke paints into (erases from).
     stroke: Vec<RegionId>,
     /// The selected region (properties panel, move, delete).
@@ -418,6 +423,7 @@ impl AppState {
             tool: Tool::Navigate,
             settings: Settings::default(),
             gesture: Gesture::Idle,
+            gesture_plane: 2,
             stroke: Vec::new(),
             selected_region: None,
             active_label: None,
@@ -1197,12 +1203,17 @@ impl AppState {
                     self.stroke = vec![region];
                 }
             }
-            Command::StrokeTo { from, to, erase } => {
+            Command::StrokeTo {
+                from,
+                to,
+                erase,
+                across,
+            } => {
                 if !p.history.is_open() {
                     return Ok(());
                 }
                 let Some((bounds, inside)) =
-                    paint::capsule(from, to, self.settings.brush, spacing, size)
+                    paint::capsule(from, to, self.settings.brush, spacing, size, across)
                 else {
                     return Ok(());
                 };
@@ -2587,7 +2598,9 @@ impl AppState {
         if windowing {
             self.window_drag(&response);
         }
-        self.tool_input(&response, &painter);
+        if let (Some(view), Some(k)) = (self.view, self.current().map(|(_, d)| d.k)) {
+            self.tool_input(&response, &painter, view, k, 2);
+        }
     }
 
     /// Window change by a drag over any view: horizontal = width, vertical = centre, scaled to the
@@ -2708,7 +2721,14 @@ impl AppState {
         if under.is_some() {
             self.hover_voxel = under;
         }
-        if (response.clicked() || response.dragged_by(PointerButton::Primary))
+        // Box, brush, eraser and point draw here too (Shift+click still moves the crosshair).
+        let shift = ui.input(|i| i.modifiers.shift);
+        let drawing = tools::draws_across(self.tool)
+            && self.current_project_image().is_some()
+            && (!shift || tools::busy(&self.gesture));
+        if drawing {
+            self.tool_input(&response, &painter, view, index, fixed);
+        } else if (response.clicked() || response.dragged_by(PointerButton::Primary))
             && let Some(p) = response.interact_pointer_pos()
             && let Some([u, w]) = view.voxel_at(p)
         {
@@ -2822,11 +2842,23 @@ impl AppState {
     }
 
     /// The active tool's gesture and its drawing over the slice.
-    fn tool_input(&mut self, response: &egui::Response, painter: &egui::Painter) {
-        let (Some(view), Some((entry, display))) = (self.view, self.current()) else {
+    /// `view` shows the plane holding voxel axis `fixed` at `k` (2: the acquisition plane, where all
+    /// tools work; 0 or 1: a plane across, where those of [`tools::draws_across`] do).
+    fn tool_input(
+        &mut self,
+        response: &egui::Response,
+        painter: &egui::Painter,
+        view: SliceView,
+        k: usize,
+        fixed: usize,
+    ) {
+        let Some((entry, _)) = self.current() else {
             return;
         };
-        let k = display.k;
+        // A gesture belongs to the plane it began in.
+        if tools::busy(&self.gesture) && self.gesture_plane != fixed {
+            return;
+        }
         let spacing_mm = entry.volume.spacing_mm();
         let editable = self.current_project_image().is_some();
         if self.tool.edits() && !editable {
@@ -2834,11 +2866,13 @@ impl AppState {
         }
         let pointer = response.hover_pos().or(response.interact_pointer_pos());
         // Only the select tool clicks regions; skip the hit test for the others.
-        let hovered = (self.tool == Tool::Navigate)
+        let hovered = (self.tool == Tool::Navigate && fixed == 2)
             .then(|| pointer.and_then(|p| self.region_at(&view, k, p)))
             .flatten();
+        // Boxes are moved and resized in the acquisition plane.
         let selected_shape = self
             .selected_region
+            .filter(|_| fixed == 2)
             .and_then(|r| Some((r, self.project.as_ref()?.doc.regions.get(&r)?.shape.clone())));
         let input = tools::Input {
             response,
@@ -2847,9 +2881,14 @@ impl AppState {
             selected: selected_shape.as_ref().map(|(r, s)| (*r, s)),
             hovered,
             spacing_mm,
+            fixed,
         };
         let mut out = Vec::new();
+        let was_busy = tools::busy(&self.gesture);
         tools::interact(self.tool, &mut self.gesture, &input, &mut out);
+        if !was_busy && tools::busy(&self.gesture) {
+            self.gesture_plane = fixed;
+        }
         tools::paint(
             painter,
             self.tool,
@@ -3054,7 +3093,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ),
     ("1 / 3 / 4", "one view / 1×3 MPR / 2×2 with 3D"),
     (
-        "Shift+click (slice k view), click (other planes)",
+        "Shift+click (any view), click (other planes, select tool)",
         "move the crosshair: every view goes through it",
     ),
     (

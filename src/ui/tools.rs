@@ -335,6 +335,63 @@ pub struct Input<'a> {
     pub hovered: Option<RegionId>,
     /// Voxel size in mm (i, j, k).
     pub spacing_mm: [f64; 3],
+    /// The voxel axis the plane holds at `k`: 2 for the acquisition plane, 0 or 1 for the planes
+    /// across i and j.
+    pub fixed: usize,
+}
+
+impl Input<'_> {
+    /// Continuous voxel coordinates (i, j, k) of plane coordinates `uv` on this view's plane.
+    pub fn voxel(&self, uv: [f64; 2]) -> [f64; 3] {
+        let mut v = [self.k as f64; 3];
+        v[self.view.axes[0]] = uv[0];
+        v[self.view.axes[1]] = uv[1];
+        v
+    }
+}
+
+/// Tools that draw in the planes across i and j too (the others work in the acquisition plane).
+pub fn draws_across(tool: Tool) -> bool {
+    matches!(tool, Tool::Box | Tool::Brush | Tool::Eraser | Tool::Point)
+}
+
+/// Whether a gesture is under way (a finished ruler stays shown but is not).
+pub fn busy(gesture: &Gesture) -> bool {
+    !matches!(gesture, Gesture::Idle | Gesture::Ruler { .. })
+}
+
+/// A box dragged from `a` to `b` in the plane holding voxel axis `fixed` at `index` (plane
+/// coordinates, `size` the plane's): a 2D box in the acquisition plane; in a plane across i or j a
+/// box one voxel thick across it, 2D when it covers one slice, else 3D over the slices it covers.
+pub fn box_in_plane(
+    a: [f64; 2],
+    b: [f64; 2],
+    index: usize,
+    fixed: usize,
+    size: [usize; 2],
+) -> Option<Shape> {
+    let flat = box_between(a, b, index, size)?;
+    if fixed == 2 {
+        return Some(flat);
+    }
+    let Shape::Box2d { min, max, .. } = flat else {
+        return None;
+    };
+    // The plane spans (i or j, k): `min`/`max` are ([i or j], k) edges.
+    let along = 1 - fixed.min(1);
+    let (mut lo, mut hi) = ([0.0; 2], [0.0; 2]);
+    (lo[along], hi[along]) = (min[0], max[0]);
+    (lo[fixed], hi[fixed]) = (index as f64 - 0.5, index as f64 + 0.5);
+    // The slices whose centres the box takes in, with a quarter slice of slack for edges drawn
+    // through a centre.
+    let first = (min[1] - 0.25).ceil().max(0.0) as usize;
+    let last = ((max[1] + 0.25).floor().max(0.0) as usize).max(first);
+    let ij = Shape::Box2d {
+        slice: 0,
+        min: lo,
+        max: hi,
+    };
+    box_over_slices(&ij, first, last, size[1])
 }
 
 /// Turns one frame of pointer input into commands, updating the gesture in progress.
@@ -402,7 +459,7 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                     *end = at(p);
                 }
                 if r.drag_stopped() || !primary_down {
-                    if let Some(shape) = box_between(*start, *end, k, view.size) {
+                    if let Some(shape) = box_in_plane(*start, *end, k, input.fixed, view.size) {
                         out.push(Command::AddShape {
                             shape,
                             name: "draw box",
@@ -417,25 +474,25 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
             if (r.drag_started_by(PointerButton::Primary) || r.clicked_by(PointerButton::Primary))
                 && let Some(p0) = press.or(pointer)
             {
-                let [i, j] = at(p0);
-                let first = [i, j, k as f64];
+                let first = input.voxel(at(p0));
                 out.push(Command::StrokeBegin { erase });
                 out.push(Command::StrokeTo {
                     from: first,
                     to: first,
                     erase,
+                    across: input.fixed,
                 });
                 *gesture = Gesture::Stroke { last: first };
             }
             if let Gesture::Stroke { last } = gesture {
                 if dragging_primary && let Some(p) = pointer {
-                    let [i, j] = at(p);
-                    let to = [i, j, k as f64];
+                    let to = input.voxel(at(p));
                     if to != *last {
                         out.push(Command::StrokeTo {
                             from: *last,
                             to,
                             erase,
+                            across: input.fixed,
                         });
                         *last = to;
                     }
@@ -502,10 +559,9 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                 && let Some(p) = pointer
                 && view.rect.contains(p)
             {
-                let [i, j] = at(p);
                 out.push(Command::AddShape {
                     shape: Shape::Point {
-                        at: [i, j, k as f64],
+                        at: input.voxel(at(p)),
                     },
                     name: "place point",
                 });
@@ -583,8 +639,9 @@ pub fn paint(
         // The brush outline: an ellipse of the radius in mm on screen.
         let [i, j] = view.voxel_from_screen(p);
         let r = settings.brush.radius_mm;
-        let rx = (view.screen_from_voxel([i + r / input.spacing_mm[0], j]).x - p.x).abs();
-        let ry = (view.screen_from_voxel([i, j + r / input.spacing_mm[1]]).y - p.y).abs();
+        let [su, sw] = view.axes.map(|a| input.spacing_mm[a]);
+        let rx = (view.screen_from_voxel([i + r / su, j]).x - p.x).abs();
+        let ry = (view.screen_from_voxel([i, j + r / sw]).y - p.y).abs();
         let n = 48;
         let points: Vec<Pos2> = (0..n)
             .map(|t| {
@@ -612,6 +669,29 @@ mod tests {
             flips: [false, false],
             axes: [0, 1],
         }
+    }
+
+    #[test]
+    fn a_box_across_i_is_one_voxel_thick_and_spans_the_slices_it_reaches() {
+        // Sagittal plane i = 7 of a 64 × 12 (j × k) plane: one slice reached gives a 2D box.
+        let flat = box_in_plane([10.0, 1.5], [20.0, 2.6], 7, 0, [64, 12]).unwrap();
+        assert_eq!(
+            flat,
+            Shape::Box2d {
+                slice: 2,
+                min: [6.5, 10.0],
+                max: [7.5, 20.0]
+            }
+        );
+        // Coronal plane j = 3: i from 4 to 9, slices 1 to 5.
+        let deep = box_in_plane([9.0, 5.1], [4.0, 0.9], 3, 1, [16, 12]).unwrap();
+        assert_eq!(
+            deep,
+            Shape::Box3d {
+                min: [4.0, 2.5, 1.0],
+                max: [9.0, 3.5, 5.0]
+            }
+        );
     }
 
     #[test]
