@@ -180,3 +180,125 @@ fn a_graph_that_breaks_its_manifest_is_refused_by_name() {
         "{e}"
     );
 }
+
+#[test]
+fn without_onnx_runtime_the_doctor_says_so_and_infer_fails_clearly() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"))
+        .args(["doctor"])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("inference unavailable") && text.contains("/nonexistent/libonnxruntime.so"),
+        "{text}"
+    );
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.voxmark");
+    let png = corpus.join("cxr/nih_cxr14/00000001_000.png");
+    assert_eq!(
+        common::voxmark(["new".as_ref(), project.as_os_str()]).code,
+        0
+    );
+    assert_eq!(
+        common::voxmark(["add".as_ref(), project.as_os_str(), png.as_os_str()]).code,
+        0
+    );
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/litemedsam.toml");
+    std::fs::copy(&manifest, dir.path().join("litemedsam.toml")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"))
+        .args(["infer".as_ref(), project.as_os_str(), "--model".as_ref()])
+        .arg(dir.path().join("litemedsam.toml"))
+        .args(["--image", "1", "--box", "10,10,50,50"])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("inference unavailable"), "{err}");
+}
+
+#[test]
+fn infer_adds_a_proposed_mask_with_its_provenance() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    if let Err(e) = inference::runtime::get() {
+        return skip(&e.to_string());
+    }
+    let doctor = common::voxmark(["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    assert_eq!(v["available"], true, "{}", doctor.stdout);
+    assert!(v["version"].as_str().unwrap().starts_with("1."), "{v}");
+    assert_eq!(v["providers"][0], "CPU");
+
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = litemedsam(&corpus, dir.path());
+    let project = dir.path().join("ct.voxmark");
+    let ct = corpus.join("dicom/series/ct_abdomen_20sl_j2kr");
+    assert_eq!(
+        common::voxmark(["new".as_ref(), project.as_os_str()]).code,
+        0
+    );
+    assert_eq!(
+        common::voxmark(["add".as_ref(), project.as_os_str(), ct.as_os_str()]).code,
+        0
+    );
+    let infer = |bbox: &str| {
+        common::voxmark([
+            "infer".as_ref(),
+            project.as_os_str(),
+            "--model".as_ref(),
+            manifest.path.as_os_str(),
+            "--image".as_ref(),
+            "1".as_ref(),
+            "--slice".as_ref(),
+            "10".as_ref(),
+            "--box".as_ref(),
+            std::ffi::OsStr::new(bbox),
+            "--label".as_ref(),
+            "liver".as_ref(),
+        ])
+    };
+    // The liver's box on slice 10 (the reference's label 5 box, in pixels).
+    let run = infer("107,196,163,179");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = voxmark::store::Project::open(&project)
+        .unwrap()
+        .load_document()
+        .unwrap();
+    let region = doc.regions.values().next().expect("one proposal");
+    assert_eq!(region.author.to_string(), "model:litemedsam@0.1.1");
+    assert_eq!(region.status, voxmark::core::annotation::Status::Proposed);
+    assert!(region.confidence.unwrap() > 0.9);
+    let prompt: serde_json::Value =
+        serde_json::from_str(region.prompt.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        prompt["box_xywh"],
+        serde_json::json!([107.0, 196.0, 163.0, 179.0])
+    );
+    assert_eq!(prompt["slice"], 10);
+    assert_eq!(prompt["manifest_blake3"], manifest.hash.as_str());
+    let mask = &doc.masks[&region.id];
+    let b = mask.bounds().unwrap();
+    assert_eq!((b.min[2], b.max[2]), (10, 11), "on slice 10 only");
+    assert!(mask.count() > 15_000, "{}", mask.count());
+    assert_eq!(doc.labels[&region.label.unwrap()].name, "liver");
+    // A box off the image is refused by name and adds nothing.
+    let run = infer("500,196,163,179");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not inside the 512×512 slice"),
+        "{}",
+        run.stderr
+    );
+    let doc = voxmark::store::Project::open(&project)
+        .unwrap()
+        .load_document()
+        .unwrap();
+    assert_eq!(doc.regions.len(), 1);
+}

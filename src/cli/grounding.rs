@@ -1335,7 +1335,9 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
 }
 
 /// Opens a project for an edit: the project, its image records and its document.
-fn open_for_edit(path: &std::path::Path) -> Result<(Project, Vec<ImageRecord>, Document), i32> {
+pub(crate) fn open_for_edit(
+    path: &std::path::Path,
+) -> Result<(Project, Vec<ImageRecord>, Document), i32> {
     let project = Project::open(path).map_err(store_error)?;
     let records = project.images().map_err(store_error)?;
     let doc = project.load_document().map_err(store_error)?;
@@ -1343,7 +1345,7 @@ fn open_for_edit(path: &std::path::Path) -> Result<(Project, Vec<ImageRecord>, D
 }
 
 /// Commits what a history transaction produced (nothing when it was empty); errors become exit codes.
-fn persist(
+pub(crate) fn persist(
     project: &mut Project,
     doc: &Document,
     result: Result<Option<crate::core::Transaction>, crate::core::EditError>,

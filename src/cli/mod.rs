@@ -1,6 +1,8 @@
 //! Headless commands (ARCHITECTURE.md §5). Never uses `ui`.
 
 pub mod grounding;
+#[cfg(feature = "inference")]
+pub mod infer;
 pub mod info;
 pub mod project;
 #[cfg(feature = "gpu")]
@@ -57,6 +59,12 @@ pub enum Command {
     Export(grounding::ExportArgs),
     /// Compare one author's regions with another's: IoU, Dice, Acc@IoU≥0.5, pointing game.
     Eval(grounding::EvalArgs),
+    /// Which ONNX Runtime library was found, its version and execution providers.
+    #[cfg(feature = "inference")]
+    Doctor(infer::DoctorArgs),
+    /// Run a model on a project image; its output becomes proposed regions.
+    #[cfg(feature = "inference")]
+    Infer(infer::InferArgs),
     /// Commit transactions in a loop (for the crash test).
     #[command(hide = true)]
     StressCommit(project::StressArgs),
@@ -84,5 +92,9 @@ pub fn run(command: Command) -> i32 {
         Command::Import(args) => grounding::import(&args),
         Command::Export(args) => grounding::export(&args),
         Command::Eval(args) => grounding::eval(&args),
+        #[cfg(feature = "inference")]
+        Command::Doctor(args) => infer::doctor(&args),
+        #[cfg(feature = "inference")]
+        Command::Infer(args) => infer::infer(&args),
     }
 }

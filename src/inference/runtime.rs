@@ -20,10 +20,12 @@ pub struct Runtime {
 }
 
 /// Where a library is looked for, in order, with how each was found; files that do not exist are left out.
+/// A set `ORT_DYLIB_PATH` is the only place looked at (what the user asked for, no silent fallback).
 pub fn candidates() -> Vec<(PathBuf, &'static str)> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         out.push((PathBuf::from(p), "ORT_DYLIB_PATH"));
+        return out;
     }
     if let Some(dir) = std::env::current_exe()
         .ok()
