@@ -766,3 +766,40 @@ fn brush_box_and_point_draw_in_the_planes_across() {
     }
     step_until(&mut h, "the writer", |a| a.unsaved() == 0);
 }
+
+/// Runs in a child process of this test binary with `ORT_DYLIB_PATH` naming no library (the runtime is
+/// looked for once per process).
+#[test]
+fn without_onnx_runtime_the_app_starts_and_says_inference_is_unavailable() {
+    const NAME: &str = "without_onnx_runtime_the_app_starts_and_says_inference_is_unavailable";
+    if std::env::var_os("VOXMARK_GUI_NO_ORT_CHILD").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads", "1"])
+            .env("VOXMARK_GUI_NO_ORT_CHILD", "1")
+            .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    let mut h = harness(Vec::new(), false);
+    h.step();
+    assert!(
+        h.query_by_label("Open the demo project").is_some(),
+        "the app runs"
+    );
+    h.key_press(Key::F1);
+    h.step();
+    h.step();
+    let line = h
+        .query_by_label_contains("Inference unavailable")
+        .expect("the help says inference is unavailable");
+    let text = format!("{line:?}");
+    assert!(text.contains("/nonexistent/libonnxruntime.so"), "{text}");
+}

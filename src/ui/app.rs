@@ -3056,7 +3056,32 @@ impl AppState {
                     });
                 ui.add_space(6.0);
                 ui.weak(format!("Graphics: {graphics}"));
+                ui.weak(inference_status());
             });
+    }
+}
+
+/// One line on model inference: the ONNX Runtime found, or why there is none (`voxmark doctor`
+/// says more).
+fn inference_status() -> String {
+    #[cfg(feature = "inference")]
+    {
+        match crate::inference::runtime::get() {
+            Ok(r) => format!(
+                "Inference: ONNX Runtime {} ({}; {})",
+                r.version,
+                r.found_by,
+                r.providers.join(", ")
+            ),
+            Err(e) => format!(
+                "Inference unavailable: {}",
+                e.to_string().trim_start_matches("inference unavailable: ")
+            ),
+        }
+    }
+    #[cfg(not(feature = "inference"))]
+    {
+        "Inference unavailable: built without the `inference` feature".to_owned()
     }
 }
 
