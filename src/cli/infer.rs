@@ -1,8 +1,8 @@
 //! `voxmark doctor` (which ONNX Runtime was found, its version and execution providers) and
 //! `voxmark infer` (a model's proposals into a project, with their provenance).
 
-use super::grounding::{open_for_edit, persist};
-use super::project::{store_error, user_error};
+use super::grounding::{now_ms, open_for_edit, persist};
+use super::project::user_error;
 use crate::core::annotation::{ImageId, Region, Shape, Status};
 use crate::core::{Document, Edit, History, MaskTiles, VoxelBox};
 use crate::inference::{self, Manifest, Promptable, preprocess::Intensity};
@@ -256,9 +256,6 @@ pub fn infer(args: &InferArgs) -> i32 {
     if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
         return c;
     }
-    if let Err(e) = project.check().map(|_| ()) {
-        return store_error(e);
-    }
     println!(
         "proposed region {region_id} on image {} slice {k}: {voxels} voxels, score {} by {author} \
          (load {loaded_s:.2} s, encoder {encode_s:.2} s, decoder {decode_s:.3} s)",
@@ -268,10 +265,4 @@ pub fn infer(args: &InferArgs) -> i32 {
             .map_or_else(|| "none".into(), |s| format!("{s:.3}")),
     );
     0
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
