@@ -106,21 +106,20 @@ fn parse_box(text: &str) -> Result<[f64; 4], String> {
 pub(crate) fn decode_record(record: &ImageRecord) -> Result<LoadedImage, String> {
     let scan = crate::io::scan_paths(&record.files);
     let why = scan.errors.first().map(ToString::to_string);
-    scan.images
-        .into_iter()
-        .find(|img| {
-            img.volume.size() == record.size
-                && img.volume_index.map_or(0, |(i, _)| i) == record.volume_index
-                && (record.series_uid.is_none() || img.volume.meta.series_uid == record.series_uid)
-        })
-        .ok_or_else(|| {
-            format!(
-                "image {}: not found in its files ({}): {}",
-                record.id,
-                why.unwrap_or_else(|| "no matching image".into()),
-                record.source.display()
-            )
-        })
+    crate::io::matching_image(
+        scan.images,
+        record.size,
+        record.volume_index,
+        record.series_uid.as_deref(),
+    )
+    .ok_or_else(|| {
+        format!(
+            "image {}: not found in its files ({}): {}",
+            record.id,
+            why.unwrap_or_else(|| "no matching image".into()),
+            record.source.display()
+        )
+    })
 }
 
 /// Runs a promptable model on one box of one slice and adds the mask as a proposed region.

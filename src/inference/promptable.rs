@@ -242,12 +242,8 @@ impl Promptable {
                 ),
             });
         }
-        let mut values: Vec<f32> = logits[..side * side].to_vec();
-        if m.outputs.kind == "probabilities" {
-            // Thresholds apply to the values as given.
-            values.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
-        }
-        let mask = preprocess::mask_from_logits(&values, side, h, w, m.threshold());
+        // Logits or probabilities alike: the manifest's threshold applies to the values as given.
+        let mask = preprocess::mask_from_logits(&logits[..side * side], side, h, w, m.threshold());
         let score = match &m.outputs.scores {
             Some(name) => outputs[name.as_str()]
                 .try_extract_tensor::<f32>()

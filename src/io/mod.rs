@@ -289,6 +289,21 @@ pub fn scan_paths_with_preview(paths: &[PathBuf], preview: &mut dyn FnMut(dicom:
     scan
 }
 
+/// The image a project record names among those read from its files: the same size, volume index
+/// and (when the record has one) series.
+pub fn matching_image(
+    images: Vec<LoadedImage>,
+    size: [usize; 3],
+    volume_index: usize,
+    series_uid: Option<&str>,
+) -> Option<LoadedImage> {
+    images.into_iter().find(|img| {
+        img.volume.size() == size
+            && img.volume_index.map_or(0, |(i, _)| i) == volume_index
+            && (series_uid.is_none() || img.volume.meta.series_uid.as_deref() == series_uid)
+    })
+}
+
 /// blake3 of the files' bytes, in order: how a project recognises an image's content after a move.
 pub fn content_hash(files: &[PathBuf]) -> Result<String> {
     let mut h = blake3::Hasher::new();

@@ -413,11 +413,12 @@ fn decode_record(
         return Err(format!("image {} lists no files", record.id));
     }
     let scan = crate::io::scan_paths_with_preview(&record.files, &mut |p| send(preview_event(p)));
-    let found = scan.images.into_iter().find(|img| {
-        img.volume.size() == record.size
-            && img.volume_index.map_or(0, |(i, _)| i) == record.volume_index
-            && (record.series_uid.is_none() || img.volume.meta.series_uid == record.series_uid)
-    });
+    let found = crate::io::matching_image(
+        scan.images,
+        record.size,
+        record.volume_index,
+        record.series_uid.as_deref(),
+    );
     match found {
         Some(image) => Ok(Box::new(ImageEntry::new(image, Some(record.id)))),
         None => {
