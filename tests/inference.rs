@@ -6,19 +6,11 @@
 
 mod common;
 
+use common::skip_without_ort as skip;
+
 use std::path::{Path, PathBuf};
 use voxmark::core::Volume;
 use voxmark::inference::{self, EmbeddingCache, Manifest, Promptable, preprocess::Intensity};
-
-/// Whether missing ONNX Runtime or reference values must fail (CI) rather than skip.
-fn required() -> bool {
-    std::env::var_os("VOXMARK_REQUIRE_ORT").is_some_and(|v| v == "1")
-}
-
-fn skip(why: &str) {
-    assert!(!required(), "{why} (VOXMARK_REQUIRE_ORT=1)");
-    println!("skipped: {why}");
-}
 
 /// The shipped manifest in a folder beside links to the corpus graphs.
 fn litemedsam(corpus: &Path, dir: &Path) -> Manifest {
@@ -173,7 +165,7 @@ fn a_graph_that_breaks_its_manifest_is_refused_by_name() {
         "{e}"
     );
     m.input.side = 256;
-    m.outputs.masks = "masks".into();
+    m.outputs.masks = Some("masks".into());
     let e = Promptable::load(m, None).err().unwrap().to_string();
     assert!(
         e.contains("no output `masks`") && e.contains("low_res_masks"),

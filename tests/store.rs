@@ -551,6 +551,7 @@ fn a_version_1_project_migrates_forward_and_keeps_its_data() {
         height: 2,
         values: vec![0.0, 0.5, 1.0, -1.0, 2.5, 3.0, f32::MIN_POSITIVE, 7.0],
         created_ms: 3,
+        prompt: Some("{\"phrase\":\"left effusion\"}".into()),
     };
     act(
         &mut p,

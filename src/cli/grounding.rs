@@ -1315,6 +1315,7 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
         height: v.size()[1],
         values,
         created_ms: now_ms(),
+        prompt: None,
     };
     let mut history = History::new(1 << 30);
     let result = (|| {

@@ -1,14 +1,17 @@
 //! `voxmark doctor` (which ONNX Runtime was found, its version and execution providers) and
 //! `voxmark infer` (a model's proposals into a project, with their provenance).
 
+use super::EXIT_USER_ERROR;
 use super::grounding::{now_ms, open_for_edit, persist};
-use super::project::user_error;
-use crate::core::annotation::{ImageId, Region, Shape, Status};
-use crate::core::{Document, Edit, History, MaskTiles, VoxelBox};
-use crate::inference::{self, Manifest, Promptable, preprocess::Intensity};
+use super::project::{user_error, who};
+use crate::core::History;
+use crate::core::annotation::{Author, ImageId};
+use crate::inference::job::{self, Model, Request};
+use crate::inference::{self, Family, Manifest};
 use crate::io::LoadedImage;
 use crate::store::ImageRecord;
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -73,15 +76,24 @@ pub struct InferArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// The image (its id in `voxmark ls`).
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub image: Option<ImageId>,
+    /// Every image of the project (a failure on one does not stop the others).
     #[arg(long)]
-    pub image: ImageId,
-    /// A box prompt `x,y,w,h` in pixels of the slice (x, y: top-left column and row).
+    pub all: bool,
+    /// Promptable models: a box prompt `x,y,w,h` in pixels of the slice (x, y: top-left column and row).
     #[arg(long = "box", value_name = "X,Y,W,H")]
-    pub bbox: String,
-    /// The slice (voxel k) of a volume; 0 for 2D images.
+    pub bbox: Option<String>,
+    /// Grounding models: the phrase (an existing phrase of the image with this text, else a new free
+    /// phrase); without it every phrase of the image is run.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// The slice (voxel k) of a volume: promptable and grounding models run on it (default: the
+    /// middle slice); 2D segmentation runs only on it (default: every slice).
     #[arg(long)]
     pub slice: Option<usize>,
-    /// Label name for the proposal (made if new).
+    /// Label name for promptable and grounding-box proposals (made if new); segmentation models
+    /// name their classes.
     #[arg(long)]
     pub label: Option<String>,
     /// Execution provider: cpu (default), cuda, tensorrt, coreml, directml.
@@ -122,146 +134,203 @@ pub(crate) fn decode_record(record: &ImageRecord) -> Result<LoadedImage, String>
     })
 }
 
-/// Runs a promptable model on one box of one slice and adds the mask as a proposed region.
+/// A progress bar on stderr when it is a terminal (redrawn at most ten times a second), else one
+/// line per image.
+struct Progress {
+    tty: bool,
+    images: usize,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(images: usize) -> Self {
+        Self {
+            tty: std::io::stderr().is_terminal(),
+            images,
+            last: None,
+        }
+    }
+
+    fn image(&mut self, n: usize, id: ImageId) {
+        if !self.tty {
+            eprintln!("[{}/{}] image {id}", n + 1, self.images);
+        }
+        self.last = None;
+    }
+
+    fn tick(&mut self, n: usize, id: ImageId, done: usize, total: usize) {
+        if !self.tty
+            || self
+                .last
+                .is_some_and(|t| t.elapsed().as_millis() < 100 && done < total)
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let frac = if total == 0 {
+            1.0
+        } else {
+            done as f64 / total as f64
+        };
+        let filled = (frac * 30.0).round() as usize;
+        eprint!(
+            "\r[{}{}] {:3.0}%  image {id} ({}/{})",
+            "#".repeat(filled),
+            " ".repeat(30 - filled.min(30)),
+            frac * 100.0,
+            n + 1,
+            self.images
+        );
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r{:72}\r", "");
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.clear();
+        println!("{text}");
+    }
+
+    fn error(&mut self, text: &str) {
+        self.clear();
+        eprintln!("error: {text}");
+    }
+}
+
+/// Runs a model on one image or all of them and adds what it proposes, each image in its own
+/// transaction; a failure on one image is reported and the others go on (exit 1 if any failed).
 pub fn infer(args: &InferArgs) -> i32 {
-    let [x, y, w, h] = match parse_box(&args.bbox) {
-        Ok(b) => b,
+    let bbox = match args.bbox.as_deref().map(parse_box).transpose() {
+        Ok(b) => b.map(|[x, y, w, h]| [x, y, x + w - 1.0, y + h - 1.0]),
         Err(e) => return user_error(e),
     };
     let manifest = match Manifest::load(&args.model) {
         Ok(m) => m,
         Err(e) => return user_error(e),
     };
+    let family = manifest.family;
+    match family {
+        Family::Promptable if bbox.is_none() => {
+            return user_error(format!(
+                "{} is promptable: give --box x,y,w,h",
+                manifest.name
+            ));
+        }
+        Family::Promptable if args.all => {
+            return user_error("a box prompt belongs to one image: use --image, not --all");
+        }
+        Family::Promptable => {}
+        _ if bbox.is_some() => {
+            return user_error(format!(
+                "--box is a prompt for promptable models; {} is {}",
+                manifest.name,
+                family.as_str()
+            ));
+        }
+        Family::Segmentation if args.prompt.is_some() => {
+            return user_error("--prompt is for grounding models; this one segments");
+        }
+        _ => {}
+    }
     let (mut project, records, mut doc) = match open_for_edit(&args.project) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let Some(record) = records.iter().find(|r| r.id == args.image) else {
-        return user_error(format!(
-            "no image {} in {} (see `voxmark ls`)",
-            args.image,
-            args.project.display()
-        ));
-    };
-    let [nx, ny, nz] = record.size;
-    let k = args.slice.unwrap_or(if nz == 1 { 0 } else { nz / 2 });
-    if k >= nz {
-        return user_error(format!("--slice {k}: image {} has {nz} slices", record.id));
-    }
-    let image = match decode_record(record) {
-        Ok(i) => i,
-        Err(e) => return user_error(e),
+    let targets: Vec<&ImageRecord> = match args.image {
+        Some(id) => match records.iter().find(|r| r.id == id) {
+            Some(r) => vec![r],
+            None => {
+                return user_error(format!(
+                    "no image {id} in {} (see `voxmark ls`)",
+                    args.project.display()
+                ));
+            }
+        },
+        None => records.iter().collect(),
     };
     let started = Instant::now();
-    let mut model = match Promptable::load(manifest, args.ep.as_deref()) {
+    let mut model = match Model::load(manifest, args.ep.as_deref()) {
         Ok(m) => m,
         Err(e) => return user_error(e),
     };
-    let loaded_s = started.elapsed().as_secs_f64();
-    let v = &image.volume;
-    // A CT window means nothing on other modalities: they get the slice's own range (recorded).
-    let intensity = match model.manifest.intensity() {
-        Ok(Intensity::Window { .. }) if v.meta.modality.as_deref() != Some("CT") => {
-            Intensity::MinMax
-        }
-        Ok(i) => i,
+    let author = model.manifest().author();
+    eprintln!(
+        "{author} ({}) loaded in {:.2} s",
+        family.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    let who: Author = match who().parse() {
+        Ok(a) => a,
         Err(e) => return user_error(e),
     };
-    let values: Vec<f64> = (0..nx * ny)
-        .map(|p| v.value([p % nx, p / nx, k], 0).unwrap_or(0.0))
-        .collect();
-    let t = Instant::now();
-    let embedding = match model.embed(&values, ny, nx, intensity) {
-        Ok(e) => e,
-        Err(e) => return user_error(e),
-    };
-    let encode_s = t.elapsed().as_secs_f64();
-    let bbox = [x, y, x + w - 1.0, y + h - 1.0];
-    let t = Instant::now();
-    let proposal = match model.segment_box(&embedding, bbox) {
-        Ok(p) => p,
-        Err(e) => return user_error(e),
-    };
-    let decode_s = t.elapsed().as_secs_f64();
-    let voxels = proposal.mask.iter().filter(|m| **m).count();
-    if voxels == 0 {
-        println!("the model proposed nothing for this box; no region added");
-        return 0;
-    }
-    let m = &model.manifest;
-    let prompt = serde_json::json!({
-        "box_xywh": [x, y, w, h],
-        "slice": k,
-        "model_box": proposal.model_box,
-        "manifest": m.path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "manifest_blake3": m.hash,
-        "intensity": format!("{intensity:?}"),
-        "threshold": m.threshold(),
-        "execution_provider": args.ep.clone().unwrap_or_else(|| "cpu".into()),
-    })
-    .to_string();
-    let mut mask = MaskTiles::new(record.size);
-    let bounds = VoxelBox {
-        min: [0, 0, k],
-        max: [nx, ny, k + 1],
-    };
-    let plane: Vec<u8> = proposal.mask.iter().map(|&b| u8::from(b)).collect();
-    mask.write_box(bounds, &plane);
-    let author = m.author();
-    let now = now_ms();
-    let region_id = Document::next_id(&doc.regions);
-    let mut history = History::new(1 << 30);
-    let result = (|| {
-        history.begin(&format!("{} proposal", m.name))?;
-        let label = match &args.label {
-            None => None,
-            Some(name) => Some(match doc.labels.values().find(|l| &l.name == name) {
-                Some(l) => l.id,
-                None => {
-                    let id = Document::next_id(&doc.labels);
-                    history.record(
-                        &mut doc,
-                        Edit::AddLabel(crate::core::Label {
-                            id,
-                            name: name.clone(),
-                            color: [255, 160, 40, 255],
-                        }),
-                    )?;
-                    id
-                }
-            }),
+    let mut progress = Progress::new(targets.len());
+    let (mut failed, mut regions, mut heatmaps) = (0usize, 0usize, 0usize);
+    for (n, record) in targets.iter().enumerate() {
+        progress.image(n, record.id);
+        let t = Instant::now();
+        let request = Request {
+            image: record.id,
+            slice: args.slice,
+            bbox,
+            prompt: args.prompt.clone(),
+            label: args.label.clone(),
+            provider: args.ep.clone().unwrap_or_else(|| "cpu".into()),
+            who: who.clone(),
         };
-        history.record(
-            &mut doc,
-            Edit::AddRegion {
-                region: Region {
-                    id: region_id,
-                    image: record.id,
-                    label,
-                    shape: Shape::Mask,
-                    author: author.clone(),
-                    prompt: Some(prompt.clone()),
-                    status: Status::Proposed,
-                    confidence: proposal.score.map(f64::from),
-                    created_ms: now,
-                    modified_ms: now,
+        let outcome = decode_record(record).and_then(|image| {
+            job::run(
+                &mut model,
+                &doc,
+                &image.volume,
+                &request,
+                now_ms(),
+                &mut |done, total| {
+                    progress.tick(n, record.id, done, total);
+                    true
                 },
-                mask: Some(mask),
-                links: vec![],
-            },
-        )?;
-        history.commit()
-    })();
-    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
-        return c;
+            )
+            .map_err(|e| format!("image {}: {e}", record.id))
+        });
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                progress.error(&e);
+                failed += 1;
+                continue;
+            }
+        };
+        let mut history = History::new(1 << 30);
+        let result = (|| {
+            history.begin(&format!("{} proposals", model.manifest().name))?;
+            for edit in outcome.edits {
+                history.record(&mut doc, edit)?;
+            }
+            history.commit()
+        })();
+        if let Err(code) = persist(&mut project, &doc, result, &author.to_string()) {
+            // The file is as it was before this image; stop, the project cannot take more.
+            return code;
+        }
+        regions += outcome.regions;
+        heatmaps += outcome.heatmaps;
+        progress.line(&format!(
+            "image {}: {} ({:.2} s)",
+            record.id,
+            outcome.summary,
+            t.elapsed().as_secs_f64()
+        ));
     }
     println!(
-        "proposed region {region_id} on image {} slice {k}: {voxels} voxels, score {} by {author} \
-         (load {loaded_s:.2} s, encoder {encode_s:.2} s, decoder {decode_s:.3} s)",
-        record.id,
-        proposal
-            .score
-            .map_or_else(|| "none".into(), |s| format!("{s:.3}")),
+        "{} image(s): {regions} proposed region(s), {heatmaps} heatmap(s) by {author}{}",
+        targets.len(),
+        if failed > 0 {
+            format!("; {failed} failed")
+        } else {
+            String::new()
+        }
     );
-    0
+    if failed > 0 { EXIT_USER_ERROR } else { 0 }
 }

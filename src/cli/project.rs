@@ -87,7 +87,7 @@ pub(crate) fn store_error(e: StoreError) -> i32 {
     }
 }
 
-fn who() -> String {
+pub(crate) fn who() -> String {
     let name = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "user".into());

@@ -98,6 +98,18 @@ impl Status {
     }
 }
 
+/// Colours given to new labels in turn (RGBA): distinct on grey images, as ITK-SNAP's first labels.
+pub const LABEL_PALETTE: [[u8; 4]; 8] = [
+    [0xe6, 0x4b, 0x3c, 0xff],
+    [0x2e, 0xcc, 0x71, 0xff],
+    [0x34, 0x98, 0xdb, 0xff],
+    [0xf1, 0xc4, 0x0f, 0xff],
+    [0x9b, 0x59, 0xb6, 0xff],
+    [0x1a, 0xbc, 0x9c, 0xff],
+    [0xe6, 0x7e, 0x22, 0xff],
+    [0xec, 0x70, 0xb4, 0xff],
+];
+
 /// A named label with a display colour (RGBA).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Label {
@@ -272,6 +284,8 @@ pub struct Heatmap {
     pub values: Vec<f32>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: i64,
+    /// What a model was given (phrase, manifest hash, settings), as JSON text; `None` for imports.
+    pub prompt: Option<String>,
 }
 
 impl Heatmap {

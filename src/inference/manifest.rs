@@ -54,9 +54,14 @@ pub struct ImageInput {
     pub side: usize,
     /// Channels; a grey image is replicated into each.
     pub channels: usize,
-    /// `NCHW` (the only layout run so far).
+    /// `NCHW`, or `NCDHW` for 3D segmentation models (with `depth`).
     #[serde(default = "nchw")]
     pub layout: String,
+    /// 3D models: the tile's depth in slices (`side × side × depth` voxels).
+    pub depth: Option<usize>,
+    /// Segmentation: images larger than the input are run in tiles overlapping by this fraction of a
+    /// tile (0 ≤ overlap < 1, default 0.5), blended with Gaussian weights as nnU-Net and MONAI do.
+    pub tile_overlap: Option<f64>,
 }
 
 fn nchw() -> String {
@@ -94,23 +99,67 @@ fn input_frame() -> String {
     "input".into()
 }
 
+/// Text input of grounding models.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TextSpec {
+    /// A Hugging Face `tokenizer.json`, relative to the manifest.
+    pub tokenizer: PathBuf,
+    /// Graph input for the token ids (int64, 1 × length).
+    pub ids: String,
+    /// Graph input for the attention mask (int64, 1 × length: 1 for tokens, 0 for padding), if any.
+    pub mask: Option<String>,
+    /// Token count the graph takes; longer phrases are cut, shorter ones padded with the pad id.
+    pub length: usize,
+    /// Padding id (default 0).
+    #[serde(default)]
+    pub pad_id: u32,
+}
+
 /// Output names and meaning.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Promptable: the encoder's embedding output.
     pub embeddings: Option<String>,
-    /// The mask (or class map) output.
-    pub masks: String,
-    /// `logits` or `probabilities`.
+    /// The mask (promptable) or per-class score (segmentation) output.
+    pub masks: Option<String>,
+    /// `logits` (default) or `probabilities`.
+    #[serde(default = "logits")]
     pub kind: String,
     /// Pixels above it are in the mask (logits: 0; probabilities: 0.5 if not given).
     pub threshold: Option<f64>,
     /// The model's own quality score, if it gives one.
     pub scores: Option<String>,
-    /// Class names, for segmentation.
+    /// Class names, for segmentation (class 0 is the background and proposes nothing).
     #[serde(default)]
     pub classes: Vec<String>,
+    /// Grounding-heatmap: the map output (1 × side × side, or side × side).
+    pub heatmap: Option<String>,
+    /// Grounding-box: the boxes output (1 × N × 4).
+    pub boxes: Option<String>,
+    /// Grounding-box: `xyxy-normalised` (default; 0..1 of the model input), `xyxy` (input pixels)
+    /// or `cxcywh-normalised`.
+    pub box_format: Option<String>,
+    /// Grounding-box: boxes scoring below it are dropped (default 0.5).
+    pub score_threshold: Option<f64>,
+    /// Grounding-box: non-maximum suppression at this IoU (default 0.5; 1 keeps all).
+    pub nms_iou: Option<f64>,
+}
+
+fn logits() -> String {
+    "logits".into()
+}
+
+/// How a grounding-box model states its boxes (edges, in the fitted model input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoxFormat {
+    /// `x0, y0, x1, y1` as fractions of the input side.
+    XyxyNormalised,
+    /// `x0, y0, x1, y1` in input pixels.
+    XyxyPixels,
+    /// Centre and size as fractions of the input side.
+    CxcywhNormalised,
 }
 
 /// A model manifest.
@@ -135,6 +184,8 @@ pub struct Manifest {
     pub intensity: IntensitySpec,
     /// Prompts (promptable).
     pub prompt: Option<PromptSpec>,
+    /// Text input (grounding).
+    pub text: Option<TextSpec>,
     /// Outputs.
     pub outputs: OutputSpec,
     /// The manifest file (set on load).
@@ -161,14 +212,27 @@ impl Manifest {
     }
 
     fn check(&self) -> std::result::Result<(), String> {
-        if self.input.layout != "NCHW" {
-            return Err(format!(
-                "input.layout `{}`: only NCHW is run",
-                self.input.layout
-            ));
+        let i = &self.input;
+        match (i.layout.as_str(), i.depth, self.family) {
+            ("NCHW", None, _) => {}
+            ("NCDHW", Some(d), Family::Segmentation) if d > 0 => {}
+            ("NCDHW", _, Family::Segmentation) => {
+                return Err("input.layout NCDHW needs a positive input.depth".into());
+            }
+            ("NCHW", Some(_), _) => return Err("input.depth needs input.layout = \"NCDHW\"".into()),
+            (other, _, _) => {
+                return Err(format!(
+                    "input.layout `{other}`: NCHW, or NCDHW for 3D segmentation"
+                ));
+            }
         }
-        if self.input.side == 0 || self.input.channels == 0 {
+        if i.side == 0 || i.channels == 0 {
             return Err("input.side and input.channels must be positive".into());
+        }
+        if let Some(o) = i.tile_overlap
+            && !(0.0..0.96).contains(&o)
+        {
+            return Err(format!("input.tile_overlap {o}: from 0 to 0.95"));
         }
         self.intensity()?;
         if !matches!(self.outputs.kind.as_str(), "logits" | "probabilities") {
@@ -177,8 +241,42 @@ impl Manifest {
                 self.outputs.kind
             ));
         }
+        let o = &self.outputs;
+        let need = |what: Option<&String>, name: &str| match what {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "a {} model needs outputs.{name}",
+                self.family.as_str()
+            )),
+        };
+        if self.family != Family::Promptable && self.files.graph.is_none() {
+            return Err(format!(
+                "a {} model needs files.graph",
+                self.family.as_str()
+            ));
+        }
+        let text = || match &self.text {
+            Some(t) if t.length > 0 => Ok(()),
+            Some(_) => Err("text.length must be positive".to_string()),
+            None => Err(format!(
+                "a {} model needs a [text] table (tokenizer, ids, length)",
+                self.family.as_str()
+            )),
+        };
         match self.family {
+            Family::Segmentation => need(o.masks.as_ref(), "masks")?,
+            Family::GroundingHeatmap => {
+                text()?;
+                need(o.heatmap.as_ref(), "heatmap")?;
+            }
+            Family::GroundingBox => {
+                text()?;
+                need(o.boxes.as_ref(), "boxes")?;
+                need(o.scores.as_ref(), "scores")?;
+                self.box_format()?;
+            }
             Family::Promptable => {
+                need(o.masks.as_ref(), "masks")?;
                 if self.files.encoder.is_none() || self.files.decoder.is_none() {
                     return Err("a promptable model needs files.encoder and files.decoder".into());
                 }
@@ -193,16 +291,44 @@ impl Manifest {
                     return Err("a promptable model needs outputs.embeddings".into());
                 }
             }
-            _ => {
-                if self.files.graph.is_none() {
-                    return Err(format!(
-                        "a {} model needs files.graph",
-                        self.family.as_str()
-                    ));
-                }
-            }
         }
         Ok(())
+    }
+
+    /// Grounding-box: the boxes' format.
+    pub fn box_format(&self) -> std::result::Result<BoxFormat, String> {
+        match self.outputs.box_format.as_deref() {
+            None | Some("xyxy-normalised") => Ok(BoxFormat::XyxyNormalised),
+            Some("xyxy") => Ok(BoxFormat::XyxyPixels),
+            Some("cxcywh-normalised") => Ok(BoxFormat::CxcywhNormalised),
+            Some(other) => Err(format!(
+                "outputs.box_format `{other}`: xyxy-normalised, xyxy or cxcywh-normalised"
+            )),
+        }
+    }
+
+    /// The one-graph models' graph, which must exist.
+    pub fn graph_file(&self) -> Result<PathBuf> {
+        let bad = |message: String| InferError::Manifest {
+            path: self.path.clone(),
+            message,
+        };
+        let name = self
+            .files
+            .graph
+            .as_deref()
+            .ok_or_else(|| bad("files.graph is not given".into()))?;
+        let graph = self.file(name);
+        if graph.is_file() {
+            Ok(graph)
+        } else {
+            Err(bad(format!("graph file not found: {}", graph.display())))
+        }
+    }
+
+    /// The mask output's name (checked present on load for the families that have one).
+    pub fn masks_output(&self) -> &str {
+        self.outputs.masks.as_deref().unwrap_or("masks")
     }
 
     /// The intensity mapping.

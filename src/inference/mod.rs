@@ -6,14 +6,19 @@
 //! Pre- and post-processing ([`preprocess`]) is plain Rust on modality values, written to the contract
 //! (`tools/litemedsam_reference.py` is the same contract in numpy, run by CI as the reference).
 
+pub mod grounding;
+pub mod job;
 pub mod manifest;
 pub mod preprocess;
 pub mod promptable;
 pub mod runtime;
+pub mod segmentation;
 
+pub use grounding::{GroundedBox, Grounder, GroundingMap};
 pub use manifest::{Family, Manifest};
 pub use promptable::{Embedding, EmbeddingCache, Promptable, Proposal};
 pub use runtime::Runtime;
+pub use segmentation::Segmenter;
 
 use std::path::PathBuf;
 
@@ -42,6 +47,9 @@ pub enum InferError {
     /// ONNX Runtime refused a session or a run.
     #[error("onnx runtime: {0}")]
     Runtime(String),
+    /// The user stopped the job.
+    #[error("cancelled")]
+    Cancelled,
     /// The request cannot be served (a box outside the image, a family not run yet).
     #[error("{0}")]
     Request(String),

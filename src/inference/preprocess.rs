@@ -24,15 +24,16 @@ pub enum Intensity {
 }
 
 impl Intensity {
-    /// Maps `values` in place.
-    pub fn apply(self, values: &mut [f64]) {
+    /// The linear map this mapping makes of `values` (min-max looks at their finite range).
+    pub fn mapper<T: Copy + Into<f64>>(self, values: &[T]) -> Mapper {
         let (offset, scale, clamp) = match self {
             Intensity::Window { lo, hi } => (lo, 1.0 / (hi - lo).max(f64::MIN_POSITIVE), true),
             Intensity::MinMax => {
                 let (lo, hi) = values
                     .iter()
-                    .filter(|v| v.is_finite())
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    .map(|&v| v.into())
+                    .filter(|v: &f64| v.is_finite())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                         (a.min(v), b.max(v))
                     });
                 if lo.is_finite() && hi > lo {
@@ -43,14 +44,41 @@ impl Intensity {
             }
             Intensity::MeanStd { mean, std } => (mean, 1.0 / std.max(f64::MIN_POSITIVE), false),
         };
-        for v in values.iter_mut() {
-            let x = if v.is_finite() {
-                (*v - offset) * scale
-            } else {
-                0.0
-            };
-            *v = if clamp { x.clamp(0.0, 1.0) } else { x };
+        Mapper {
+            offset,
+            scale,
+            clamp,
         }
+    }
+
+    /// Maps `values` in place.
+    pub fn apply(self, values: &mut [f64]) {
+        let m = self.mapper(values);
+        for v in values.iter_mut() {
+            *v = m.map(*v);
+        }
+    }
+}
+
+/// One intensity mapping made concrete: `(v − offset) × scale`, clamped to `[0, 1]` when `clamp`;
+/// non-finite values become 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mapper {
+    offset: f64,
+    scale: f64,
+    clamp: bool,
+}
+
+impl Mapper {
+    /// Maps one modality value.
+    #[inline]
+    pub fn map(self, v: f64) -> f64 {
+        let x = if v.is_finite() {
+            (v - self.offset) * self.scale
+        } else {
+            0.0
+        };
+        if self.clamp { x.clamp(0.0, 1.0) } else { x }
     }
 }
 

@@ -48,7 +48,29 @@ fn names(outlets: &[ort::value::Outlet]) -> String {
 
 /// Checks that `session` (from `path`) has an input `name` of `rank` dimensions whose fixed sizes
 /// agree with `dims` (`None`: anything).
-fn expect_input(session: &Session, path: &Path, name: &str, dims: &[Option<i64>]) -> Result<()> {
+pub(super) fn expect_input(
+    session: &Session,
+    path: &Path,
+    name: &str,
+    dims: &[Option<i64>],
+) -> Result<()> {
+    expect_input_of(
+        session,
+        path,
+        name,
+        dims,
+        ort::value::TensorElementType::Float32,
+    )
+}
+
+/// [`expect_input`] for an element type other than float32 (token ids are int64).
+pub(super) fn expect_input_of(
+    session: &Session,
+    path: &Path,
+    name: &str,
+    dims: &[Option<i64>],
+    want: ort::value::TensorElementType,
+) -> Result<()> {
     let contract = |message: String| InferError::Contract {
         path: path.to_path_buf(),
         message,
@@ -62,8 +84,8 @@ fn expect_input(session: &Session, path: &Path, name: &str, dims: &[Option<i64>]
     let ort::value::ValueType::Tensor { ty, shape, .. } = input.dtype() else {
         return Err(contract(format!("input `{name}` is not a tensor")));
     };
-    if *ty != ort::value::TensorElementType::Float32 {
-        return Err(contract(format!("input `{name}` is {ty:?}, not float32")));
+    if *ty != want {
+        return Err(contract(format!("input `{name}` is {ty:?}, not {want:?}")));
     }
     let actual: &[i64] = shape;
     let fits = actual.len() == dims.len()
@@ -91,7 +113,7 @@ fn expect_input(session: &Session, path: &Path, name: &str, dims: &[Option<i64>]
     Ok(())
 }
 
-fn expect_output(session: &Session, path: &Path, name: &str) -> Result<()> {
+pub(super) fn expect_output(session: &Session, path: &Path, name: &str) -> Result<()> {
     if session.outputs().iter().any(|o| o.name() == name) {
         Ok(())
     } else {
@@ -152,7 +174,7 @@ impl Promptable {
             &prompt.embeddings,
             &[None, None, None, None],
         )?;
-        expect_output(&decoder, &dec, &manifest.outputs.masks)?;
+        expect_output(&decoder, &dec, manifest.masks_output())?;
         if let Some(s) = &manifest.outputs.scores {
             expect_output(&decoder, &dec, s)?;
         }
@@ -229,7 +251,7 @@ impl Promptable {
                 prompt.boxes.as_str() => boxes,
             ])
             .map_err(ort_error)?;
-        let (shape, logits) = outputs[m.outputs.masks.as_str()]
+        let (shape, logits) = outputs[m.masks_output()]
             .try_extract_tensor::<f32>()
             .map_err(ort_error)?;
         let n = shape.iter().rev().take(2).product::<i64>();
@@ -238,7 +260,7 @@ impl Promptable {
                 path: m.path.clone(),
                 message: format!(
                     "output `{}` is {shape:?}, expected its last two sides to be {side}",
-                    m.outputs.masks
+                    m.masks_output()
                 ),
             });
         }

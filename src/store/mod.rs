@@ -733,7 +733,7 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms FROM heatmaps")
+                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt FROM heatmaps")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
@@ -768,6 +768,7 @@ impl Project {
                             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                             .collect(),
                         created_ms: r.get(8).map_err(&err)?,
+                        prompt: r.get(9).map_err(&err)?,
                     },
                 );
             }
@@ -990,9 +991,9 @@ fn write_edit(
             let raw: Vec<u8> = h.values.iter().flat_map(|v| v.to_le_bytes()).collect();
             let data = zstd::bulk::compress(&raw, 3).unwrap_or(raw);
             tx.execute(
-                "INSERT INTO heatmaps (id, image_id, phrase_id, author, slice, width, height, data, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![h.id, h.image, h.phrase, h.author.to_string(), h.slice, h.width as i64, h.height as i64, data, h.created_ms],
+                "INSERT INTO heatmaps (id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![h.id, h.image, h.phrase, h.author.to_string(), h.slice, h.width as i64, h.height as i64, data, h.created_ms, h.prompt],
             )
             .map_err(e)?;
             ("add_heatmap", "heatmap", Some(h.id))

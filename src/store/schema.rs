@@ -102,6 +102,10 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX heatmaps_phrase ON heatmaps(phrase_id);
     "#,
+    // 2 → 3: what a model was given to make a heatmap (manifest hash, phrase, settings), as for regions.
+    r#"
+    ALTER TABLE heatmaps ADD COLUMN prompt TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -43,17 +43,7 @@ pub const CHIP_BG: Color32 = Color32::from_rgb(0x30, 0x34, 0x3c);
 /// Tint of the voxels inside the threshold tool's range (premultiplied, translucent).
 pub const THRESHOLD_PREVIEW: Color32 = Color32::from_rgba_premultiplied(0x30, 0x60, 0x18, 0x60);
 
-/// Colours given to new labels in turn (RGBA): distinct on grey images, as ITK-SNAP's first labels.
-pub const LABEL_PALETTE: [[u8; 4]; 8] = [
-    [0xe6, 0x4b, 0x3c, 0xff],
-    [0x2e, 0xcc, 0x71, 0xff],
-    [0x34, 0x98, 0xdb, 0xff],
-    [0xf1, 0xc4, 0x0f, 0xff],
-    [0x9b, 0x59, 0xb6, 0xff],
-    [0x1a, 0xbc, 0x9c, 0xff],
-    [0xe6, 0x7e, 0x22, 0xff],
-    [0xec, 0x70, 0xb4, 0xff],
-];
+pub use crate::core::annotation::LABEL_PALETTE;
 
 /// Crosshair and title of views whose normal runs closest to S (3D Slicer's red view).
 pub const CROSS_AXIAL: Color32 = Color32::from_rgb(0xf3, 0x4a, 0x33);

@@ -67,3 +67,13 @@ pub fn info_json<S: AsRef<std::ffi::OsStr>>(paths: &[S]) -> (Run, serde_json::Va
     });
     (run, json)
 }
+
+/// Says why an ONNX Runtime test is skipped; panics instead when `VOXMARK_REQUIRE_ORT=1` (CI), where
+/// missing ONNX Runtime, graphs or reference values must fail.
+pub fn skip_without_ort(why: &str) {
+    assert!(
+        std::env::var_os("VOXMARK_REQUIRE_ORT").is_none_or(|v| v != "1"),
+        "{why} (VOXMARK_REQUIRE_ORT=1)"
+    );
+    println!("skipped: {why}");
+}
