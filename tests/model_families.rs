@@ -10,37 +10,10 @@ mod common;
 use common::skip_without_ort as skip;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use voxmark::core::annotation::{Author, ImageInfo, Shape, Status};
 use voxmark::core::{Document, Edit, MaskTiles, Volume};
 use voxmark::inference::job::{self, Model, Request};
 use voxmark::inference::{self, Grounder, InferError, Manifest};
-
-/// The test graphs: `$VOXMARK_TEST_MODELS`, else built once into a temporary folder by the script.
-fn models() -> Option<PathBuf> {
-    static BUILT: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    if let Some(d) = std::env::var_os("VOXMARK_TEST_MODELS") {
-        return Some(PathBuf::from(d));
-    }
-    let built = BUILT.get_or_init(|| {
-        let dir = tempfile::tempdir().ok()?;
-        let out = dir.path().join("models");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/make_test_models.py");
-        let ok = std::process::Command::new("python3")
-            .arg(script)
-            .arg(&out)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        ok.then_some((dir, out))
-    });
-    match built {
-        Some((_, p)) => Some(p.clone()),
-        None => {
-            skip("the test graphs could not be built (python3 with onnx and onnxruntime)");
-            None
-        }
-    }
-}
 
 /// Corpus, runtime and graphs, or a skip.
 fn setup() -> Option<(PathBuf, PathBuf)> {
@@ -49,7 +22,7 @@ fn setup() -> Option<(PathBuf, PathBuf)> {
         skip(&e.to_string());
         return None;
     }
-    Some((corpus, models()?))
+    Some((corpus, common::test_models()?))
 }
 
 fn load(models: &Path, name: &str) -> Model {

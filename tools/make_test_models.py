@@ -17,6 +17,11 @@ writes, with a manifest (TOML) next to each graph:
 - boxes.onnx      grounding-box: the same inputs -> `boxes` 1x8x4 (x0, y0, x1, y1 normalised to the model
                   input) and `scores` 1x8: one fixed box and score per token (table BOXES below) times the
                   attention mask times the image's maximum.
+- box_encoder.onnx + box_decoder.onnx
+                  promptable (SAM-style): the encoder passes the 1x3x64x64 image through as the embedding;
+                  the decoder takes it and `boxes` 1x4 (x0, y0, x1, y1 in the 64 frame) and gives
+                  `low_res_masks` 1x1x64x64 = +1 on the pixels whose indices lie in the box, -1 elsewhere,
+                  and `iou_predictions` 1x1 = 0.75.
 - tokenizer.json  a WordLevel tokenizer (lower-cased, whitespace/punctuation split) over VOCAB.
 
 Every graph is checked here through onnxruntime on a small input against the formula above. The tests in
@@ -148,6 +153,45 @@ def boxes():
     return graph_model(nodes, text_inputs(), [b_out, s_out], inits, "boxes")
 
 
+def box_encoder():
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 64, 64])
+    y = helper.make_tensor_value_info("image_embeddings", TensorProto.FLOAT, [1, 3, 64, 64])
+    return graph_model([helper.make_node("Identity", ["image"], ["image_embeddings"])], [x], [y], [], "box_encoder")
+
+
+def box_decoder():
+    emb = helper.make_tensor_value_info("image_embeddings", TensorProto.FLOAT, [1, 3, 64, 64])
+    box = helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 4])
+    masks = helper.make_tensor_value_info("low_res_masks", TensorProto.FLOAT, [1, 1, 64, 64])
+    iou = helper.make_tensor_value_info("iou_predictions", TensorProto.FLOAT, [1, 1])
+    inits = [
+        const("xs", np.arange(64, dtype=np.float32).reshape(1, 1, 1, 64)),
+        const("ys", np.arange(64, dtype=np.float32).reshape(1, 1, 64, 1)),
+        const("two", np.float32([2.0])),
+        const("one", np.float32([1.0])),
+        const("zero", np.float32([0.0])),
+        const("iou", np.float32([[0.75]])),
+    ] + [const(f"i{i}", np.int64(i)) for i in range(4)]
+    nodes = [helper.make_node("Gather", ["boxes", f"i{i}"], [f"b{i}"], axis=1) for i in range(4)] + [
+        helper.make_node("GreaterOrEqual", ["xs", "b0"], ["gx"]),
+        helper.make_node("LessOrEqual", ["xs", "b2"], ["lx"]),
+        helper.make_node("GreaterOrEqual", ["ys", "b1"], ["gy"]),
+        helper.make_node("LessOrEqual", ["ys", "b3"], ["ly"]),
+        helper.make_node("And", ["gx", "lx"], ["inx"]),
+        helper.make_node("And", ["gy", "ly"], ["iny"]),
+        helper.make_node("And", ["inx", "iny"], ["inside"]),
+        helper.make_node("Cast", ["inside"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f", "two"], ["f2"]),
+        helper.make_node("Sub", ["f2", "one"], ["l0"]),
+        # The embedding is an input the decoder uses (times zero), as real decoders do.
+        helper.make_node("ReduceMax", ["image_embeddings"], ["peak"], keepdims=0),
+        helper.make_node("Mul", ["peak", "zero"], ["nothing"]),
+        helper.make_node("Add", ["l0", "nothing"], ["low_res_masks"]),
+        helper.make_node("Identity", ["iou"], ["iou_predictions"]),
+    ]
+    return graph_model(nodes, [emb, box], [masks, iou], inits, "box_decoder")
+
+
 def tokenizer():
     return {
         "version": "1.0",
@@ -167,6 +211,33 @@ def tokenizer():
 
 
 MANIFESTS = {
+    "promptbox.toml": """# Test graphs from tools/make_test_models.py: a promptable pair whose mask is the prompt box itself.
+name = "test-promptbox"
+version = "1"
+family = "promptable"
+
+[files]
+encoder = "box_encoder.onnx"
+decoder = "box_decoder.onnx"
+
+[input]
+name = "image"
+side = 64
+channels = 3
+
+[intensity]
+mode = "min-max"
+
+[prompt]
+embeddings = "image_embeddings"
+boxes = "boxes"
+
+[outputs]
+embeddings = "image_embeddings"
+masks = "low_res_masks"
+kind = "logits"
+scores = "iou_predictions"
+""",
     "seg2d.toml": """# Test graph from tools/make_test_models.py: a 2D segmentation whose arg-max thresholds the window.
 name = "test-seg2d"
 version = "1"
@@ -306,6 +377,12 @@ def check(out):
     assert np.allclose(b[0, 0], BOXES["left"][0]), b
     (h,) = run("heatmap.onnx", {"image": img * 0, "input_ids": ids, "attention_mask": mask})
     assert not h.any(), "a blank image gives a zero map"
+    x = rng.random((1, 3, 64, 64), dtype=np.float32)
+    (e,) = run("box_encoder.onnx", {"image": x})
+    m, iou = run("box_decoder.onnx", {"image_embeddings": e, "boxes": np.float32([[10, 20, 30.5, 40]])})
+    want = np.full((64, 64), -1.0, np.float32)
+    want[20:41, 10:31] = 1.0
+    assert (m[0, 0] == want).all() and iou[0, 0] == np.float32(0.75), "promptable box"
 
 
 def main():
@@ -313,7 +390,9 @@ def main():
         sys.exit(__doc__)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    for name, model in [("seg2d", seg2d()), ("seg3d", seg3d()), ("heatmap", heatmap()), ("boxes", boxes())]:
+    graphs = [("seg2d", seg2d()), ("seg3d", seg3d()), ("heatmap", heatmap()), ("boxes", boxes()),
+              ("box_encoder", box_encoder()), ("box_decoder", box_decoder())]
+    for name, model in graphs:
         onnx.save(model, os.path.join(out, f"{name}.onnx"))
     with open(os.path.join(out, "tokenizer.json"), "w") as f:
         json.dump(tokenizer(), f, indent=1)
@@ -321,7 +400,7 @@ def main():
         with open(os.path.join(out, name), "w") as f:
             f.write(text)
     check(out)
-    print(f"test models in {out}: seg2d, seg3d, heatmap, boxes (checked through onnxruntime)")
+    print(f"test models in {out}: seg2d, seg3d, heatmap, boxes, promptbox (checked through onnxruntime)")
 
 
 if __name__ == "__main__":

@@ -498,3 +498,186 @@ pub fn run(
     out.edits = b.edits;
     Ok(out)
 }
+
+/// Encodes slice `slice` of `volume` into a promptable model's embedding cache ahead of a box prompt
+/// (nothing for other families). True when it was computed now, false when it was kept or not needed.
+pub fn prefetch(model: &mut Model, image: ImageId, volume: &Volume, slice: usize) -> Result<bool> {
+    let Model::Promptable(m, cache) = model else {
+        return Ok(false);
+    };
+    let [nx, ny, nz] = volume.size();
+    if slice >= nz {
+        return Ok(false);
+    }
+    let intensity = intensity_for(&m.manifest, volume)?;
+    let key = EmbeddingCache::key(&image.to_string(), slice, intensity);
+    let (_, kept) = cache.get_or_make(&key, || {
+        m.embed(&plane_values(volume, slice), ny, nx, intensity)
+    })?;
+    Ok(!kept)
+}
+
+/// Renumbers the edits of a run made against an older or partial copy of a document so that they
+/// apply to `doc`: new labels and phrases whose name (text on the same image) `doc` already has are
+/// dropped and referred to by its ids, and every added row gets an id free in `doc`.
+pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
+    use std::collections::BTreeMap;
+    let (mut labels, mut phrases) = (BTreeMap::new(), BTreeMap::new());
+    let mut next = (
+        Document::next_id(&doc.labels),
+        Document::next_id(&doc.phrases),
+        Document::next_id(&doc.regions),
+        Document::next_id(&doc.heatmaps),
+    );
+    let mut out = Vec::with_capacity(edits.len());
+    for edit in edits {
+        match edit {
+            Edit::AddLabel(mut l) => {
+                if let Some(have) = doc.labels.values().find(|x| x.name == l.name) {
+                    labels.insert(l.id, have.id);
+                    continue;
+                }
+                labels.insert(l.id, next.0);
+                l.id = next.0;
+                next.0 += 1;
+                out.push(Edit::AddLabel(l));
+            }
+            Edit::AddPhrase { mut phrase, links } => {
+                if let Some(have) = doc
+                    .phrases
+                    .values()
+                    .find(|x| x.image == phrase.image && x.text == phrase.text)
+                {
+                    phrases.insert(phrase.id, have.id);
+                    continue;
+                }
+                phrases.insert(phrase.id, next.1);
+                phrase.id = next.1;
+                next.1 += 1;
+                out.push(Edit::AddPhrase { phrase, links });
+            }
+            Edit::AddRegion {
+                mut region,
+                mask,
+                links,
+            } => {
+                region.id = next.2;
+                next.2 += 1;
+                region.label = region.label.map(|l| *labels.get(&l).unwrap_or(&l));
+                let links = links
+                    .into_iter()
+                    .map(|p| *phrases.get(&p).unwrap_or(&p))
+                    .collect();
+                out.push(Edit::AddRegion {
+                    region,
+                    mask,
+                    links,
+                });
+            }
+            Edit::AddHeatmap(mut h) => {
+                h.id = next.3;
+                next.3 += 1;
+                h.phrase = h.phrase.map(|p| *phrases.get(&p).unwrap_or(&p));
+                out.push(Edit::AddHeatmap(h));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Grounding;
+
+    fn label(id: i64, name: &str) -> Label {
+        Label {
+            id,
+            name: name.into(),
+            color: [1, 2, 3, 255],
+        }
+    }
+
+    fn phrase(id: i64, text: &str) -> Phrase {
+        Phrase {
+            id,
+            image: 1,
+            text: text.into(),
+            author: Author::Human("a".into()),
+            span: None,
+            category: None,
+            grounding: Grounding::Pending,
+            created_ms: 0,
+            modified_ms: 0,
+        }
+    }
+
+    fn region(id: i64, label: Option<i64>) -> Region {
+        Region {
+            id,
+            image: 1,
+            label,
+            shape: Shape::Point {
+                at: [1.0, 2.0, 0.0],
+            },
+            author: Author::Model {
+                name: "m".into(),
+                version: "1".into(),
+            },
+            prompt: None,
+            status: Status::Proposed,
+            confidence: None,
+            created_ms: 0,
+            modified_ms: 0,
+        }
+    }
+
+    #[test]
+    fn rebased_edits_reuse_known_labels_and_phrases_and_take_free_ids() {
+        let mut doc = Document::default();
+        doc.labels.insert(3, label(3, "liver"));
+        doc.phrases.insert(7, phrase(7, "left effusion"));
+        doc.regions.insert(9, region(9, Some(3)));
+        let edits = vec![
+            Edit::AddLabel(label(1, "liver")),
+            Edit::AddLabel(label(2, "spleen")),
+            Edit::AddPhrase {
+                phrase: phrase(1, "left effusion"),
+                links: vec![],
+            },
+            Edit::AddPhrase {
+                phrase: phrase(2, "new finding"),
+                links: vec![],
+            },
+            Edit::AddRegion {
+                region: region(1, Some(1)),
+                mask: None,
+                links: vec![1],
+            },
+            Edit::AddRegion {
+                region: region(2, Some(2)),
+                mask: None,
+                links: vec![2],
+            },
+        ];
+        let out = rebase(edits, &doc);
+        assert_eq!(out.len(), 4, "the known label and phrase are dropped");
+        assert!(matches!(&out[0], Edit::AddLabel(l) if l.id == 4 && l.name == "spleen"));
+        assert!(matches!(&out[1], Edit::AddPhrase { phrase, .. } if phrase.id == 8));
+        let Edit::AddRegion { region, links, .. } = &out[2] else {
+            panic!()
+        };
+        assert_eq!(
+            (region.id, region.label, links.clone()),
+            (10, Some(3), vec![7])
+        );
+        let Edit::AddRegion { region, links, .. } = &out[3] else {
+            panic!()
+        };
+        assert_eq!(
+            (region.id, region.label, links.clone()),
+            (11, Some(4), vec![8])
+        );
+    }
+}

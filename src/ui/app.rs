@@ -81,6 +81,15 @@ pub enum Command {
         /// The undo step's name.
         name: &'static str,
     },
+    /// Ask the chosen promptable model for a mask inside this box (a `box2d` on the shown slice).
+    ModelBox(Shape),
+    /// Run the chosen model on the shown image (segmentation; grounding: the active phrase, else
+    /// every phrase of the image).
+    RunModel,
+    /// Choose the model (its manifest).
+    ChooseModel(PathBuf),
+    /// Stop the model job under way at its next step.
+    CancelModel,
     /// Move or resize a region.
     SetShape {
         /// The region.
@@ -371,6 +380,11 @@ pub struct AppState {
     rect_3d: Option<Rect>,
     /// The middle slice of a series still being decoded, shown while nothing else is.
     series_preview: Option<SeriesPreview>,
+    /// The model thread, the chosen model and the job under way.
+    models: super::models::ModelJobs,
+    /// The phrase the model job under way links its proposals to.
+    #[cfg_attr(not(feature = "inference"), allow(dead_code))]
+    model_phrase: Option<PhraseId>,
 }
 
 /// A series' middle slice on screen before the whole series is decoded.
@@ -453,6 +467,8 @@ impl AppState {
             plane_views: [None, None],
             rect_3d: None,
             series_preview: None,
+            models: super::models::ModelJobs::default(),
+            model_phrase: None,
             fill: None,
             image_filter: String::new(),
             pending_demo: None,
@@ -530,6 +546,21 @@ impl AppState {
     pub fn window(&self) -> Option<(f64, f64)> {
         self.current()
             .map(|(_, d)| (d.window.center, d.window.width))
+    }
+
+    /// Where the acquisition plane was drawn last frame.
+    pub fn slice_view(&self) -> Option<SliceView> {
+        self.view
+    }
+
+    /// True while a model job runs.
+    pub fn model_busy(&self) -> bool {
+        self.models.running.is_some()
+    }
+
+    /// The status bar's latest message.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
     }
 
     /// Where the slice plane was drawn last frame.
@@ -720,6 +751,29 @@ impl AppState {
     }
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {
+        for reply in self.models.poll() {
+            match reply {
+                super::models::Reply::Loaded(Ok(_)) => {}
+                super::models::Reply::Loaded(Err(e)) => self.message = Some(e),
+                #[cfg(feature = "inference")]
+                super::models::Reply::Done {
+                    image,
+                    what,
+                    outcome,
+                    seconds,
+                } => self.finish_model(image, &what, outcome, seconds),
+            }
+        }
+        // Encode the shown slice while the user aims the model box.
+        #[cfg(feature = "inference")]
+        if self.tool == Tool::ModelBox
+            && let Some((entry, display)) = self.current()
+            && let Some(image) = entry.project_image
+        {
+            let (volume, k) = (std::sync::Arc::clone(&entry.volume), display.k);
+            self.models.load(ctx);
+            self.models.prefetch(ctx, &volume, image, k);
+        }
         if let Some(job) = &self.fill {
             match job.rx.try_recv() {
                 Ok(filled) => {
@@ -974,6 +1028,25 @@ impl AppState {
             Command::SetActiveLabel(l) => self.active_label = Some(l),
             Command::SelectPhrase(ph) => self.active_phrase = ph,
             Command::NextProposal => self.next_proposal(),
+            Command::ChooseModel(path) => {
+                self.models.choose(path);
+                #[cfg(feature = "inference")]
+                self.models.load(ctx);
+            }
+            Command::CancelModel => {
+                self.models.cancel();
+                self.message = Some("cancelling the model job…".into());
+            }
+            Command::ModelBox(shape) => {
+                if let Err(e) = self.start_model(ctx, Some(shape)) {
+                    self.message = Some(e);
+                }
+            }
+            Command::RunModel => {
+                if let Err(e) = self.start_model(ctx, None) {
+                    self.message = Some(e);
+                }
+            }
             edit => {
                 if let Err(e) = self.apply_edit(edit) {
                     self.message = Some(e);
@@ -1110,6 +1183,131 @@ impl AppState {
         ));
         if let Some(k) = k {
             self.apply_view(Command::SetSlice(k));
+        }
+    }
+
+    /// Starts the chosen model on the shown image: a box prompt (`shape`, from the model box tool) or
+    /// the whole image. The proposals arrive later (see `poll_jobs`), linked to the active phrase.
+    fn start_model(&mut self, ctx: &egui::Context, shape: Option<Shape>) -> Result<(), String> {
+        #[cfg(feature = "inference")]
+        {
+            let (entry, display) = self.current().ok_or("no image is shown")?;
+            let p = self
+                .project
+                .as_ref()
+                .ok_or("open or create a project to annotate (File, New project…)")?;
+            let image = entry
+                .project_image
+                .ok_or("this image is not part of the open project (File, Add images…)")?;
+            let [nx, ny, _] = entry.volume.size();
+            let (slice, bbox) = match &shape {
+                Some(Shape::Box2d { slice, min, max }) => {
+                    // Box edges → the pixel indices it covers, within the slice.
+                    let clamp = |v: f64, n: usize| v.clamp(0.0, n as f64 - 1.0);
+                    let bbox = [
+                        clamp((min[0] + 0.5).round(), nx),
+                        clamp((min[1] + 0.5).round(), ny),
+                        clamp((max[0] - 0.5).round(), nx),
+                        clamp((max[1] - 0.5).round(), ny),
+                    ];
+                    (*slice as usize, Some(bbox))
+                }
+                Some(_) => return Err("the model box works on the acquisition plane".into()),
+                None => (display.k, None),
+            };
+            let phrase = phrase_on(&p.doc, self.active_phrase, image);
+            let label = self
+                .active_label
+                .and_then(|l| p.doc.labels.get(&l))
+                .map(|l| l.name.clone());
+            let what = match (&bbox, phrase.and_then(|ph| p.doc.phrases.get(&ph))) {
+                (Some(_), _) => format!("model box on slice {slice}"),
+                (None, Some(ph)) => format!("model on `{}`", ph.text),
+                (None, None) => format!("model on image {image}"),
+            };
+            let request = crate::inference::job::Request {
+                image,
+                slice: Some(slice),
+                bbox,
+                prompt: if bbox.is_none() {
+                    phrase
+                        .and_then(|ph| p.doc.phrases.get(&ph))
+                        .map(|x| x.text.clone())
+                } else {
+                    None
+                },
+                label,
+                provider: "cpu".into(),
+                who: self.user.clone(),
+            };
+            let volume = std::sync::Arc::clone(&entry.volume);
+            let doc = p.doc.clone();
+            self.models.run(ctx, volume, &doc, request, what.clone())?;
+            self.model_phrase = phrase.filter(|_| bbox.is_some());
+            self.message = Some(format!("{what}…"));
+            Ok(())
+        }
+        #[cfg(not(feature = "inference"))]
+        {
+            let _ = (ctx, shape);
+            Err("inference unavailable: built without the `inference` feature".into())
+        }
+    }
+
+    /// A model job's outcome: its edits renumbered against the document now and applied as one undo
+    /// step, when the image is still in the open project.
+    #[cfg(feature = "inference")]
+    fn finish_model(
+        &mut self,
+        image: ImageId,
+        what: &str,
+        outcome: Result<crate::inference::job::Outcome, String>,
+        seconds: f64,
+    ) {
+        let phrase = self.model_phrase.take();
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                self.message = Some(format!("{what}: {e}"));
+                return;
+            }
+        };
+        let Some(p) = self.project.as_mut() else {
+            self.message = Some(format!("{what}: dropped, the project was closed"));
+            return;
+        };
+        if !p.doc.images.contains_key(&image) {
+            self.message = Some(format!("{what}: dropped, the image left the project"));
+            return;
+        }
+        let mut edits = crate::inference::job::rebase(outcome.edits, &p.doc);
+        let phrase = phrase.filter(|ph| p.doc.phrases.get(ph).is_some_and(|x| x.image == image));
+        let mut first = None;
+        for e in &mut edits {
+            if let Edit::AddRegion { region, links, .. } = e {
+                first = first.or(Some(region.id));
+                if let Some(ph) = phrase
+                    && !links.contains(&ph)
+                {
+                    links.push(ph);
+                }
+            }
+        }
+        if edits.is_empty() {
+            self.message = Some(format!("{what}: {} ({seconds:.2} s)", outcome.summary));
+            return;
+        }
+        match p.transact(what, edits) {
+            Ok(()) => {
+                if first.is_some() {
+                    self.selected_region = first;
+                }
+                self.message = Some(format!(
+                    "{what}: {} ({seconds:.2} s) — A accepts, X rejects",
+                    outcome.summary
+                ));
+            }
+            Err(e) => self.message = Some(e),
         }
     }
 
@@ -2383,6 +2581,46 @@ impl AppState {
                 .on_hover_text("0: a 2D box; more: a 3D box over that many slices above and below");
                 ui.separator();
             }
+            Tool::ModelBox => {
+                let models = &self.models;
+                let (name, why) = match &models.status {
+                    Some(Err(e)) => ("model unusable".to_owned(), e.clone()),
+                    _ => (
+                        models.model_name(),
+                        models.manifest.as_ref().map_or_else(
+                            || "choose a model manifest (.toml beside its .onnx files)".into(),
+                            |p| p.display().to_string(),
+                        ),
+                    ),
+                };
+                ui.label(name).on_hover_text(why);
+                if ui
+                    .button("Model…")
+                    .on_hover_text("choose a model manifest (.toml beside its .onnx files)")
+                    .clicked()
+                    && let Some(path) = rfd::FileDialog::new()
+                        .add_filter("Model manifest", &["toml"])
+                        .pick_file()
+                {
+                    self.commands.push(Command::ChooseModel(path));
+                }
+                let runs_whole = matches!(&models.status, Some(Ok(s)) if !s.contains("promptable"));
+                if runs_whole
+                    && ui
+                        .add_enabled(
+                            models.manifest.is_some() && models.running.is_none(),
+                            egui::Button::new("Run on image"),
+                        )
+                        .on_hover_text(
+                            "segmentation models: the whole image; grounding models: the active \
+                             phrase, else every phrase of the image",
+                        )
+                        .clicked()
+                {
+                    self.commands.push(Command::RunModel);
+                }
+                ui.separator();
+            }
             Tool::Polygon => {
                 ui.checkbox(&mut s.polygon_to_mask, "Fill into mask")
                     .on_hover_text(
@@ -2958,7 +3196,9 @@ impl AppState {
         }
     }
 
-    fn status_bar(&self, ui: &mut Ui) {
+    /// The status bar; true when its Cancel button (of a model job) was clicked.
+    fn status_bar(&self, ui: &mut Ui) -> bool {
+        let mut cancel = false;
         ui.horizontal(|ui| {
             let Some((entry, display)) = self.current() else {
                 ui.weak("No image");
@@ -3007,6 +3247,28 @@ impl AppState {
                         job.started.elapsed().as_secs_f32()
                     ));
                 }
+                if let Some(job) = &self.models.running {
+                    ui.separator();
+                    cancel = ui
+                        .small_button("Cancel")
+                        .on_hover_text("stop the model job at its next step")
+                        .clicked();
+                    let (done, total) = self.models.progress();
+                    if total > 0 {
+                        ui.add(
+                            egui::ProgressBar::new(done as f32 / total as f32)
+                                .desired_width(90.0)
+                                .show_percentage(),
+                        );
+                    } else {
+                        ui.spinner();
+                    }
+                    ui.label(format!(
+                        "{}… {:.1} s",
+                        job.what,
+                        job.started.elapsed().as_secs_f32()
+                    ));
+                }
                 ui.separator();
                 if let Some(m) = &self.message {
                     ui.label(RichText::new(m).color(theme::MUTED));
@@ -3029,6 +3291,7 @@ impl AppState {
                 ));
             });
         });
+        cancel
     }
 
     fn help(&mut self, ctx: &egui::Context) {
@@ -3056,32 +3319,15 @@ impl AppState {
                     });
                 ui.add_space(6.0);
                 ui.weak(format!("Graphics: {graphics}"));
-                ui.weak(inference_status());
+                match super::models::inference_status(ui.ctx()) {
+                    Some(line) => ui.weak(line),
+                    None => {
+                        ui.ctx()
+                            .request_repaint_after(std::time::Duration::from_millis(50));
+                        ui.weak("Inference: looking for ONNX Runtime…")
+                    }
+                };
             });
-    }
-}
-
-/// One line on model inference: the ONNX Runtime found, or why there is none (`voxmark doctor`
-/// says more).
-fn inference_status() -> String {
-    #[cfg(feature = "inference")]
-    {
-        match crate::inference::runtime::get() {
-            Ok(r) => format!(
-                "Inference: ONNX Runtime {} ({}; {})",
-                r.version,
-                r.found_by,
-                r.providers.join(", ")
-            ),
-            Err(e) => format!(
-                "Inference unavailable: {}",
-                e.to_string().trim_start_matches("inference unavailable: ")
-            ),
-        }
-    }
-    #[cfg(not(feature = "inference"))]
-    {
-        "Inference unavailable: built without the `inference` feature".to_owned()
     }
 }
 
@@ -3748,7 +3994,12 @@ impl AppState {
                         });
                     });
             });
-        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| {
+            let cancel = self.status_bar(ui);
+            if cancel {
+                self.commands.push(Command::CancelModel);
+            }
+        });
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar(ui));
         egui::Panel::right("annotations")
             .resizable(true)

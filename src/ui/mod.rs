@@ -19,6 +19,7 @@
 mod app;
 mod demo;
 mod loader;
+mod models;
 pub mod mpr;
 mod overlay;
 mod project;

@@ -31,11 +31,13 @@ pub enum Tool {
     Ruler,
     /// Click to place a point.
     Point,
+    /// Drag a box: the chosen promptable model proposes a mask inside it.
+    ModelBox,
 }
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 10] = [
         Tool::Navigate,
         Tool::Window,
         Tool::Box,
@@ -45,6 +47,7 @@ impl Tool {
         Tool::Threshold,
         Tool::Ruler,
         Tool::Point,
+        Tool::ModelBox,
     ];
 
     /// Toolbar name.
@@ -59,6 +62,7 @@ impl Tool {
             Tool::Threshold => "Threshold",
             Tool::Ruler => "Ruler",
             Tool::Point => "Point",
+            Tool::ModelBox => "Model box",
         }
     }
 
@@ -74,6 +78,7 @@ impl Tool {
             Tool::Threshold => Key::T,
             Tool::Ruler => Key::M,
             Tool::Point => Key::O,
+            Tool::ModelBox => Key::I,
         }
     }
 
@@ -91,6 +96,9 @@ impl Tool {
             Tool::Threshold => "click to fill the connected voxels within the range",
             Tool::Ruler => "drag to measure a distance in mm",
             Tool::Point => "click to place a point",
+            Tool::ModelBox => {
+                "drag a box: the chosen model (e.g. LiteMedSAM) proposes a mask in it; A accepts, X rejects"
+            }
         }
     }
 
@@ -445,7 +453,7 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
             }
         }
         Tool::Window => {}
-        Tool::Box => {
+        Tool::Box | Tool::ModelBox => {
             if r.drag_started_by(PointerButton::Primary)
                 && let Some(p0) = press
             {
@@ -460,9 +468,13 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                 }
                 if r.drag_stopped() || !primary_down {
                     if let Some(shape) = box_in_plane(*start, *end, k, input.fixed, view.size) {
-                        out.push(Command::AddShape {
-                            shape,
-                            name: "draw box",
+                        out.push(if tool == Tool::ModelBox {
+                            Command::ModelBox(shape)
+                        } else {
+                            Command::AddShape {
+                                shape,
+                                name: "draw box",
+                            }
                         });
                     }
                     *gesture = Gesture::Idle;

@@ -77,3 +77,33 @@ pub fn skip_without_ort(why: &str) {
     );
     println!("skipped: {why}");
 }
+
+/// The test graphs: `$VOXMARK_TEST_MODELS`, else built once into a temporary folder by the script.
+pub fn test_models() -> Option<PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<(tempfile::TempDir, PathBuf)>> =
+        std::sync::OnceLock::new();
+    if let Some(d) = std::env::var_os("VOXMARK_TEST_MODELS") {
+        return Some(PathBuf::from(d));
+    }
+    let built = BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().ok()?;
+        let out = dir.path().join("models");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/make_test_models.py");
+        let ok = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&out)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some((dir, out))
+    });
+    match built {
+        Some((_, p)) => Some(p.clone()),
+        None => {
+            skip_without_ort(
+                "the test graphs could not be built (python3 with onnx and onnxruntime)",
+            );
+            None
+        }
+    }
+}
