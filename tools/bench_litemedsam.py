@@ -107,6 +107,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    args.data = args.data.resolve()
     py = python_times(args.data, args.repeat)
     vx = voxmark_times(args.data)
     result = {
