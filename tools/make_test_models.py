@@ -210,6 +210,23 @@ def tokenizer():
     }
 
 
+# The image and text inputs of the two grounding graphs, as their manifests state them.
+TEXT_INPUTS = """
+[input]
+name = "image"
+side = 32
+channels = 1
+
+[intensity]
+mode = "min-max"
+
+[text]
+tokenizer = "tokenizer.json"
+ids = "input_ids"
+mask = "attention_mask"
+length = 8
+"""
+
 MANIFESTS = {
     "promptbox.toml": """# Test graphs from tools/make_test_models.py: a promptable pair whose mask is the prompt box itself.
 name = "test-promptbox"
@@ -293,21 +310,7 @@ family = "grounding-heatmap"
 
 [files]
 graph = "heatmap.onnx"
-
-[input]
-name = "image"
-side = 32
-channels = 1
-
-[intensity]
-mode = "min-max"
-
-[text]
-tokenizer = "tokenizer.json"
-ids = "input_ids"
-mask = "attention_mask"
-length = 8
-
+""" + TEXT_INPUTS + """
 [outputs]
 heatmap = "heatmap"
 """,
@@ -318,21 +321,7 @@ family = "grounding-box"
 
 [files]
 graph = "boxes.onnx"
-
-[input]
-name = "image"
-side = 32
-channels = 1
-
-[intensity]
-mode = "min-max"
-
-[text]
-tokenizer = "tokenizer.json"
-ids = "input_ids"
-mask = "attention_mask"
-length = 8
-
+""" + TEXT_INPUTS + """
 [outputs]
 boxes = "boxes"
 scores = "scores"
