@@ -18,6 +18,8 @@ pub struct Grounder {
     pub manifest: Manifest,
     session: Session,
     tokenizer: tokenizers::Tokenizer,
+    /// The manifest's `[text]` table (required on load).
+    text: TextSpec,
 }
 
 /// A phrase as the model gets it.
@@ -130,20 +132,13 @@ impl Grounder {
             manifest,
             session,
             tokenizer,
+            text,
         })
-    }
-
-    fn text(&self) -> &TextSpec {
-        // `load` refused a manifest without one.
-        self.manifest
-            .text
-            .as_ref()
-            .expect("a loaded grounding model has a [text] table")
     }
 
     /// The phrase's tokens as the graph takes them.
     pub fn tokens(&self, phrase: &str) -> Result<Tokens> {
-        let t = self.text();
+        let t = &self.text;
         let enc = self
             .tokenizer
             .encode(phrase, true)
@@ -163,10 +158,10 @@ impl Grounder {
     fn run<'s>(
         session: &'s mut Session,
         m: &Manifest,
+        t: &TextSpec,
         tokens: &Tokens,
         input: &[f32],
     ) -> Result<SessionOutputs<'s>> {
-        let t = m.text.as_ref().expect("checked on load");
         let side = m.input.side;
         let image = TensorRef::from_array_view(([1usize, m.input.channels, side, side], input))
             .map_err(ort_error)?;
@@ -223,7 +218,7 @@ impl Grounder {
         let m = &self.manifest;
         let side = m.input.side;
         let name = m.outputs.heatmap.clone().unwrap_or_default();
-        let outputs = Self::run(&mut self.session, m, &tokens, &input)?;
+        let outputs = Self::run(&mut self.session, m, &self.text, &tokens, &input)?;
         let (shape, data) = outputs[name.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(ort_error)?;
@@ -275,7 +270,7 @@ impl Grounder {
             m.outputs.boxes.clone().unwrap_or_default(),
             m.outputs.scores.clone().unwrap_or_default(),
         );
-        let outputs = Self::run(&mut self.session, m, &tokens, &input)?;
+        let outputs = Self::run(&mut self.session, m, &self.text, &tokens, &input)?;
         let (b_shape, b) = outputs[b_name.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(ort_error)?;

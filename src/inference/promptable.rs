@@ -308,8 +308,12 @@ impl EmbeddingCache {
         key: &str,
         make: impl FnOnce() -> Result<Embedding>,
     ) -> Result<(Arc<Embedding>, bool)> {
-        if let Some(at) = self.entries.iter().position(|(k, _)| k == key) {
-            let entry = self.entries.remove(at).expect("position is in range");
+        if let Some(entry) = self
+            .entries
+            .iter()
+            .position(|(k, _)| k == key)
+            .and_then(|at| self.entries.remove(at))
+        {
             let e = Arc::clone(&entry.1);
             self.entries.push_back(entry);
             return Ok((e, true));

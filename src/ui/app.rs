@@ -1241,8 +1241,8 @@ impl AppState {
                 who: self.user.clone(),
             };
             let volume = std::sync::Arc::clone(&entry.volume);
-            let doc = p.doc.clone();
-            self.models.run(ctx, volume, &doc, request, what.clone())?;
+            let doc = super::models::job_document(&p.doc, image);
+            self.models.run(ctx, volume, doc, request, what.clone())?;
             self.model_phrase = phrase.filter(|_| bbox.is_some());
             self.message = Some(format!("{what}…"));
             Ok(())

@@ -222,13 +222,13 @@ impl ModelJobs {
         self.tx.as_ref().ok_or_else(|| "no model thread".to_owned())
     }
 
-    /// Starts `request` on `volume` (a copy of the document's rows it needs goes along).
+    /// Starts `request` on `volume`; `doc` is [`job_document`]'s copy of what the run needs.
     #[cfg(feature = "inference")]
     pub fn run(
         &mut self,
         ctx: &egui::Context,
         volume: Arc<Volume>,
-        doc: &Document,
+        doc: Document,
         request: Request,
         what: String,
     ) -> Result<(), String> {
@@ -242,17 +242,6 @@ impl ModelJobs {
         if let Some(Err(e)) = &self.status {
             return Err(e.clone());
         }
-        // The run needs the image, the labels and the image's phrases, not the regions and masks.
-        let mut copy = Document {
-            labels: doc.labels.clone(),
-            ..Document::default()
-        };
-        if let Some(i) = doc.images.get(&request.image) {
-            copy.images.insert(i.id, i.clone());
-        }
-        for (id, p) in doc.phrases.iter().filter(|(_, p)| p.image == request.image) {
-            copy.phrases.insert(*id, p.clone());
-        }
         self.cancel.store(false, Ordering::Relaxed);
         self.done.store(0, Ordering::Relaxed);
         self.total.store(0, Ordering::Relaxed);
@@ -260,7 +249,7 @@ impl ModelJobs {
             .send(Ask::Run {
                 manifest,
                 volume,
-                doc: Box::new(copy),
+                doc: Box::new(doc),
                 request,
                 what: what.clone(),
             })
@@ -314,6 +303,23 @@ impl ModelJobs {
             let _ = tx.send(Ask::Load { manifest });
         }
     }
+}
+
+/// What a model run on `image` needs of the document — the image, the labels and the image's
+/// phrases, not the regions and masks — copied for the model thread.
+#[cfg(feature = "inference")]
+pub fn job_document(doc: &Document, image: ImageId) -> Document {
+    let mut copy = Document {
+        labels: doc.labels.clone(),
+        ..Document::default()
+    };
+    if let Some(i) = doc.images.get(&image) {
+        copy.images.insert(i.id, i.clone());
+    }
+    for (id, p) in doc.phrases.iter().filter(|(_, p)| p.image == image) {
+        copy.phrases.insert(*id, p.clone());
+    }
+    copy
 }
 
 /// The model thread: one model kept loaded (reloaded when another manifest is asked for); runs
