@@ -910,3 +910,81 @@ fn the_model_box_proposes_a_mask_and_model_jobs_run_in_the_background() {
     );
     assert_eq!(app(&h).document().unwrap().regions.len(), 1);
 }
+
+#[test]
+fn the_start_screen_lists_recent_projects_and_settings_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = project_with_ct(dir.path()) else {
+        return;
+    };
+    // What a previous session left in the config folder: a recent project, a light theme and a
+    // CT preset of the user's own.
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("recent-projects.txt"),
+        format!("{}\n/gone/missing.voxmark\n", project.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("settings.toml"),
+        "theme = \"light\"\n\n[[window_presets]]\nname = \"CT liver\"\nmodality = \"CT\"\ncenter = 60\nwidth = 160\n",
+    )
+    .unwrap();
+    let mut h = harness(Vec::new(), false);
+    h.step();
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .use_config_dir(&ctx, config.clone());
+    h.step();
+    assert!(!app(&h).is_dark());
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    // The start screen: demo, quick start, and only the recent project that still exists.
+    h.get_by_label("Open the demo project");
+    h.get_by_label("Quick start");
+    assert!(h.query_by_label("missing.voxmark").is_none());
+
+    // Settings: dark theme, one more preset for every modality; saved to the config folder.
+    h.get_by_label("Settings").click();
+    // A click, the command, then the window's sizing pass (drawn invisible).
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("Dark").click();
+    h.step();
+    h.get_by_label("Add preset").click();
+    // The window grows by a row and is centred again over the next frames.
+    h.run();
+    h.get_by_label("Save").click();
+
+    h.step();
+    h.step();
+    assert!(app(&h).is_dark());
+    let saved = std::fs::read_to_string(config.join("settings.toml")).unwrap();
+    let prefs = voxmark::ui::prefs::Preferences::parse(&saved).unwrap();
+    assert_eq!(prefs.theme, voxmark::ui::prefs::ThemeChoice::Dark);
+    let names: Vec<&str> = prefs
+        .window_presets
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["CT liver", "preset 2"]);
+    assert_eq!(prefs.window_presets[1].modality, None);
+
+    // The recent project opens from the start screen with the user's presets after the file's.
+    h.get_by_label("ct.voxmark").click();
+    step_until(&mut h, "the recent project", |a| {
+        !a.is_loading() && a.slice().is_some()
+    });
+    let names = app(&h).window_preset_names();
+    let liver = names.iter().position(|n| n == "CT liver").unwrap();
+    let any = names.iter().position(|n| n == "preset 2").unwrap();
+    let auto = names.iter().position(|n| n.starts_with("auto")).unwrap();
+    assert!(liver < any && any < auto, "{names:?}");
+    assert!(!names.iter().any(|n| n == "CT lung"), "{names:?}");
+    // Opening it put it first in the recent list, still in the same folder.
+    let recent = std::fs::read_to_string(config.join("recent-projects.txt")).unwrap();
+    assert_eq!(recent.lines().next(), Some(project.to_str().unwrap()));
+}

@@ -7,6 +7,7 @@
 use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use super::mpr::{self, Layout, Pane};
 use super::overlay::{self, MaskLayer};
+use super::prefs::{Preferences, ThemeChoice};
 use super::project::{self, OpenProject, RecordState};
 use super::slice::{self, SliceValues, SliceView, Window};
 use super::theme;
@@ -205,8 +206,12 @@ pub enum Command {
     SetMode3d(Mode3d),
     /// The 3D view from the front, fitted, again.
     ResetOrbit,
-    /// Dark (true) or light theme.
-    SetDark(bool),
+    /// Dark, light or the system's theme (saved).
+    SetTheme(ThemeChoice),
+    /// Use and save these settings (the settings window).
+    SetPreferences(Box<Preferences>),
+    /// Open the settings window.
+    ShowSettings,
     /// Open the built-in demo project (made on first use).
     OpenDemo,
 }
@@ -344,6 +349,12 @@ pub struct AppState {
     user: crate::core::Author,
     /// Recently opened projects, newest first; `None` when not kept (tests).
     recent: Option<Vec<PathBuf>>,
+    /// The folder settings and recent projects are kept in; `None`: not kept (tests).
+    config: Option<PathBuf>,
+    /// Theme, window presets, model folder (`settings.toml` in `config`).
+    prefs: Preferences,
+    /// The settings window, while open.
+    settings_draft: Option<super::welcome::Draft>,
     show_help: bool,
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
@@ -410,7 +421,10 @@ impl AppState {
             },
         );
         let mut app = Self::with_context(&cc.egui_ctx, graphics, paths);
-        app.recent = Some(super::recent::load());
+        match super::paths::config_dir() {
+            Some(dir) => app.use_config_dir(&cc.egui_ctx, dir),
+            None => app.recent = Some(Vec::new()),
+        }
         // The 3D view renders on eframe's device: one GPU context, textures uploaded once.
         app.view3d = View3d::new(
             cc.wgpu_render_state
@@ -447,6 +461,9 @@ impl AppState {
             message: None,
             user: crate::core::Author::Human(project::user_name()),
             recent: None,
+            config: None,
+            prefs: Preferences::default(),
+            settings_draft: None,
             show_help: false,
             graphics,
             wheel_steps: 0.0,
@@ -478,6 +495,63 @@ impl AppState {
             app.start_load(ctx, paths);
         }
         app
+    }
+
+    /// Keeps settings and recent projects in `dir` (the platform's config folder; tests use their
+    /// own), reading what is there now.
+    pub fn use_config_dir(&mut self, ctx: &egui::Context, dir: PathBuf) {
+        self.recent = Some(super::recent::load(&dir));
+        let prefs = match super::prefs::load_from(&super::prefs::file(&dir)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(e);
+                Preferences::default()
+            }
+        };
+        self.config = Some(dir);
+        self.set_preferences(ctx, prefs);
+    }
+
+    /// The names of the selected image's window presets, in the order L cycles through them.
+    pub fn window_preset_names(&self) -> Vec<String> {
+        self.current()
+            .map(|(e, _)| e.presets.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the dark theme is in use.
+    pub fn is_dark(&self) -> bool {
+        self.dark
+    }
+
+    /// The settings in use.
+    pub fn preferences(&self) -> &Preferences {
+        &self.prefs
+    }
+
+    /// Uses `prefs`: theme, window presets of the open images (the chosen preset kept when it is
+    /// still offered), model folder. Saving is the caller's.
+    fn set_preferences(&mut self, ctx: &egui::Context, prefs: Preferences) {
+        self.prefs = prefs;
+        self.dark = self.prefs.theme.is_dark(ctx.system_theme());
+        theme::apply(ctx, self.dark);
+        for (entry, display) in self.images.iter_mut().zip(&mut self.displays) {
+            entry.refresh_presets(&self.prefs);
+            display.preset = display
+                .preset
+                .and_then(|_| entry.presets.iter().position(|(_, w)| *w == display.window));
+        }
+    }
+
+    /// Writes the settings to the config folder (when kept); a failure goes to the status bar.
+    fn save_preferences(&mut self) {
+        if let Some(dir) = &self.config {
+            let file = super::prefs::file(dir);
+            self.message = Some(match super::prefs::save_to(&self.prefs, &file) {
+                Ok(()) => format!("settings saved in {}", file.display()),
+                Err(e) => format!("settings not saved: {e}"),
+            });
+        }
     }
 
     /// Makes the demo project in `dir` instead of the user's data folder.
@@ -709,7 +783,8 @@ impl AppState {
     }
 
     /// Adds a decoded image with its display settings; returns its index.
-    fn push_image(&mut self, entry: ImageEntry) -> usize {
+    fn push_image(&mut self, mut entry: ImageEntry) -> usize {
+        entry.refresh_presets(&self.prefs);
         let [nx, ny, nz] = entry.volume.size();
         self.next_uid += 1;
         self.displays.push(Display {
@@ -879,9 +954,9 @@ impl AppState {
                     )),
                 }
                 self.active_label = project.doc.labels.keys().next().copied();
-                if let Some(list) = &mut self.recent {
+                if let (Some(list), Some(dir)) = (&mut self.recent, &self.config) {
                     *list = super::recent::with_first(list, &project.path);
-                    if let Err(e) = super::recent::save(list) {
+                    if let Err(e) = super::recent::save(dir, list) {
                         self.message = Some(format!("recent projects not kept: {e}"));
                     }
                 }
@@ -1021,9 +1096,18 @@ impl AppState {
                     Err(e) => self.errors.push(e),
                 }
             }
-            Command::SetDark(dark) => {
-                self.dark = dark;
-                theme::apply(ctx, dark);
+            Command::SetTheme(choice) => {
+                let mut prefs = self.prefs.clone();
+                prefs.theme = choice;
+                self.set_preferences(ctx, prefs);
+                self.save_preferences();
+            }
+            Command::SetPreferences(prefs) => {
+                self.set_preferences(ctx, *prefs);
+                self.save_preferences();
+            }
+            Command::ShowSettings => {
+                self.settings_draft = Some(super::welcome::Draft::new(&self.prefs));
             }
             Command::SetActiveLabel(l) => self.active_label = Some(l),
             Command::SelectPhrase(ph) => self.active_phrase = ph,
@@ -2370,23 +2454,12 @@ impl AppState {
                     "a new, empty project file".to_owned()
                 };
                 if ui.button("New project…").on_hover_text(new_hint).clicked()
-                    && let Some(path) = rfd::FileDialog::new()
-                        .add_filter("Voxmark project", &["voxmark"])
-                        .set_file_name("annotations.voxmark")
-                        .save_file()
+                    && let Some(path) = super::welcome::pick_new_project()
                 {
                     self.commands.push(Command::NewProject(path));
                 }
                 if ui.button("Open…").clicked()
-                    && let Some(paths) = rfd::FileDialog::new()
-                        .add_filter(
-                            "Projects and images",
-                            &[
-                                "voxmark", "dcm", "nii", "gz", "png", "jpg", "jpeg", "tif", "tiff",
-                            ],
-                        )
-                        .add_filter("All files", &["*"])
-                        .pick_files()
+                    && let Some(paths) = super::welcome::pick_files()
                 {
                     self.commands.push(Command::Load(paths));
                 }
@@ -2418,15 +2491,7 @@ impl AppState {
                 ui.add_enabled_ui(!recent.is_empty(), |ui| {
                     ui.menu_button("Recent projects", |ui| {
                         for path in recent {
-                            let name = path.file_name().map_or_else(
-                                || path.display().to_string(),
-                                |n| n.to_string_lossy().into_owned(),
-                            );
-                            if ui
-                                .button(name)
-                                .on_hover_text(path.display().to_string())
-                                .clicked()
-                            {
+                            if super::welcome::file_button(ui, &path, false) {
                                 self.commands.push(Command::Load(vec![path]));
                             }
                         }
@@ -2437,6 +2502,10 @@ impl AppState {
                     .clicked()
                 {
                     self.commands.push(Command::CloseProject);
+                }
+                ui.separator();
+                if ui.button("Settings…").clicked() {
+                    self.commands.push(Command::ShowSettings);
                 }
                 ui.separator();
                 if ui.button("Quit").clicked() {
@@ -2454,11 +2523,14 @@ impl AppState {
                     }
                 }
                 ui.separator();
-                if ui.selectable_label(self.dark, "Dark theme").clicked() {
-                    self.commands.push(Command::SetDark(true));
-                }
-                if ui.selectable_label(!self.dark, "Light theme").clicked() {
-                    self.commands.push(Command::SetDark(false));
+                for choice in ThemeChoice::ALL {
+                    let label = format!("{} theme", choice.name());
+                    if ui
+                        .selectable_label(self.prefs.theme == choice, label)
+                        .clicked()
+                    {
+                        self.commands.push(Command::SetTheme(choice));
+                    }
                 }
                 ui.separator();
                 ui.checkbox(&mut self.show_histogram, "Histogram");
@@ -2598,11 +2670,29 @@ impl AppState {
                     .button("Model…")
                     .on_hover_text("choose a model manifest (.toml beside its .onnx files)")
                     .clicked()
-                    && let Some(path) = rfd::FileDialog::new()
-                        .add_filter("Model manifest", &["toml"])
-                        .pick_file()
                 {
-                    self.commands.push(Command::ChooseModel(path));
+                    let mut dialog = rfd::FileDialog::new().add_filter("Model manifest", &["toml"]);
+                    if let Some(dir) = &self.prefs.model_folder {
+                        dialog = dialog.set_directory(dir);
+                    }
+                    if let Some(path) = dialog.pick_file() {
+                        self.commands.push(Command::ChooseModel(path));
+                    }
+                }
+                if self.prefs.model_folder.is_some() {
+                    ui.menu_button("Folder", |ui| {
+                        let found = self.prefs.model_manifests();
+                        if found.is_empty() {
+                            ui.weak("no manifests in the model folder (File, Settings…)");
+                        }
+                        for path in found {
+                            if super::welcome::file_button(ui, &path, true) {
+                                self.commands.push(Command::ChooseModel(path));
+                            }
+                        }
+                    })
+                    .response
+                    .on_hover_text("the model folder's manifests");
                 }
                 let runs_whole = matches!(&models.status, Some(Ok(s)) if !s.contains("promptable"));
                 if runs_whole
@@ -2754,25 +2844,15 @@ impl AppState {
                 .request_repaint_after(std::time::Duration::from_millis(100));
         } else if self.jobs.is_empty() && self.images.is_empty() && self.errors.is_empty() {
             // The start screen.
-            let centre = area.center();
-            let mut child = ui.new_child(
-                egui::UiBuilder::new()
-                    .max_rect(Rect::from_center_size(centre, Vec2::new(360.0, 140.0)))
-                    .layout(egui::Layout::top_down(egui::Align::Center)),
-            );
-            child.label(RichText::new("Voxmark").size(26.0).color(theme::MUTED));
-            child.add_space(8.0);
-            if child
-                .button("Open the demo project")
-                .on_hover_text(
-                    "a chest radiograph, a head CT slice and the MNI152 brain MR template (public data)",
-                )
-                .clicked()
-            {
-                self.commands.push(Command::OpenDemo);
+            let recent = self.recent.as_deref().unwrap_or_default();
+            if let Some(action) = super::welcome::start_screen(ui, area, recent) {
+                self.commands.push(match action {
+                    super::welcome::Action::OpenDemo => Command::OpenDemo,
+                    super::welcome::Action::Open(paths) => Command::Load(paths),
+                    super::welcome::Action::NewProject(path) => Command::NewProject(path),
+                    super::welcome::Action::Settings => Command::ShowSettings,
+                });
             }
-            child.add_space(6.0);
-            child.weak("or drop files, folders or a .voxmark project here (File, Open…)");
         } else if self.jobs.is_empty()
             && self.images.is_empty()
             && let Some(e) = self.errors.last()
@@ -3344,7 +3424,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ),
     (
         "L",
-        "next window preset: the file's, CT lung/mediastinum/bone/brain, auto, full range",
+        "next window preset: the file's, the modality's from Settings (CT lung…), auto, full range",
     ),
     ("R", "reset the window"),
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (Ctrl+Y redoes too)"),
@@ -3976,6 +4056,13 @@ impl AppState {
             p.poll_writer();
         }
         self.handle_input(&ctx);
+        if self.prefs.theme == ThemeChoice::System {
+            let dark = self.prefs.theme.is_dark(ctx.system_theme());
+            if dark != self.dark {
+                self.dark = dark;
+                theme::apply(&ctx, dark);
+            }
+        }
         // Rebuilt by the right panel each frame; the hovered phrase is last frame's until then.
         self.highlight.clear();
 
@@ -4017,6 +4104,17 @@ impl AppState {
             .frame(egui::Frame::NONE.fill(theme::VIEWPORT))
             .show(ui, |ui| self.viewport(ui));
         self.help(&ctx);
+        if let Some(draft) = &mut self.settings_draft {
+            let file = self.config.as_deref().map(super::prefs::file);
+            match super::welcome::settings_window(&ctx, draft, file.as_deref()) {
+                super::welcome::SettingsOutcome::Open => {}
+                super::welcome::SettingsOutcome::Cancelled => self.settings_draft = None,
+                super::welcome::SettingsOutcome::Save(prefs) => {
+                    self.settings_draft = None;
+                    self.commands.push(Command::SetPreferences(prefs));
+                }
+            }
+        }
 
         let commands = std::mem::take(&mut self.commands);
         if !commands.is_empty() {

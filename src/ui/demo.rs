@@ -19,13 +19,9 @@ const FILES: [(&str, &[u8]); 3] = [
     ),
 ];
 
-/// `$XDG_DATA_HOME/voxmark/demo`, else `~/.local/share/voxmark/demo`.
+/// `demo` in the data folder ([`super::paths::data_dir`]).
 pub fn folder() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))?;
-    Some(data.join("voxmark").join("demo"))
+    super::paths::data_dir().map(|d| d.join("demo"))
 }
 
 /// What to open: the demo project when it exists, else the image files (written now) and the path

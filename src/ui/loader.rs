@@ -26,7 +26,8 @@ pub struct ImageEntry {
     pub project_image: Option<ImageId>,
     /// Modality values in 256 bins over [min, max] (at most about 4 M values sampled).
     pub histogram: Histogram,
-    /// Window presets, cycled by L: the file's, CT's usual ones, auto from the histogram, full range.
+    /// Window presets, cycled by L: the file's, the user's for the modality (CT's usual ones by
+    /// default), auto from the histogram, full range.
     pub presets: Vec<(String, Window)>,
 }
 
@@ -61,7 +62,8 @@ impl ImageEntry {
         let v = &volume;
         let stride = v.voxels().len().div_ceil(1 << 22).max(1);
         let histogram = Histogram::of_voxels(v.voxels(), v.rescale(), &stats, 256, stride);
-        let presets = slice::window_presets(v, &histogram);
+        // The viewer recomputes these with the user's presets when it takes the image (`refresh_presets`).
+        let presets = slice::window_presets(v, &histogram, &Default::default());
         let mut default_window = slice::initial_window(v, stats.min, stats.max);
         // MR has no standard windows and outliers darken the full range: start from "auto".
         if v.meta.windows.is_empty()
@@ -79,6 +81,13 @@ impl ImageEntry {
             histogram,
             presets,
         }
+    }
+}
+
+impl ImageEntry {
+    /// Recomputes [`Self::presets`] with the user's window presets.
+    pub fn refresh_presets(&mut self, prefs: &super::prefs::Preferences) {
+        self.presets = slice::window_presets(&self.volume, &self.histogram, prefs);
     }
 }
 

@@ -1,23 +1,19 @@
-//! Recently opened projects, newest first, in `$XDG_CONFIG_HOME/voxmark/recent-projects.txt`
-//! (else `~/.config/voxmark/…`): one path per line, at most [`KEEP`].
+//! Recently opened projects, newest first, in `recent-projects.txt` in the config folder
+//! ([`super::paths::config_dir`]): one path per line, at most [`KEEP`].
 
 use std::path::{Path, PathBuf};
 
 /// How many projects are remembered.
 pub const KEEP: usize = 10;
 
-fn file() -> Option<PathBuf> {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(config.join("voxmark").join("recent-projects.txt"))
+/// The list's file in the config folder `config`.
+pub fn file(config: &Path) -> PathBuf {
+    config.join("recent-projects.txt")
 }
 
-/// The remembered projects that still exist, newest first.
-pub fn load() -> Vec<PathBuf> {
-    file()
-        .and_then(|f| std::fs::read_to_string(f).ok())
+/// The remembered projects (in the config folder `config`) that still exist, newest first.
+pub fn load(config: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(file(config))
         .map(|text| parse(&text))
         .unwrap_or_default()
 }
@@ -40,12 +36,11 @@ pub fn with_first(list: &[PathBuf], path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Writes the list; a failure only costs the list, so it is returned for the status bar.
-pub fn save(list: &[PathBuf]) -> Result<(), String> {
-    let f = file().ok_or("no HOME or XDG_CONFIG_HOME to keep recent projects in")?;
-    if let Some(dir) = f.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{e}: {}", dir.display()))?;
-    }
+/// Writes the list into the config folder `config`; a failure only costs the list, so it is returned
+/// for the status bar.
+pub fn save(config: &Path, list: &[PathBuf]) -> Result<(), String> {
+    std::fs::create_dir_all(config).map_err(|e| format!("{e}: {}", config.display()))?;
+    let f = file(config);
     let text: String = list.iter().map(|p| format!("{}\n", p.display())).collect();
     std::fs::write(&f, text).map_err(|e| format!("{e}: {}", f.display()))
 }

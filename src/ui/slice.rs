@@ -28,10 +28,14 @@ pub fn initial_window(volume: &Volume, min: f64, max: f64) -> Window {
     Window::from_range(min, max)
 }
 
-/// The window presets offered for `volume` (L cycles through them): the file's own, then for CT the
-/// usual lung, mediastinum, bone and brain windows, then "Auto" from the histogram (0.5 to 99.5 %,
+/// The window presets offered for `volume` (L cycles through them): the file's own, then the user's
+/// for its modality (by default CT's usual lung, mediastinum, bone and brain windows), then "Auto" from the histogram (0.5 to 99.5 %,
 /// as ITK-SNAP's auto contrast clips outliers), then the full range.
-pub fn window_presets(volume: &Volume, histogram: &Histogram) -> Vec<(String, Window)> {
+pub fn window_presets(
+    volume: &Volume,
+    histogram: &Histogram,
+    prefs: &super::prefs::Preferences,
+) -> Vec<(String, Window)> {
     let mut out: Vec<(String, Window)> = volume
         .meta
         .windows
@@ -46,15 +50,8 @@ pub fn window_presets(volume: &Volume, histogram: &Histogram) -> Vec<(String, Wi
             (name, Window::new(p.center, p.width))
         })
         .collect();
-    if volume.meta.modality.as_deref() == Some("CT") {
-        for (name, c, w) in [
-            ("CT lung", -600.0, 1500.0),
-            ("CT mediastinum", 50.0, 350.0),
-            ("CT bone", 400.0, 1800.0),
-            ("CT brain", 40.0, 80.0),
-        ] {
-            out.push((name.to_owned(), Window::new(c, w)));
-        }
+    for p in prefs.presets_for(volume.meta.modality.as_deref()) {
+        out.push((p.name.clone(), Window::new(p.center, p.width)));
     }
     let (lo, hi) = (histogram.quantile(0.005), histogram.quantile(0.995));
     if lo.is_finite() && hi.is_finite() && hi > lo {
@@ -377,7 +374,10 @@ mod tests {
         v.meta.modality = Some("CT".into());
         let stats = v.stats();
         let h = Histogram::of_voxels(v.voxels(), v.rescale(), &stats, 256, 1);
-        let names: Vec<String> = window_presets(&v, &h).into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = window_presets(&v, &h, &Default::default())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(
             names,
             [
@@ -389,7 +389,7 @@ mod tests {
                 "full range"
             ]
         );
-        let auto = window_presets(&v, &h)[4].1;
+        let auto = window_presets(&v, &h, &Default::default())[4].1;
         // 0.5 % and 99.5 % of a uniform ramp over −1024 … 1973.
         assert!((auto.center - 474.5).abs() < 15.0, "{auto:?}");
         assert!((auto.width - 0.99 * 2997.0).abs() < 30.0, "{auto:?}");
