@@ -862,3 +862,256 @@ fn ms_cxr_coco_style_json_imports_label_text() {
         "{text}"
     );
 }
+
+/// `voxmark export PROJECT --format FORMAT --image 1 --out OUT [extra]`.
+fn export_one(project: &Path, format: &str, out: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec![
+        os("export"),
+        project.into(),
+        os("--format"),
+        os(format),
+        os("--image"),
+        os("1"),
+        os("--out"),
+        out.into(),
+    ];
+    args.extend(extra.iter().map(|a| os(a)));
+    common::voxmark(args)
+}
+
+#[test]
+fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("seg.voxmark");
+    let ct = data.join("dicom/series/ct_abdomen_20sl_j2kr");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    assert_eq!(
+        common::voxmark([os("add"), project.clone().into(), ct.clone().into()]).code,
+        0
+    );
+    let import = |file: &Path, format: &str, extra: &[&str]| {
+        let mut args = vec![
+            os("import"),
+            project.clone().into(),
+            os("--format"),
+            os(format),
+            file.into(),
+            os("--image"),
+            os("1"),
+        ];
+        args.extend(extra.iter().map(|a| os(a)));
+        let run = common::voxmark(args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    // TotalSegmentator's 31 organs do not overlap: LABELMAP.
+    import(
+        &data.join("nifti/totalseg/example_seg_dicom.nii.gz"),
+        "nifti-labels",
+        &[],
+    );
+    let organs = dir.path().join("organs.nii.gz");
+    assert_eq!(export_one(&project, "nifti-labels", &organs, &[]).code, 0);
+    let labelmap = dir.path().join("labelmap.dcm");
+    let run = export_one(&project, "dicom-seg", &labelmap, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("LABELMAP DICOM SEG: 31 segment(s), 20 frame(s), 20 source instance(s)"),
+        "{}",
+        run.stdout
+    );
+    // This corpus series was anonymised without series and study UIDs: the export says what it made.
+    assert!(
+        run.stderr.contains("no SeriesInstanceUID"),
+        "{}",
+        run.stderr
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_seg.py");
+    let check = |seg: &Path, kind: &str, expected: &[&Path]| {
+        let mut args = vec![
+            script.as_os_str(),
+            seg.as_os_str(),
+            ct.as_os_str(),
+            kind.as_ref(),
+        ];
+        args.extend(expected.iter().map(|p| p.as_os_str()));
+        python_check(&args)
+    };
+    if let Some(v) = check(&labelmap, "LABELMAP", &[&organs]) {
+        assert_eq!(v["segments_equal"], 31, "{v}");
+        assert_eq!(v["references_in_source"], true, "{v}");
+        assert!(v["position_max_error_mm"].as_f64().unwrap() < 1e-3, "{v}");
+    }
+
+    // A lesion over part of the liver's slices overlaps it: BINARY, 32 segments.
+    let size = [512usize, 512, 20];
+    let mut lesion = vec![0u8; size.iter().product()];
+    for k in 8..13 {
+        for j in 200..260 {
+            for i in 120..200 {
+                lesion[i + 512 * (j + 512 * k)] = 1;
+            }
+        }
+    }
+    let rec = voxmark::store::Project::open(&project)
+        .unwrap()
+        .images()
+        .unwrap()[0]
+        .clone();
+    let d = rec.direction;
+    let lesion_map = dir.path().join("lesion.nii.gz");
+    voxmark::io::nifti::write_labels(
+        &lesion_map,
+        size,
+        rec.spacing_mm,
+        rec.origin_lps_mm,
+        [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]],
+        voxmark::io::nifti::LabelValues::U8(&lesion),
+        "lesion",
+    )
+    .unwrap();
+    std::fs::write(
+        format!("{}.labels.json", lesion_map.display()),
+        r#"{"1": {"name": "lesion", "color": [255, 0, 0, 255]}}"#,
+    )
+    .unwrap();
+    import(&lesion_map, "nifti-labels", &[]);
+    let binary = dir.path().join("binary.dcm");
+    let run = export_one(&project, "dicom-seg", &binary, &["--deidentify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("BINARY DICOM SEG: 32 segment(s)"),
+        "{}",
+        run.stdout
+    );
+    if let Some(v) = check(&binary, "BINARY", &[&organs, &lesion_map]) {
+        assert_eq!(v["segments_equal"], 32, "{v}");
+    }
+    let obj = dicom_object::open_file(&binary).unwrap();
+    let text = |tag| {
+        obj.element(tag)
+            .map(|e| e.to_str().unwrap().trim().to_owned())
+            .unwrap_or_default()
+    };
+    use dicom_dictionary_std::tags;
+    assert_eq!(text(tags::PATIENT_IDENTITY_REMOVED), "YES");
+    assert_eq!(text(tags::PATIENT_NAME), "");
+    assert_eq!(text(tags::CONTENT_CREATOR_NAME), "");
+
+    // A heatmap (4×4, values 0..255 in steps of 17) on slice 10: FRACTIONAL, 255 = the map's maximum.
+    let mut png = image::GrayImage::new(4, 4);
+    for y in 0..4u32 {
+        for x in 0..4u32 {
+            png.put_pixel(x, y, image::Luma([((y * 4 + x) * 17) as u8]));
+        }
+    }
+    let heat = dir.path().join("heat.png");
+    png.save(&heat).unwrap();
+    import(
+        &heat,
+        "heatmap",
+        &["--slice", "10", "--pred-author", "model:toy@1"],
+    );
+    let fractional = dir.path().join("heat.dcm");
+    let run = export_one(&project, "dicom-seg-heatmap", &fractional, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("FRACTIONAL DICOM SEG: 1 segment(s), 1 frame(s)"),
+        "{}",
+        run.stdout
+    );
+    // What it should hold, computed here: each map pixel covers 128×128 image pixels.
+    let mut want = vec![0f32; size.iter().product()];
+    for j in 0..512 {
+        for i in 0..512 {
+            want[i + 512 * (j + 512 * 10)] = ((j / 128) * 4 + i / 128) as f32 / 15.0;
+        }
+    }
+    let want_map = dir.path().join("heat-fractions.nii.gz");
+    let affine = {
+        let (s, o) = (rec.spacing_mm, rec.origin_lps_mm);
+        // RAS = diag(-1, -1, 1) · LPS.
+        let mut a = [[0f64; 4]; 4];
+        for r in 0..3 {
+            let sign = if r < 2 { -1.0 } else { 1.0 };
+            for c in 0..3 {
+                a[r][c] = sign * d[3 * r + c] * s[c];
+            }
+            a[r][3] = sign * o[r];
+        }
+        a[3][3] = 1.0;
+        a
+    };
+    write_f32_nifti(&want_map, size, affine, &want);
+    if let Some(v) = check(&fractional, "FRACTIONAL", &[&want_map]) {
+        assert_eq!(v["segments_equal"], 1, "{v}");
+    }
+    // Non-DICOM images and empty images are refused by name.
+    let run = export_one(
+        &project,
+        "dicom-seg",
+        &dir.path().join("x.dcm"),
+        &["--image", "2"],
+    );
+    assert_ne!(run.code, 0);
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        os("--deidentify"),
+        os("--out"),
+        dir.path().join("x.csv").into(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--deidentify is for DICOM SEG"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A float32 NIfTI-1 (`.nii.gz`) with this sform, for the Python checks.
+fn write_f32_nifti(path: &Path, size: [usize; 3], affine: [[f64; 4]; 4], values: &[f32]) {
+    use std::io::Write;
+    let mut h = vec![0u8; 352];
+    h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    let dims = [
+        3i16,
+        size[0] as i16,
+        size[1] as i16,
+        size[2] as i16,
+        1,
+        1,
+        1,
+        1,
+    ];
+    for (n, v) in dims.iter().enumerate() {
+        h[40 + 2 * n..42 + 2 * n].copy_from_slice(&v.to_le_bytes());
+    }
+    h[70..72].copy_from_slice(&16i16.to_le_bytes()); // FLOAT32
+    h[72..74].copy_from_slice(&32i16.to_le_bytes());
+    for n in 0..8 {
+        h[76 + 4 * n..80 + 4 * n].copy_from_slice(&1f32.to_le_bytes());
+    }
+    h[108..112].copy_from_slice(&352f32.to_le_bytes());
+    h[254..256].copy_from_slice(&2i16.to_le_bytes()); // sform: aligned
+    for (r, row) in affine.iter().take(3).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let at = 280 + 16 * r + 4 * c;
+            h[at..at + 4].copy_from_slice(&(*v as f32).to_le_bytes());
+        }
+    }
+    h[344..348].copy_from_slice(b"n+1\0");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&h).unwrap();
+    for v in values {
+        gz.write_all(&v.to_le_bytes()).unwrap();
+    }
+    gz.finish().unwrap();
+}

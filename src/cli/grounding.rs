@@ -35,6 +35,12 @@ pub enum Format {
     /// COCO boxes (TBX11K's, import) and COCO with grounding: `images[].caption` = the report,
     /// `annotations[].tokens_positive` = the phrase's character spans (MDETR/GLIP; import and export).
     Coco,
+    /// DICOM SEG of one DICOM image's masks, one segment per label, referencing the source
+    /// instances: LABELMAP when no voxel has two labels, BINARY otherwise (export, `--image`).
+    DicomSeg,
+    /// DICOM SEG FRACTIONAL (probability) of one DICOM image's heatmaps, one segment per heatmap,
+    /// each scaled from its own minimum (0) to maximum (1) (export, `--image`).
+    DicomSegHeatmap,
 }
 
 /// Arguments of `voxmark import`.
@@ -85,6 +91,10 @@ pub struct ExportArgs {
     /// Author whose phrases are the prediction; without it a single report per image is written.
     #[arg(long)]
     pub pred_author: Option<String>,
+    /// DICOM SEG: leave out the patient's name, id, birth date and sex, the accession number and the
+    /// referring physician (UIDs are kept so the SEG still references its images).
+    #[arg(long)]
+    pub deidentify: bool,
 }
 
 /// Arguments of `voxmark eval`.
@@ -212,8 +222,18 @@ pub fn import(args: &ImportArgs) -> i32 {
     if args.format == Format::Heatmap {
         return import_heatmap(args, &pred);
     }
+    if matches!(args.format, Format::DicomSeg | Format::DicomSegHeatmap) {
+        return user_error(
+            "DICOM SEG is an export format here; import masks as nifti-labels or png-mask",
+        );
+    }
     let rows = match args.format {
-        Format::Radfact | Format::NiftiLabels | Format::PngMask | Format::Heatmap => None,
+        Format::Radfact
+        | Format::NiftiLabels
+        | Format::PngMask
+        | Format::Heatmap
+        | Format::DicomSeg
+        | Format::DicomSegHeatmap => None,
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -414,10 +434,19 @@ pub fn export(args: &ExportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
+    if args.deidentify && !matches!(args.format, Format::DicomSeg | Format::DicomSegHeatmap) {
+        return user_error(
+            "--deidentify is for DICOM SEG exports; the other formats hold file names, boxes and the \
+             report text, not DICOM patient attributes",
+        );
+    }
     match args.format {
         Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
         Format::Coco => return export_coco(args, &project, &doc, &truth),
         Format::NiftiLabels | Format::PngMask => return export_nifti_labels(args, &project, &doc),
+        Format::DicomSeg | Format::DicomSegHeatmap => {
+            return export_dicom_seg(args, &project, &doc);
+        }
         Format::Radfact => {}
         other => {
             return user_error(format!(
@@ -1127,11 +1156,7 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
 /// and geometry (value = the region's label id; later regions win where masks overlap), with a
 /// `<out>.labels.json` sidecar giving each value's name and colour.
 fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> i32 {
-    let records = match project.images() {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
-    let rec = match one_image(&args.images, &records) {
+    let rec = match export_image(args, project) {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -1220,6 +1245,166 @@ fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> 
         sidecar.display()
     );
     0
+}
+
+/// The one image an image-level export (`--image ID`) writes.
+fn export_image(args: &ExportArgs, project: &Project) -> Result<ImageRecord, i32> {
+    let records = project.images().map_err(store_error)?;
+    one_image(&args.images, &records)
+}
+
+/// `voxmark export --format dicom-seg|dicom-seg-heatmap`: one DICOM image's masks (one segment per
+/// label) or heatmaps (one segment per heatmap) as a DICOM SEG referencing its source instances.
+fn export_dicom_seg(args: &ExportArgs, project: &Project, doc: &Document) -> i32 {
+    use crate::io::dicom::seg;
+    let rec = match export_image(args, project) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    if !rec.kind.starts_with("dicom") {
+        return user_error(format!(
+            "image {} is {}, not DICOM: a DICOM SEG references DICOM instances (use nifti-labels)",
+            rec.id, rec.kind
+        ));
+    }
+    let n: usize = rec.size.iter().product();
+    let plane = rec.size[0] * rec.size[1];
+    let mut segments = Vec::new();
+    let pixels;
+    let mut labelmap: Vec<u16>;
+    let mut creator = None;
+    if args.format == Format::DicomSegHeatmap {
+        let mut maps = Vec::new();
+        for h in doc.heatmaps.values().filter(|h| h.image == rec.id) {
+            let k = h.slice as usize;
+            if k >= rec.size[2] || h.values.is_empty() {
+                continue;
+            }
+            let (lo, hi) = h
+                .values
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            let mut m = vec![0u8; n];
+            for j in 0..rec.size[1] {
+                for i in 0..rec.size[0] {
+                    let v = h.at_image_pixel(i, j, rec.size[0], rec.size[1]);
+                    m[k * plane + j * rec.size[0] + i] =
+                        (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+                }
+            }
+            let phrase = h.phrase.and_then(|p| doc.phrases.get(&p));
+            segments.push(seg::Segment {
+                label: phrase.map_or_else(|| format!("heatmap {}", h.id), |p| p.text.clone()),
+                color: [255, 128, 0],
+                algorithm: match &h.author {
+                    Author::Model { name, version } => Some(format!("{name}@{version}")),
+                    Author::Human(_) => None,
+                },
+            });
+            maps.push(m);
+        }
+        if maps.is_empty() {
+            return user_error(format!("image {} has no heatmaps", rec.id));
+        }
+        pixels = seg::SegPixels::Fractional(maps);
+    } else {
+        // One segment per label; a voxel claimed by two labels makes the SEG BINARY.
+        let mut by_label: BTreeMap<i64, Vec<&Region>> = BTreeMap::new();
+        for r in doc
+            .regions
+            .values()
+            .filter(|r| r.image == rec.id && r.shape == Shape::Mask && r.status != Status::Rejected)
+        {
+            if let Some(l) = r.label {
+                by_label.entry(l).or_default().push(r);
+            }
+        }
+        creator = by_label.values().flatten().find_map(|r| match &r.author {
+            Author::Human(name) => Some(name.clone()),
+            Author::Model { .. } => None,
+        });
+        labelmap = vec![0u16; n];
+        let mut overlap = false;
+        let mut masks = Vec::new();
+        for (label, regions) in &by_label {
+            let Some(l) = doc.labels.get(label) else {
+                continue;
+            };
+            let number = segments.len() as u16 + 1;
+            let mut m = vec![0u16; n];
+            for r in regions {
+                if let Some(tiles) = doc.masks.get(&r.id) {
+                    tiles.paint_into(&mut m, 1);
+                }
+            }
+            for (v, &b) in labelmap.iter_mut().zip(&m) {
+                if b != 0 {
+                    overlap |= *v != 0;
+                    *v = number;
+                }
+            }
+            let models: Vec<String> = regions
+                .iter()
+                .filter_map(|r| match &r.author {
+                    Author::Model { name, version } => Some(format!("{name}@{version}")),
+                    Author::Human(_) => None,
+                })
+                .collect();
+            segments.push(seg::Segment {
+                label: l.name.clone(),
+                color: [l.color[0], l.color[1], l.color[2]],
+                // A segment is AUTOMATIC only when every region of it came from a model.
+                algorithm: (models.len() == regions.len()).then(|| models[0].clone()),
+            });
+            masks.push(m.into_iter().map(|b| u8::from(b != 0)).collect());
+        }
+        if segments.is_empty() {
+            return user_error(format!("image {} has no mask regions with a label", rec.id));
+        }
+        pixels = if overlap {
+            seg::SegPixels::Binary(masks)
+        } else {
+            drop(masks);
+            seg::SegPixels::Labelmap(&labelmap)
+        };
+    }
+    let description = if args.format == Format::DicomSegHeatmap {
+        "Voxmark heatmaps"
+    } else {
+        "Voxmark segmentation"
+    };
+    let source = seg::SegSource {
+        files: &rec.files,
+        size: rec.size,
+        spacing_mm: rec.spacing_mm,
+        origin_lps_mm: rec.origin_lps_mm,
+        direction: rec.direction,
+    };
+    let options = seg::SegOptions {
+        description,
+        deidentify: args.deidentify,
+        creator: creator.as_deref().filter(|_| !args.deidentify),
+    };
+    match seg::write(&args.out, &source, &segments, &pixels, &options) {
+        Ok(s) => {
+            println!(
+                "wrote a {} DICOM SEG: {} segment(s), {} frame(s), {} source instance(s) referenced: {}",
+                s.kind,
+                s.segments,
+                s.frames,
+                s.referenced,
+                args.out.display()
+            );
+            for note in &s.notes {
+                eprintln!("note: {note}");
+            }
+            0
+        }
+        Err(e) => user_error(e.to_string()),
+    }
 }
 
 /// The label map's values on the image's grid: nearest neighbour through patient space, so a map

@@ -9,6 +9,7 @@ pub mod codecs;
 pub mod decode;
 pub mod header;
 pub mod jpeg12;
+pub mod seg;
 
 use super::{IoError, LoadedImage, NonImageObject, Result, Scan, SourceKind};
 use crate::core::geometry::{Mat3, Vec3, cross, dot, from_columns, norm};
