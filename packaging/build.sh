@@ -50,7 +50,7 @@ mkdir -p "$OUT" "$WORK"
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 
 if [ "$BUILD" = 1 ]; then
-  say "cargo build --profile $PROFILE (the dist profile takes about 20 minutes on 2 cores)"
+  say "cargo build --profile $PROFILE (a clean dist build takes about 8 minutes on 2 cores)"
   start=$SECONDS
   cargo build --profile "$PROFILE" --bin "$NAME"
   say "built in $((SECONDS - start)) s"
