@@ -1326,21 +1326,27 @@ fn export_dicom_seg(args: &ExportArgs, project: &Project, doc: &Document) -> i32
             Author::Human(name) => Some(name.clone()),
             Author::Model { .. } => None,
         });
+        // Pass 1: segment numbers per voxel in one map (and whether two labels meet), painting each
+        // label into one reused buffer; only overlapping labels need a mask each (pass 2).
         labelmap = vec![0u16; n];
+        let mut scratch = vec![0u16; n];
+        let paint = |regions: &[&Region], into: &mut Vec<u16>| {
+            into.fill(0);
+            for r in regions {
+                if let Some(tiles) = doc.masks.get(&r.id) {
+                    tiles.paint_into(into, 1);
+                }
+            }
+        };
         let mut overlap = false;
-        let mut masks = Vec::new();
+        let mut kept = Vec::new();
         for (label, regions) in &by_label {
             let Some(l) = doc.labels.get(label) else {
                 continue;
             };
             let number = segments.len() as u16 + 1;
-            let mut m = vec![0u16; n];
-            for r in regions {
-                if let Some(tiles) = doc.masks.get(&r.id) {
-                    tiles.paint_into(&mut m, 1);
-                }
-            }
-            for (v, &b) in labelmap.iter_mut().zip(&m) {
+            paint(regions, &mut scratch);
+            for (v, &b) in labelmap.iter_mut().zip(&scratch) {
                 if b != 0 {
                     overlap |= *v != 0;
                     *v = number;
@@ -1357,17 +1363,26 @@ fn export_dicom_seg(args: &ExportArgs, project: &Project, doc: &Document) -> i32
                 label: l.name.clone(),
                 color: [l.color[0], l.color[1], l.color[2]],
                 // A segment is AUTOMATIC only when every region of it came from a model.
-                algorithm: (models.len() == regions.len()).then(|| models[0].clone()),
+                algorithm: models
+                    .first()
+                    .filter(|_| models.len() == regions.len())
+                    .cloned(),
             });
-            masks.push(m.into_iter().map(|b| u8::from(b != 0)).collect());
+            kept.push(regions);
         }
         if segments.is_empty() {
             return user_error(format!("image {} has no mask regions with a label", rec.id));
         }
         pixels = if overlap {
+            let masks = kept
+                .iter()
+                .map(|regions| {
+                    paint(regions, &mut scratch);
+                    scratch.iter().map(|&b| u8::from(b != 0)).collect()
+                })
+                .collect();
             seg::SegPixels::Binary(masks)
         } else {
-            drop(masks);
             seg::SegPixels::Labelmap(&labelmap)
         };
     }

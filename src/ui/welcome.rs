@@ -156,6 +156,8 @@ pub fn start_screen(ui: &mut Ui, area: Rect, recent: &[PathBuf]) -> Option<Actio
 pub struct Draft {
     prefs: Preferences,
     error: Option<String>,
+    /// Manifests found in the model folder, counted when the folder was chosen (not every frame).
+    manifests: Option<(PathBuf, usize)>,
 }
 
 impl Draft {
@@ -164,6 +166,7 @@ impl Draft {
         Self {
             prefs: prefs.clone(),
             error: None,
+            manifests: None,
         }
     }
 }
@@ -224,8 +227,11 @@ pub fn settings_window(
                 {
                     prefs.model_folder = None;
                 }
-                let n = prefs.model_manifests().len();
-                if prefs.model_folder.is_some() {
+                if let Some(folder) = &prefs.model_folder {
+                    if draft.manifests.as_ref().is_none_or(|(f, _)| f != folder) {
+                        draft.manifests = Some((folder.clone(), prefs.model_manifests().len()));
+                    }
+                    let n = draft.manifests.as_ref().map_or(0, |(_, n)| *n);
                     ui.weak(format!("{n} manifest{}", if n == 1 { "" } else { "s" }));
                 }
             });
