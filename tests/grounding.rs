@@ -1115,3 +1115,158 @@ fn write_f32_nifti(path: &Path, size: [usize; 3], affine: [[f64; 4]; 4], values:
     }
     gz.finish().unwrap();
 }
+
+#[test]
+fn split_by_patient_keeps_each_patients_images_together() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("s.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    // Two CR DICOM files of one patient (pydicom: both PatientID 16d7f894-55d7-4d95-8957-d18987f0e981),
+    // two MIMIC-CXR subjects with two studies each, and two PNGs that say nothing of their patient.
+    let mut files: Vec<std::path::PathBuf> = [
+        "Fake_MONOHR1.dcm",
+        "siim_acr_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm",
+    ]
+    .iter()
+    .map(|n| data.join("cxr/dicom").join(n))
+    .collect();
+    let png = data.join("cxr/nih_cxr14/00000001_000.png");
+    for (subject, study, name) in [
+        ("p10000032", "s50414267", "a1"),
+        ("p10000032", "s53189527", "a2"),
+        ("p10000764", "s57375967", "b1"),
+        ("p10000764", "s59381317", "b2"),
+    ] {
+        let folder = dir.path().join("files/p10").join(subject).join(study);
+        std::fs::create_dir_all(&folder).unwrap();
+        let f = folder.join(format!("{name}.png"));
+        std::fs::copy(&png, &f).unwrap();
+        files.push(f);
+    }
+    for name in ["c1", "c2"] {
+        let f = dir.path().join(format!("{name}.png"));
+        std::fs::copy(&png, &f).unwrap();
+        files.push(f);
+    }
+    let mut args = vec![os("add"), project.clone().into()];
+    args.extend(files.iter().map(|p| p.clone().into_os_string()));
+    let run = common::voxmark(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // One box per image, found by file stem.
+    let mut csv =
+        String::from("dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n");
+    for f in &files {
+        let stem = f.file_stem().unwrap().to_string_lossy();
+        let side = if f.extension().is_some_and(|e| e == "dcm") {
+            1024
+        } else {
+            512
+        };
+        csv += &format!("{stem},Edema,edema,x,10,20,30,40,{side},{side}\n");
+    }
+    let csv_path = dir.path().join("boxes.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        csv_path.into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("imported 8 boxes"), "{}", run.stdout);
+
+    let out = dir.path().join("split.csv");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        os("--out"),
+        out.clone().into(),
+        os("--split"),
+        os("train=0.6,test=0.4"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("train 3 patient(s)") && run.stdout.contains("test 2 patient(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("2 image(s): DICOM PatientID")
+            && run.stdout.contains("4 image(s): MIMIC-CXR path")
+            && run.stdout.contains("2 image(s): none"),
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains("16d7f894") && !run.stdout.contains("16d7f894"),
+        "no patient id out"
+    );
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(headers.get(10), Some("split"));
+    let split_of: std::collections::BTreeMap<String, String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[10].to_owned())
+        })
+        .collect();
+    assert_eq!(split_of.len(), 8);
+    let same = |a: &str, b: &str| split_of[a] == split_of[b];
+    assert!(same(
+        "Fake_MONOHR1",
+        "siim_acr_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819"
+    ));
+    assert!(same("a1", "a2") && same("b1", "b2"), "{split_of:?}");
+
+    // RadFact: one file per split, the same assignment.
+    let out = dir.path().join("reports.json");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("radfact"),
+        os("--out"),
+        out.into(),
+        os("--split"),
+        os("train=0.6,test=0.4"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let count = |name: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap();
+        v.as_array().unwrap().len()
+    };
+    let in_train = split_of.values().filter(|s| *s == "train").count();
+    assert_eq!(count("reports.train.json"), in_train);
+    assert_eq!(count("reports.test.json"), 8 - in_train);
+    // Mask exports hold one image: --split is refused by name; a bad spec names its part.
+    for (format, extra, says) in [
+        (
+            "nifti-labels",
+            "train=1",
+            "--split is for the dataset exports",
+        ),
+        ("ms-cxr", "train=x", "split part \"train=x\""),
+    ] {
+        let run = common::voxmark([
+            os("export"),
+            project.clone().into(),
+            os("--format"),
+            os(format),
+            os("--out"),
+            dir.path().join("x").into(),
+            os("--image"),
+            os("1"),
+            os("--split"),
+            os(extra),
+        ]);
+        assert_eq!(run.code, 1);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+}

@@ -5,7 +5,7 @@ use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
 use crate::core::{Document, Edit, History, ImageId, MaskTiles};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
-use crate::io::{datasets, ms_cxr};
+use crate::io::{datasets, ms_cxr, split};
 use crate::store::{ImageRecord, Project};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -95,6 +95,15 @@ pub struct ExportArgs {
     /// referring physician (UIDs are kept so the SEG still references its images).
     #[arg(long)]
     pub deidentify: bool,
+    /// Split by patient (never by image or slice): `NAME=FRACTION,…`, default
+    /// `train=0.8,val=0.1,test=0.1`. MS-CXR CSV gets a `split` column; COCO and RadFact write one
+    /// file per split (`out.train.json`, …). The patient is the DICOM PatientID, else the
+    /// StudyInstanceUID, else a MIMIC-CXR `p<subject>` folder, else the image itself.
+    #[arg(long, num_args = 0..=1, default_missing_value = "train=0.8,val=0.1,test=0.1")]
+    pub split: Option<String>,
+    /// Seed of the patient shuffle for `--split`.
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
 }
 
 /// Arguments of `voxmark eval`.
@@ -440,6 +449,14 @@ pub fn export(args: &ExportArgs) -> i32 {
              report text, not DICOM patient attributes",
         );
     }
+    if args.split.is_some()
+        && !matches!(args.format, Format::MsCxr | Format::Coco | Format::Radfact)
+    {
+        return user_error(
+            "--split is for the dataset exports (ms-cxr, coco, radfact); the mask exports hold one \
+             image each",
+        );
+    }
     match args.format {
         Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
         Format::Coco => return export_coco(args, &project, &doc, &truth),
@@ -463,34 +480,133 @@ pub fn export(args: &ExportArgs) -> i32 {
     } else {
         args.images.clone()
     };
-    let mut pairs = Vec::new();
     for image in &images {
-        let Some(info) = doc.images.get(image) else {
+        if !doc.images.contains_key(image) {
             return user_error(format!("no image {image} in {}", args.project.display()));
+        }
+    }
+    let splits = match splits_of(args, &project, &images) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    for (out, images) in split_outputs(&args.out, &images, splits.as_ref()) {
+        let code = write_radfact(&doc, &images, &truth, pred.as_ref(), &out);
+        if code != 0 {
+            return code;
+        }
+    }
+    0
+}
+
+/// One RadFact file of `images`: pairs when there is a prediction author or several images.
+fn write_radfact(
+    doc: &Document,
+    images: &[ImageId],
+    truth: &Author,
+    pred: Option<&Author>,
+    out: &std::path::Path,
+) -> i32 {
+    let mut pairs = Vec::new();
+    for image in images {
+        let Some(info) = doc.images.get(image) else {
+            continue;
         };
-        let target = phrases_by(&doc, *image, &truth)
+        let target = phrases_by(doc, *image, truth)
             .iter()
-            .map(|p| sentence_of(&doc, p, &truth, info.size))
+            .map(|p| sentence_of(doc, p, truth, info.size))
             .collect();
-        let prediction = match &pred {
-            Some(a) => phrases_by(&doc, *image, a)
+        let prediction = match pred {
+            Some(a) => phrases_by(doc, *image, a)
                 .iter()
-                .map(|p| sentence_of(&doc, p, a, info.size))
+                .map(|p| sentence_of(doc, p, a, info.size))
                 .collect(),
             None => vec![],
         };
         pairs.push(Pair { prediction, target });
     }
-    let file = match (&pred, pairs.len()) {
+    let file = match (pred, pairs.len()) {
         (None, 1) => RadFactFile::Report(pairs.remove(0).target),
         _ => RadFactFile::Pairs(pairs),
     };
     let text = serde_json::to_string_pretty(&radfact::to_json(&file)).unwrap_or_default();
-    if let Err(e) = std::fs::write(&args.out, text + "\n") {
-        return user_error(format!("cannot write ({e}): {}", args.out.display()));
+    if let Err(e) = std::fs::write(out, text + "\n") {
+        return user_error(format!("cannot write ({e}): {}", out.display()));
     }
-    println!("wrote {} report(s) to {}", images.len(), args.out.display());
+    println!("wrote {} report(s) to {}", images.len(), out.display());
     0
+}
+
+/// With `--split`: the split of each of `images` (by patient), after printing how many patients and
+/// images each split got and where the patient keys came from. Patient keys are never printed.
+fn splits_of(
+    args: &ExportArgs,
+    project: &Project,
+    images: &[ImageId],
+) -> Result<Option<BTreeMap<ImageId, String>>, i32> {
+    let Some(text) = &args.split else {
+        return Ok(None);
+    };
+    let spec: split::SplitSpec = text.parse().map_err(user_error)?;
+    let records = project.images().map_err(store_error)?;
+    let mut keys: BTreeMap<ImageId, String> = BTreeMap::new();
+    let mut sources: BTreeMap<split::KeySource, usize> = BTreeMap::new();
+    for rec in records.iter().filter(|r| images.contains(&r.id)) {
+        let (key, source) = split::patient_key(&rec.files, rec.id);
+        *sources.entry(source).or_default() += 1;
+        keys.insert(rec.id, key);
+    }
+    let by_patient = spec.assign(keys.values().map(String::as_str), args.split_seed);
+    let of_image: BTreeMap<ImageId, String> = keys
+        .iter()
+        .filter_map(|(id, key)| Some((*id, by_patient.get(key)?.clone())))
+        .collect();
+    let counts: Vec<String> = spec
+        .parts
+        .iter()
+        .map(|(name, _)| {
+            let patients = by_patient.values().filter(|s| *s == name).count();
+            let images = of_image.values().filter(|s| *s == name).count();
+            format!("{name} {patients} patient(s) / {images} image(s)")
+        })
+        .collect();
+    let sources: Vec<String> = sources
+        .iter()
+        .map(|(s, n)| format!("{n} image(s): {}", s.describe()))
+        .collect();
+    println!(
+        "split by patient (seed {}): {}; patient from {}",
+        args.split_seed,
+        counts.join(", "),
+        sources.join(", ")
+    );
+    Ok(Some(of_image))
+}
+
+/// The files to write: `out` with every image, or one `out.<split>.ext` per split (by name), each
+/// with its images in the given order.
+fn split_outputs(
+    out: &std::path::Path,
+    images: &[ImageId],
+    splits: Option<&BTreeMap<ImageId, String>>,
+) -> Vec<(PathBuf, Vec<ImageId>)> {
+    let Some(splits) = splits else {
+        return vec![(out.to_path_buf(), images.to_vec())];
+    };
+    let mut files: Vec<(String, Vec<ImageId>)> = Vec::new();
+    for image in images {
+        let Some(name) = splits.get(image) else {
+            continue;
+        };
+        match files.iter_mut().find(|(n, _)| n == name) {
+            Some((_, list)) => list.push(*image),
+            None => files.push((name.clone(), vec![*image])),
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files
+        .into_iter()
+        .map(|(name, list)| (split::split_path(out, &name), list))
+        .collect()
 }
 
 /// Boxes of `author` among regions, as metric boxes on slice 0 of a 2D image, with confidences.
@@ -882,11 +998,21 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
+    let chosen: Vec<ImageId> = records
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| args.images.is_empty() || args.images.contains(id))
+        .collect();
+    let splits = match splits_of(args, project, &chosen) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let mut rows = Vec::new();
     for rec in &records {
-        if !args.images.is_empty() && !args.images.contains(&rec.id) {
+        if !chosen.contains(&rec.id) {
             continue;
         }
+        let split = splits.as_ref().and_then(|s| s.get(&rec.id).cloned());
         let dicom_id = rec
             .files
             .first()
@@ -917,7 +1043,7 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
                         h,
                         image_width: rec.size[0],
                         image_height: rec.size[1],
-                        split: None,
+                        split: split.clone(),
                     });
                 }
             }
@@ -939,12 +1065,45 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
+    let chosen: Vec<ImageId> = records
+        .iter()
+        .filter(|r| args.images.is_empty() || args.images.contains(&r.id))
+        .filter(|r| doc.images.get(&r.id).is_some_and(|i| i.report.is_some()))
+        .map(|r| r.id)
+        .collect();
+    let splits = match splits_of(args, project, &chosen) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    // One category table for every split, so that ids mean the same in each file.
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut images, mut annotations, mut skipped) = (Vec::new(), Vec::new(), 0usize);
-    for rec in &records {
-        if !args.images.is_empty() && !args.images.contains(&rec.id) {
-            continue;
+    for p in doc.phrases.values() {
+        if chosen.contains(&p.image) && &p.author == author && p.span.is_some() {
+            let name = p.category.clone().unwrap_or_else(|| "finding".into());
+            let n = categories.len() + 1;
+            categories.entry(name).or_insert(n);
         }
+    }
+    for (out, ids) in split_outputs(&args.out, &chosen, splits.as_ref()) {
+        let subset: Vec<&ImageRecord> = records.iter().filter(|r| ids.contains(&r.id)).collect();
+        let code = write_coco(doc, &subset, author, &categories, &out);
+        if code != 0 {
+            return code;
+        }
+    }
+    0
+}
+
+/// One COCO-with-grounding file of `records` (images with a report).
+fn write_coco(
+    doc: &Document,
+    records: &[&ImageRecord],
+    author: &Author,
+    categories: &BTreeMap<String, usize>,
+    out_path: &std::path::Path,
+) -> i32 {
+    let (mut images, mut annotations, mut skipped) = (Vec::new(), Vec::new(), 0usize);
+    for rec in records {
         let Some(caption) = doc.images.get(&rec.id).and_then(|i| i.report.clone()) else {
             continue;
         };
@@ -966,8 +1125,7 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
                 continue;
             };
             let name = p.category.clone().unwrap_or_else(|| "finding".into());
-            let n = categories.len() + 1;
-            let category = *categories.entry(name).or_insert(n);
+            let category = categories.get(&name).copied().unwrap_or(0);
             for r in boxes {
                 if let Shape::Box2d { min, max, .. } = r.shape {
                     // Micro-pixel rounding keeps exports stable across round trips (±0.5 pixel
@@ -990,16 +1148,16 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         "categories": categories.iter().map(|(name, id)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
     });
     if let Err(e) = std::fs::write(
-        &args.out,
+        out_path,
         serde_json::to_string_pretty(&out).unwrap_or_default() + "\n",
     ) {
-        return user_error(format!("cannot write ({e}): {}", args.out.display()));
+        return user_error(format!("cannot write ({e}): {}", out_path.display()));
     }
     println!(
         "wrote {} image(s) and {} box annotation(s) to {}; {skipped} box(es) of phrases without a report span left out",
         images.len(),
         annotations.len(),
-        args.out.display()
+        out_path.display()
     );
     0
 }

@@ -8,6 +8,7 @@ pub mod image2d;
 pub mod ms_cxr;
 pub mod nifti;
 pub mod radfact;
+pub mod split;
 
 use crate::core::Volume;
 use std::path::{Path, PathBuf};

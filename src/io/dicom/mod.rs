@@ -66,6 +66,27 @@ fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
     })
 }
 
+/// The patient of a DICOM file, for splitting datasets by patient: its PatientID, else its
+/// StudyInstanceUID; `None` when the file cannot be read or has neither.
+pub fn patient_of(path: &Path) -> Option<(String, super::split::KeySource)> {
+    let obj = open(path, true).ok()?;
+    let text = |tag| {
+        obj.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| {
+                s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_owned()
+            })
+            .filter(|s| !s.is_empty())
+    };
+    if let Some(id) = text(tags::PATIENT_ID) {
+        return Some((format!("patient:{id}"), super::split::KeySource::PatientId));
+    }
+    text(tags::STUDY_INSTANCE_UID)
+        .map(|uid| (format!("study:{uid}"), super::split::KeySource::Study))
+}
+
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const EXPLICIT_VR_BE: &str = "1.2.840.10008.1.2.2";
