@@ -3,7 +3,7 @@
 
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
-use crate::core::{Document, Edit, History, ImageId, MaskTiles};
+use crate::core::{Document, Edit, History, ImageId, MaskTiles, grounding_eval};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
 use crate::io::{datasets, ms_cxr, split};
 use crate::store::{ImageRecord, Project};
@@ -609,27 +609,9 @@ fn split_outputs(
         .collect()
 }
 
-/// Boxes of `author` among regions, as metric boxes on slice 0 of a 2D image, with confidences.
-fn boxes_of<'a>(
-    doc: &'a Document,
-    regions: impl Iterator<Item = i64> + 'a,
-    author: &'a Author,
-) -> impl Iterator<Item = ([f64; 4], f64)> + 'a {
-    regions
-        .filter_map(|r| doc.regions.get(&r))
-        .filter(move |r| &r.author == author && r.status != Status::Rejected)
-        .filter_map(|r| match r.shape {
-            Shape::Box2d { min, max, .. } => Some((
-                [min[0], min[1], max[0], max[1]],
-                r.confidence.unwrap_or(1.0),
-            )),
-            _ => None,
-        })
-}
-
-/// `voxmark eval`: per phrase with reference regions, the union of the reference boxes against the
-/// union of the predicted boxes linked to the same phrase; per image, all reference boxes against all
-/// predicted boxes (for grounded reports, whose sentences differ).
+/// `voxmark eval`: per phrase with reference regions, the union of the reference regions against the
+/// union of the predicted regions linked to the same phrase; per image, all reference regions against
+/// all predicted regions (for grounded reports, whose sentences differ). See [`grounding_eval`].
 pub fn eval(args: &EvalArgs) -> i32 {
     let (truth, pred) = match (parse_author(&args.truth), parse_author(&args.pred)) {
         (Ok(t), Ok(p)) => (t, p),
@@ -645,72 +627,32 @@ pub fn eval(args: &EvalArgs) -> i32 {
     };
     // Phrase level applies when the prediction grounds the reference's phrases (MS-CXR style review);
     // grounded reports bring their own sentences, and only the image level compares them.
-    let truth_phrases: std::collections::BTreeSet<i64> = doc
-        .links
-        .iter()
-        .filter(|(_, r)| doc.regions.get(r).is_some_and(|r| r.author == truth))
-        .map(|(p, _)| *p)
-        .collect();
-    let shared = doc.links.iter().any(|(p, r)| {
-        truth_phrases.contains(p) && doc.regions.get(r).is_some_and(|r| r.author == pred)
-    });
+    let scores = grounding_eval::score(&doc, &truth, &pred, None);
+    let shared = scores.shared;
     let mut phrase_rows = Vec::new();
     let mut per_category: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut phrase_ious = Vec::new();
     let mut pointing = (0usize, 0usize);
-    for p in doc.phrases.values().filter(|_| shared) {
-        let Some(info) = doc.images.get(&p.image) else {
-            continue;
-        };
-        let (w, h) = (info.size[0], info.size[1]);
-        let t: Vec<_> = boxes_of(&doc, doc.regions_of(p.id), &truth).collect();
-        if t.is_empty() {
-            continue;
-        }
-        let pr: Vec<_> = boxes_of(&doc, doc.regions_of(p.id), &pred).collect();
-        let tm = Mask2::from_boxes(w, h, &t.iter().map(|b| b.0).collect::<Vec<_>>());
-        let pm = Mask2::from_boxes(w, h, &pr.iter().map(|b| b.0).collect::<Vec<_>>());
-        // A phrase the model did not ground counts as IoU 0 (it missed).
-        let iou = metrics::iou(&tm, &pm).unwrap_or(0.0);
-        let hit = metrics::pointing_boxes(&pr, &tm);
-        if let Some(h) = hit {
+    for s in &scores.phrases {
+        if let Some(h) = s.pointing {
             pointing.0 += h as usize;
             pointing.1 += 1;
         }
-        phrase_ious.push(iou);
+        phrase_ious.push(s.iou);
         per_category
-            .entry(p.category.clone().unwrap_or_else(|| "(none)".into()))
+            .entry(s.category.clone().unwrap_or_else(|| "(none)".into()))
             .or_default()
-            .push(iou);
-        phrase_rows.push(json!({"phrase": p.id, "image": p.image, "text": p.text, "category": p.category,
-            "iou": iou, "dice": metrics::dice(&tm, &pm).unwrap_or(0.0), "pointing_hit": hit, "predicted_boxes": pr.len()}));
+            .push(s.iou);
+        let text = doc.phrases.get(&s.phrase).map(|p| p.text.as_str());
+        phrase_rows.push(json!({"phrase": s.phrase, "image": s.image, "text": text, "category": s.category,
+            "iou": s.iou, "dice": s.dice, "pointing_hit": s.pointing, "truth_regions": s.truth_regions, "predicted_regions": s.predicted_regions}));
     }
-    let mut image_rows = Vec::new();
-    let mut image_ious = Vec::new();
-    for (id, info) in &doc.images {
-        let all = |a: &Author| {
-            boxes_of(
-                &doc,
-                doc.regions
-                    .keys()
-                    .copied()
-                    .filter(|r| doc.regions[r].image == *id),
-                a,
-            )
-            .map(|b| b.0)
-            .collect::<Vec<_>>()
-        };
-        let (t, p) = (all(&truth), all(&pred));
-        if t.is_empty() && p.is_empty() {
-            continue;
-        }
-        let (w, h) = (info.size[0], info.size[1]);
-        let (tm, pm) = (Mask2::from_boxes(w, h, &t), Mask2::from_boxes(w, h, &p));
-        // Both empty cannot happen here; one empty side is a complete miss (0).
-        let iou = metrics::iou(&tm, &pm).unwrap_or(0.0);
-        image_ious.push(iou);
-        image_rows.push(json!({"image": id, "truth_boxes": t.len(), "pred_boxes": p.len(), "iou": iou, "dice": metrics::dice(&tm, &pm).unwrap_or(0.0)}));
-    }
+    let image_ious: Vec<f64> = scores.images.iter().map(|s| s.iou).collect();
+    let image_rows: Vec<_> = scores
+        .images
+        .iter()
+        .map(|s| json!({"image": s.image, "truth_regions": s.truth_regions, "pred_regions": s.predicted_regions, "iou": s.iou, "dice": s.dice}))
+        .collect();
     // Heatmaps of the prediction for phrases the reference grounds: CNR and pointing game on the
     // image grid (the map resampled nearest-neighbour), against the reference boxes on its slice.
     let mut heat_rows = Vec::new();
@@ -756,8 +698,8 @@ pub fn eval(args: &EvalArgs) -> i32 {
         "definitions": {
             "iou": metrics::IOU_DEFINITION, "dice": metrics::DICE_DEFINITION, "acc": metrics::ACC_DEFINITION,
             "pointing_game": metrics::POINTING_DEFINITION, "cnr": metrics::CNR_DEFINITION,
-            "phrase_level": "each phrase with reference boxes: union of its reference boxes vs union of the predicted boxes linked to it (none predicted: IoU 0)",
-            "image_level": "each image: union of all its reference boxes vs union of all its predicted boxes (rejected regions excluded)",
+            "phrase_level": grounding_eval::PHRASE_LEVEL_DEFINITION,
+            "image_level": grounding_eval::IMAGE_LEVEL_DEFINITION,
         },
         "phrase_level": {"overall": summary(&phrase_ious), "per_category": per_category.iter().map(|(k, v)| (k.clone(), summary(v))).collect::<BTreeMap<_, _>>(),
             "pointing_game": if pointing.1 > 0 { json!(pointing.0 as f64 / pointing.1 as f64) } else { json!(null) }, "phrases": phrase_rows},

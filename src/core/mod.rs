@@ -5,6 +5,7 @@
 pub mod annotation;
 pub mod edit;
 pub mod geometry;
+pub mod grounding_eval;
 pub mod mask;
 pub mod metrics;
 pub mod paint;
