@@ -988,3 +988,190 @@ fn the_start_screen_lists_recent_projects_and_settings_are_kept() {
     let recent = std::fs::read_to_string(config.join("recent-projects.txt")).unwrap();
     assert_eq!(recent.lines().next(), Some(project.to_str().unwrap()));
 }
+
+/// Review of a model's grounding: the phrase's IoU in the panel, its heatmap over the image, the
+/// human / model filter, and editing the report with the phrase span following the text (undoable).
+#[test]
+fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
+    use voxmark::core::{
+        Author, Edit, Grounding, Heatmap, Label, Phrase, Region, Status, Transaction,
+    };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("review.voxmark");
+    let report = dir.path().join("report.txt");
+    let text = "Small right pleural effusion. No pneumothorax.";
+    std::fs::write(&report, text).unwrap();
+    let cxr = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
+    assert_eq!(
+        common::voxmark(["new".as_ref(), project.as_os_str()]).code,
+        0
+    );
+    let run = common::voxmark([
+        "add".as_ref(),
+        project.as_os_str(),
+        cxr.as_os_str(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The reader's box (columns and rows 100..=199) and the model's (columns 150..=249, same rows)
+    // ground "Small right pleural effusion": IoU = 50·100 / (150·100) = 1/3. The model's heatmap
+    // peaks in its top-left quarter.
+    let reader: Author = "human:reader".parse().unwrap();
+    let model: Author = "model:grounder@1".parse().unwrap();
+    {
+        let mut p = Project::open(&project).unwrap();
+        let region = |id: i64, author: &Author, min: [f64; 2], max: [f64; 2]| Region {
+            id,
+            image: 1,
+            label: Some(1),
+            shape: Shape::Box2d { slice: 0, min, max },
+            author: author.clone(),
+            prompt: None,
+            status: if author == &model {
+                Status::Proposed
+            } else {
+                Status::Accepted
+            },
+            confidence: None,
+            created_ms: 0,
+            modified_ms: 0,
+        };
+        let mut values = vec![0.0f32; 16];
+        values[0] = 1.0;
+        let t = Transaction {
+            name: "review".into(),
+            edits: vec![
+                Edit::AddLabel(Label {
+                    id: 1,
+                    name: "Effusion".into(),
+                    color: [0x34, 0x98, 0xdb, 0xff],
+                }),
+                Edit::AddRegion {
+                    region: region(1, &reader, [100.0, 100.0], [199.0, 199.0]),
+                    mask: None,
+                    links: vec![],
+                },
+                Edit::AddRegion {
+                    region: region(2, &model, [150.0, 100.0], [249.0, 199.0]),
+                    mask: None,
+                    links: vec![],
+                },
+                Edit::AddPhrase {
+                    phrase: Phrase {
+                        id: 1,
+                        image: 1,
+                        text: "Small right pleural effusion".into(),
+                        author: reader.clone(),
+                        span: Some((0, 28)),
+                        category: Some("Pleural Effusion".into()),
+                        grounding: Grounding::Annotated,
+                        created_ms: 0,
+                        modified_ms: 0,
+                    },
+                    links: vec![1, 2],
+                },
+                Edit::AddHeatmap(Heatmap {
+                    id: 1,
+                    image: 1,
+                    phrase: Some(1),
+                    author: model.clone(),
+                    slice: 0,
+                    width: 4,
+                    height: 4,
+                    values,
+                    created_ms: 0,
+                    prompt: None,
+                }),
+            ],
+        };
+        p.commit(&Document::default(), &t, "human:reader").unwrap();
+    }
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the project to open", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    h.run();
+    // The metrics section compares the reader (truth) with the model (prediction).
+    assert!(
+        h.query_by_label_contains("IoU 0.33 · Dice 0.50 · miss — Small right")
+            .is_some(),
+        "the phrase's IoU and Dice in the metrics section"
+    );
+    assert!(
+        h.query_by_label_contains("1 phrases · mean IoU 0.333 · Acc@IoU≥0.5 0.000")
+            .is_some()
+    );
+    assert_eq!(
+        app(&h).drawn(),
+        (None, &[1, 2][..]),
+        "no heatmap until asked"
+    );
+
+    // The phrase's heatmap chip shows its map over the image.
+    h.get_by_label("heatmap").click();
+    h.run();
+    assert_eq!(app(&h).drawn().0, Some(1));
+    // H hides it; C cycles all → human → model regions.
+    h.key_press(Key::H);
+    h.run();
+    assert_eq!(app(&h).drawn().0, None);
+    h.key_press(Key::H);
+    h.key_press(Key::C);
+    h.run();
+    assert_eq!(app(&h).region_filter(), voxmark::ui::RegionFilter::Human);
+    assert_eq!(
+        app(&h).drawn(),
+        (None, &[1][..]),
+        "people's regions only; heatmaps are a model's"
+    );
+    h.key_press(Key::C);
+    h.run();
+    assert_eq!(app(&h).drawn(), (Some(1), &[2][..]));
+    h.get_by_label("All").click();
+    h.run();
+    assert_eq!(app(&h).drawn().1, &[1, 2][..]);
+
+    // Edit the report: "Findings: " typed in front; the phrase span follows its words.
+    h.get_by_label("Edit").click();
+    h.run();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Home);
+    h.event(Event::Text("Findings: ".into()));
+    h.run();
+    h.get_by_label("Save report").click();
+    h.run();
+    let doc = app(&h).document().unwrap();
+    assert_eq!(
+        doc.images[&1].report.as_deref(),
+        Some("Findings: Small right pleural effusion. No pneumothorax.")
+    );
+    assert_eq!(doc.phrases[&1].span, Some((10, 38)));
+    assert_eq!(doc.phrases[&1].text, "Small right pleural effusion");
+    assert!(
+        app(&h)
+            .message()
+            .is_some_and(|m| m.contains("1 phrase span(s) follow the text"))
+    );
+    // One undo step takes the report and the span back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    let doc = app(&h).document().unwrap();
+    assert_eq!(doc.images[&1].report.as_deref(), Some(text));
+    assert_eq!(doc.phrases[&1].span, Some((0, 28)));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    h.run();
+    step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
+    drop(h);
+    let file = Project::open(&project).unwrap().load_document().unwrap();
+    assert_eq!(file.phrases[&1].span, Some((10, 38)));
+    assert!(
+        file.images[&1]
+            .report
+            .as_deref()
+            .unwrap()
+            .starts_with("Findings: ")
+    );
+}

@@ -10,6 +10,7 @@ pub mod mask;
 pub mod metrics;
 pub mod paint;
 pub mod projection;
+pub mod report;
 pub mod reslice;
 pub mod stats;
 pub mod volume;

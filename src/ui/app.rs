@@ -4,6 +4,7 @@
 //! of the frame and is the only place the document changes (ARCHITECTURE.md §7). Each applied edit
 //! is one undo step and is handed to the project's writer thread at once.
 
+use super::grounding::{self, HeatmapStyle, MetricsPanel, RegionFilter};
 use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use super::mpr::{self, Layout, Pane};
 use super::overlay::{self, MaskLayer};
@@ -214,6 +215,14 @@ pub enum Command {
     ShowSettings,
     /// Open the built-in demo project (made on first use).
     OpenDemo,
+    /// Replace the shown image's report (`None` removes it); phrase spans follow the text.
+    SetReport(Option<String>),
+    /// Draw everyone's regions, people's only or models' only.
+    SetRegionFilter(RegionFilter),
+    /// The phrase whose heatmap is drawn (or none).
+    ShowHeatmap(Option<PhraseId>),
+    /// Heatmap visibility, opacity and colour table.
+    SetHeatmapStyle(HeatmapStyle),
 }
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -286,8 +295,9 @@ fn cached_texture<K: PartialEq>(
 
 /// Image uid, axis, plane index and window of a plane view's texture.
 type PlaneKey = (u64, usize, usize, Window);
-/// Image uid, axis, plane index, subsampling step, document revision and highlighted regions.
-type PlaneOverlayKey = (u64, usize, usize, usize, u64, Vec<RegionId>);
+/// Image uid, axis, plane index, subsampling step, document revision, highlighted regions and the
+/// author filter.
+type PlaneOverlayKey = (u64, usize, usize, usize, u64, Vec<RegionId>, RegionFilter);
 
 /// The texture of the selected slice and what it was made from.
 struct SliceTexture {
@@ -301,8 +311,8 @@ struct OverlayTexture {
     texture: egui::TextureHandle,
 }
 
-/// Image, slice, subsampling step, document revision and highlighted regions.
-type OverlayKey = (usize, usize, usize, u64, Vec<RegionId>);
+/// Image, slice, subsampling step, document revision, highlighted regions and the author filter.
+type OverlayKey = (usize, usize, usize, u64, Vec<RegionId>, RegionFilter);
 
 /// The threshold preview of the selected slice and what it was made from.
 struct PreviewTexture {
@@ -396,6 +406,18 @@ pub struct AppState {
     /// The phrase the model job under way links its proposals to.
     #[cfg_attr(not(feature = "inference"), allow(dead_code))]
     model_phrase: Option<PhraseId>,
+    /// Whose regions the views draw.
+    region_filter: RegionFilter,
+    /// How heatmaps are drawn, and whose phrase's heatmap is shown.
+    heatmap_style: HeatmapStyle,
+    heat_phrase: Option<PhraseId>,
+    heat_texture: Cached<(crate::core::HeatmapId, u32, crate::render::Colormap)>,
+    /// The metrics section's authors and last scores.
+    metrics: MetricsPanel,
+    /// The report being edited: its image and text.
+    report_draft: Option<(ImageId, String)>,
+    /// What the acquisition-plane view drew last frame: the heatmap and the regions.
+    drawn: (Option<crate::core::HeatmapId>, Vec<RegionId>),
 }
 
 /// A series' middle slice on screen before the whole series is decoded.
@@ -486,6 +508,13 @@ impl AppState {
             series_preview: None,
             models: super::models::ModelJobs::default(),
             model_phrase: None,
+            region_filter: RegionFilter::default(),
+            heatmap_style: HeatmapStyle::default(),
+            heat_phrase: None,
+            heat_texture: None,
+            metrics: MetricsPanel::default(),
+            report_draft: None,
+            drawn: (None, Vec::new()),
             fill: None,
             image_filter: String::new(),
             pending_demo: None,
@@ -517,6 +546,16 @@ impl AppState {
         self.current()
             .map(|(e, _)| e.presets.iter().map(|(n, _)| n.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// Whose regions the views draw.
+    pub fn region_filter(&self) -> RegionFilter {
+        self.region_filter
+    }
+
+    /// The heatmap and the regions the acquisition-plane view drew last frame.
+    pub fn drawn(&self) -> (Option<crate::core::HeatmapId>, &[RegionId]) {
+        (self.drawn.0, &self.drawn.1)
     }
 
     /// Whether the dark theme is in use.
@@ -1111,6 +1150,17 @@ impl AppState {
             }
             Command::SetActiveLabel(l) => self.active_label = Some(l),
             Command::SelectPhrase(ph) => self.active_phrase = ph,
+            Command::SetRegionFilter(f) => {
+                self.region_filter = f;
+                self.message = Some(format!("showing {} regions", f.name().to_lowercase()));
+            }
+            Command::ShowHeatmap(ph) => {
+                self.heat_phrase = ph;
+                if ph.is_some() {
+                    self.heatmap_style.visible = true;
+                }
+            }
+            Command::SetHeatmapStyle(style) => self.heatmap_style = style,
             Command::NextProposal => self.next_proposal(),
             Command::ChooseModel(path) => {
                 self.models.choose(path);
@@ -1459,6 +1509,26 @@ impl AppState {
             Command::SetShape { region, shape } => {
                 p.update_region("move region", region, now, |r| r.shape = shape)?;
             }
+            Command::SetReport(text) => {
+                let text = text.filter(|t| !t.trim().is_empty());
+                match crate::core::report::set_report_edits(&p.doc, image, text, now) {
+                    Some((edits, changes)) => {
+                        p.transact("edit report", edits)?;
+                        let mut m = "report saved".to_owned();
+                        if changes.moved > 0 {
+                            m += &format!("; {} phrase span(s) follow the text", changes.moved);
+                        }
+                        if changes.freed > 0 {
+                            m += &format!(
+                                "; {} phrase(s) no longer in the report are kept as free phrases",
+                                changes.freed
+                            );
+                        }
+                        self.message = Some(m);
+                    }
+                    None => self.message = Some("report unchanged".into()),
+                }
+            }
             Command::StrokeBegin { erase } => {
                 if p.history.is_open() {
                     p.finish()?;
@@ -1746,6 +1816,7 @@ impl AppState {
         });
         let selected_region = self.selected_region;
         let active_phrase = self.active_phrase;
+        let (region_filter, heatmap_style) = (self.region_filter, self.heatmap_style);
         let mut new_phrase = self.new_phrase_command();
         let mut cancel = false;
         ctx.input_mut(|i| {
@@ -1795,6 +1866,14 @@ impl AppState {
                 }
             }
             keys.push((Key::N, Command::NextProposal));
+            keys.push((Key::C, Command::SetRegionFilter(region_filter.next())));
+            keys.push((
+                Key::H,
+                Command::SetHeatmapStyle(HeatmapStyle {
+                    visible: !heatmap_style.visible,
+                    ..heatmap_style
+                }),
+            ));
             if let Some(c) = new_phrase.take() {
                 keys.push((Key::P, c));
             }
@@ -2113,8 +2192,12 @@ impl AppState {
     fn annotations_panel(&mut self, ui: &mut Ui) {
         let mut report_selection = self.report_selection;
         let mut free_phrase = std::mem::take(&mut self.free_phrase);
+        let mut metrics = std::mem::take(&mut self.metrics);
+        let busy = self.gesture != Gesture::Idle;
+        let mut draft = self.report_draft.take();
         let Some((p, image)) = self.current_project_image() else {
             self.free_phrase = free_phrase;
+            self.metrics = metrics;
             ui.weak("Open a .voxmark project to see its report, phrases and regions.");
             self.hovered_phrase = None;
             return;
@@ -2146,9 +2229,62 @@ impl AppState {
             let slices = self.current().map_or(1, |(e, _)| e.volume.size()[2]);
             region_properties(ui, p, r, (k, slices), &mut commands);
         }
+        view_filter_section(
+            ui,
+            doc,
+            image,
+            self.region_filter,
+            self.heatmap_style,
+            self.heat_phrase,
+            &mut commands,
+        );
         ui.add_space(6.0);
-        ui.heading("Report");
-        match doc.images.get(&image).and_then(|i| i.report.as_deref()) {
+        let report = doc.images.get(&image).and_then(|i| i.report.as_deref());
+        let mut draft = draft.take().filter(|(i, _)| *i == image);
+        let mut opened = false;
+        ui.horizontal(|ui| {
+            ui.heading("Report");
+            if draft.is_none()
+                && ui
+                    .small_button(if report.is_some() {
+                        "Edit"
+                    } else {
+                        "Add report"
+                    })
+                    .on_hover_text("type or paste the report; phrase spans follow the text")
+                    .clicked()
+            {
+                draft = Some((image, report.unwrap_or_default().to_owned()));
+                opened = true;
+            }
+        });
+        if let Some((_, text)) = &mut draft {
+            let edit = ui.add(
+                egui::TextEdit::multiline(text)
+                    .id(ui.make_persistent_id(("report-draft", image)))
+                    .desired_width(f32::INFINITY)
+                    .desired_rows(6)
+                    .hint_text("report text"),
+            );
+            if opened {
+                edit.request_focus();
+            }
+            let mut close = false;
+            ui.horizontal(|ui| {
+                if ui.button("Save report").clicked() {
+                    commands.push(Command::SetReport(Some(text.clone())));
+                    close = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+            if close {
+                draft = None;
+            }
+        }
+        let editing = draft.is_some();
+        match report.filter(|_| !editing) {
             Some(report) => {
                 let spans: Vec<(PhraseId, (usize, usize))> = notes
                     .phrases
@@ -2159,10 +2295,12 @@ impl AppState {
                 let hovered = self.hovered_phrase.or(self.active_phrase);
                 let font = ui.style().text_styles[&egui::TextStyle::Body].clone();
                 let dark = self.dark;
+                let colours = grounding::phrase_colours(doc, image);
                 let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, width: f32| {
-                    let mut job = report_layout(
+                    let mut job = grounding::report_layout(
                         text.as_str(),
-                        spans.iter().copied(),
+                        &spans,
+                        &colours,
                         hovered,
                         font.clone(),
                         dark,
@@ -2202,9 +2340,10 @@ impl AppState {
                     }
                 });
             }
-            None => {
+            None if !editing => {
                 ui.weak("No report text.");
             }
+            None => {}
         }
         ui.horizontal(|ui| {
             let edit = ui.add(
@@ -2222,11 +2361,12 @@ impl AppState {
         });
         ui.add_space(6.0);
         ui.heading(format!("Phrases ({})", notes.phrases.len()));
+        let heat_counts = grounding::heatmap_counts(doc, image);
         if let Some(ph) = self.active_phrase.and_then(|ph| doc.phrases.get(&ph)) {
             ui.label(
                 RichText::new(format!(
                     "Drawing grounds “{}” (click it again to stop)",
-                    truncate_chars(&ph.text, 40)
+                    grounding::truncate_chars(&ph.text, 40)
                 ))
                 .small()
                 .color(theme::ACCENT),
@@ -2281,6 +2421,28 @@ impl AppState {
                                 );
                             }
                             _ => {}
+                        }
+                        if let Some(iou) = metrics.phrase_iou(ph.id) {
+                            ui.label(RichText::new(format!("IoU {iou:.2}")).small().color(
+                                if iou >= 0.5 {
+                                    theme::REGION
+                                } else {
+                                    theme::MODEL
+                                },
+                            ))
+                            .on_hover_text("truth vs prediction (Metrics below)");
+                        }
+                        if heat_counts.contains_key(&ph.id) {
+                            let shown = self.heat_phrase == Some(ph.id);
+                            if ui
+                                .selectable_label(shown, RichText::new("heatmap").small())
+                                .on_hover_text(
+                                    "show this phrase's heatmap over the image (H hides)",
+                                )
+                                .clicked()
+                            {
+                                commands.push(Command::ShowHeatmap((!shown).then_some(ph.id)));
+                            }
                         }
                         for r in &linked {
                             let chip = ui
@@ -2352,6 +2514,24 @@ impl AppState {
                     }
                 }
             });
+        let authors = doc
+            .regions
+            .values()
+            .map(|r| &r.author)
+            .collect::<BTreeSet<_>>();
+        if authors.len() > 1 {
+            ui.add_space(6.0);
+            egui::CollapsingHeader::new("Metrics")
+                .default_open(true)
+                .show(ui, |ui| {
+                    if let Some(ph) = metrics.show(ui, doc, p.revision, image, busy) {
+                        hovered_phrase = Some(ph);
+                        highlight.extend(doc.regions_of(ph));
+                    }
+                });
+        }
+        self.metrics = metrics;
+        self.report_draft = draft;
         self.highlight = highlight;
         self.report_selection = report_selection;
         self.free_phrase = free_phrase;
@@ -2376,16 +2556,56 @@ impl AppState {
         ) else {
             return;
         };
-        let Some(notes) = entry.project_image.and_then(|image| p.notes(image)) else {
+        let Some((image, notes)) = entry
+            .project_image
+            .and_then(|image| Some((image, p.notes(image)?)))
+        else {
             return;
         };
         let k = display.k;
         let doc = &p.doc;
+        let filter = self.region_filter;
         let regions: Vec<_> = notes
             .regions
             .iter()
             .filter_map(|r| doc.regions.get(r))
+            .filter(|r| filter.shows(&r.author))
             .collect();
+        // The heatmap of the hovered phrase (when it has one here), else of the chosen phrase, under
+        // the regions.
+        let heatmap = [self.hovered_phrase, self.heat_phrase]
+            .into_iter()
+            .flatten()
+            .find_map(|ph| grounding::heatmap_on(doc, image, ph, k, filter))
+            .filter(|_| self.heatmap_style.visible);
+        self.drawn = (
+            heatmap.map(|h| h.id),
+            regions
+                .iter()
+                .filter(|r| {
+                    overlay::screen_shape(&r.shape, k, view).is_some()
+                        || doc.masks.get(&r.id).is_some_and(|m| {
+                            m.bounds().is_some_and(|b| b.min[2] <= k && k < b.max[2])
+                        })
+                })
+                .map(|r| r.id)
+                .collect(),
+        );
+        if let Some(h) = heatmap {
+            let style = self.heatmap_style;
+            let id = cached_texture(
+                &mut self.heat_texture,
+                ctx,
+                "voxmark-heatmap",
+                (h.id, style.opacity.to_bits(), style.colormap),
+                egui::TextureOptions::LINEAR,
+                || {
+                    let table = style.colormap.table().unwrap_or([[255; 4]; 256]);
+                    grounding::heatmap_image(h, &table, style.opacity)
+                },
+            );
+            painter.image(id, view.rect, view.uv(), Color32::WHITE);
+        }
         // Masks: one texture of the plane, drawn with the slice's texture coordinates.
         let layers = mask_layers(doc, &regions, |r| {
             self.highlight.contains(&r.id) || self.selected_region == Some(r.id)
@@ -2395,7 +2615,7 @@ impl AppState {
             let step = slice::subsample_step(view.size[0], view.size[1], max_side);
             let mut highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
             highlighted.extend(self.selected_region);
-            let key = (s, k, step, p.revision, highlighted);
+            let key = (s, k, step, p.revision, highlighted, filter);
             let fresh = self.overlay.as_ref().is_some_and(|o| o.key == key);
             if !fresh {
                 let image = overlay::mask_overlay(&layers, k, view.size, step);
@@ -2987,10 +3207,12 @@ impl AppState {
             let doc = &p.doc;
             let lit =
                 |r: &Region| self.highlight.contains(&r.id) || self.selected_region == Some(r.id);
+            let filter = self.region_filter;
             let regions: Vec<&Region> = notes
                 .regions
                 .iter()
                 .filter_map(|r| doc.regions.get(r))
+                .filter(|r| filter.shows(&r.author))
                 .collect();
             let layers = mask_layers(doc, &regions, lit);
             if !layers.is_empty() {
@@ -3001,7 +3223,15 @@ impl AppState {
                     &mut self.plane_overlays[fixed],
                     &ctx,
                     "voxmark-plane-masks",
-                    (display.uid, fixed, index, step, p.revision, highlighted),
+                    (
+                        display.uid,
+                        fixed,
+                        index,
+                        step,
+                        p.revision,
+                        highlighted,
+                        filter,
+                    ),
                     egui::TextureOptions::NEAREST,
                     || overlay::mask_overlay_plane(&layers, fixed, index, view.size, step),
                 );
@@ -3431,6 +3661,11 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("Delete", "delete the selected region"),
     ("A / X", "accept / reject the selected region (review)"),
     ("N", "next proposal to review"),
+    (
+        "C",
+        "show all regions / people's only / models' only (compare a phrase's grounding)",
+    ),
+    ("H", "show / hide the phrase's heatmap"),
     ("P", "new phrase from the words selected in the report"),
     (
         "K",
@@ -3530,49 +3765,66 @@ fn pane_title(painter: &egui::Painter, area: Rect, text: &str, colour: Color32) 
     );
 }
 
-/// The report with each phrase span on a background (the hovered phrase's brighter). Spans are in
-/// characters; overlapping spans take the first phrase's background.
-fn report_layout(
-    report: &str,
-    spans: impl Iterator<Item = (PhraseId, (usize, usize))>,
-    hovered: Option<PhraseId>,
-    font: egui::FontId,
-    dark: bool,
-) -> egui::text::LayoutJob {
-    let chars: Vec<char> = report.chars().collect();
-    let mut background = vec![Color32::TRANSPARENT; chars.len()];
-    let [span_bg, hovered_bg, _] = theme::report_backgrounds(dark);
-    for (id, (start, end)) in spans {
-        let bg = if hovered == Some(id) {
-            hovered_bg
-        } else {
-            span_bg
-        };
-        for b in background.iter_mut().take(end).skip(start) {
-            if hovered == Some(id) || *b == Color32::TRANSPARENT {
-                *b = bg;
+/// Whose regions to draw (key C) and, when the image has heatmaps, how to draw them (key H).
+fn view_filter_section(
+    ui: &mut Ui,
+    doc: &Document,
+    image: ImageId,
+    filter: RegionFilter,
+    style: HeatmapStyle,
+    heat_phrase: Option<PhraseId>,
+    commands: &mut Vec<Command>,
+) {
+    let models_here = doc
+        .regions
+        .values()
+        .any(|r| r.image == image && matches!(r.author, crate::core::Author::Model { .. }))
+        || doc.heatmaps.values().any(|h| h.image == image);
+    if !models_here && filter == RegionFilter::All {
+        return;
+    }
+    ui.horizontal(|ui| {
+        ui.label("Show")
+            .on_hover_text("whose regions the views draw (C)");
+        for f in RegionFilter::ALL {
+            if ui.selectable_label(filter == f, f.name()).clicked() {
+                commands.push(Command::SetRegionFilter(f));
             }
         }
+    });
+    if !doc.heatmaps.values().any(|h| h.image == image) {
+        return;
     }
-    let mut job = egui::text::LayoutJob::default();
-    let mut at = 0;
-    while at < chars.len() {
-        let bg = background[at];
-        let run = background[at..].iter().take_while(|&&b| b == bg).count();
-        let text: String = chars[at..at + run].iter().collect();
-        job.append(
-            &text,
-            0.0,
-            egui::TextFormat {
-                font_id: font.clone(),
-                color: theme::TEXT,
-                background: bg,
-                ..Default::default()
-            },
+    ui.horizontal(|ui| {
+        let mut next = style;
+        ui.checkbox(&mut next.visible, "Heatmap")
+            .on_hover_text("H; pick a phrase's heatmap with its chip, or hover the phrase");
+        let label = ui.label("opacity");
+        ui.add(egui::Slider::new(&mut next.opacity, 0.0..=1.0).show_value(false))
+            .labelled_by(label.id);
+        let combo = egui::ComboBox::from_id_salt("heatmap-colormap")
+            .selected_text(next.colormap.name())
+            .width(70.0)
+            .show_ui(ui, |ui| {
+                for c in [
+                    crate::render::Colormap::Hot,
+                    crate::render::Colormap::Viridis,
+                ] {
+                    ui.selectable_value(&mut next.colormap, c, c.name());
+                }
+            });
+        grounding::name_widget(&combo.response, egui::Role::ComboBox, "heatmap colours");
+        if next != style {
+            commands.push(Command::SetHeatmapStyle(next));
+        }
+    });
+    if heat_phrase.is_none() {
+        ui.label(
+            RichText::new("hover a phrase, or click its heatmap chip, to see its map")
+                .small()
+                .color(theme::MUTED),
         );
-        at += run;
     }
-    job
 }
 
 /// The labels: click one to draw with it, edit its name, click its swatch for the next colour.
@@ -3622,6 +3874,7 @@ fn labels_section(
                 .data(|d| d.get_temp::<String>(id))
                 .unwrap_or_else(|| label.name.clone());
             let edit = ui.add(egui::TextEdit::singleline(&mut name).desired_width(140.0));
+            grounding::name_widget(&edit, egui::Role::TextInput, "label name");
             if edit.changed() {
                 ui.data_mut(|d| d.insert_temp(id, name.clone()));
             }
@@ -3647,7 +3900,7 @@ fn phrase_controls(
     commands: &mut Vec<Command>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        egui::ComboBox::from_id_salt(("category", ph.id))
+        let combo = egui::ComboBox::from_id_salt(("category", ph.id))
             .selected_text(ph.category.as_deref().unwrap_or("category"))
             .width(120.0)
             .show_ui(ui, |ui| {
@@ -3669,6 +3922,7 @@ fn phrase_controls(
                     }
                 }
             });
+        grounding::name_widget(&combo.response, egui::Role::ComboBox, "category");
         let mut none_visible = ph.grounding == Grounding::NoVisible;
         if ui
             .add_enabled(
@@ -3723,15 +3977,6 @@ fn phrase_from_selection(report: &str, (start, end): (usize, usize)) -> Option<C
         span: Some((start, end)),
         text,
     })
-}
-
-/// At most `n` characters of `text`, with `…` when cut.
-fn truncate_chars(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(n).collect::<String>())
-    }
 }
 
 /// The selected region: label, status, author, and delete.

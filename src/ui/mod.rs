@@ -18,6 +18,7 @@
 
 mod app;
 mod demo;
+pub mod grounding;
 mod loader;
 mod models;
 pub mod mpr;
@@ -32,6 +33,7 @@ mod view3d;
 mod welcome;
 mod writer;
 pub use app::{AppState, Command};
+pub use grounding::{HeatmapStyle, RegionFilter};
 pub use mpr::Layout;
 pub mod theme;
 
