@@ -1176,6 +1176,18 @@ fn split_by_patient_keeps_each_patients_images_together() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("imported 8 boxes"), "{}", run.stdout);
+    // The category names the boxes' label.
+    let doc = voxmark::store::Project::open(&project)
+        .unwrap()
+        .load_document()
+        .unwrap();
+    let names: Vec<&str> = doc.labels.values().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["Edema"]);
+    assert!(
+        doc.regions
+            .values()
+            .all(|r| r.label == doc.labels.keys().next().copied())
+    );
 
     let out = dir.path().join("split.csv");
     let run = common::voxmark([

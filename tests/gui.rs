@@ -368,16 +368,12 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
     assert!(project.check().unwrap().is_empty());
 }
 
-#[test]
-fn ground_a_report_phrase_review_a_proposal_and_undo() {
-    let Some(corpus) = common::corpus() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("cxr.voxmark");
-    let report = dir.path().join("report.txt");
-    let text = "Small right pleural effusion. No pneumothorax.";
-    std::fs::write(&report, text).unwrap();
+/// A project holding a corpus chest X-ray (TBX11K h0001, 512×512) with `report` as its report.
+fn cxr_project_with_report(dir: &Path, report: &str) -> Option<PathBuf> {
+    let corpus = common::corpus()?;
+    let project = dir.join("cxr.voxmark");
+    let report_file = dir.join("report.txt");
+    std::fs::write(&report_file, report).unwrap();
     let cxr = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
     assert_eq!(
         common::voxmark(["new".as_ref(), project.as_os_str()]).code,
@@ -388,9 +384,19 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
         project.as_os_str(),
         cxr.as_os_str(),
         "--report".as_ref(),
-        report.as_os_str(),
+        report_file.as_os_str(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    Some(project)
+}
+
+#[test]
+fn ground_a_report_phrase_review_a_proposal_and_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "Small right pleural effusion. No pneumothorax.";
+    let Some(project) = cxr_project_with_report(dir.path(), text) else {
+        return;
+    };
     // A model's proposal, as an import would leave it.
     {
         use voxmark::core::{Author, Edit, Region, Status, Transaction};
@@ -996,27 +1002,11 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     use voxmark::core::{
         Author, Edit, Grounding, Heatmap, Label, Phrase, Region, Status, Transaction,
     };
-    let Some(corpus) = common::corpus() else {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "Small right pleural effusion. No pneumothorax.";
+    let Some(project) = cxr_project_with_report(dir.path(), text) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("review.voxmark");
-    let report = dir.path().join("report.txt");
-    let text = "Small right pleural effusion. No pneumothorax.";
-    std::fs::write(&report, text).unwrap();
-    let cxr = corpus.join("cxr/tbx11k/imgs/health/h0001.png");
-    assert_eq!(
-        common::voxmark(["new".as_ref(), project.as_os_str()]).code,
-        0
-    );
-    let run = common::voxmark([
-        "add".as_ref(),
-        project.as_os_str(),
-        cxr.as_os_str(),
-        "--report".as_ref(),
-        report.as_os_str(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
     // The reader's box (columns and rows 100..=199) and the model's (columns 150..=249, same rows)
     // ground "Small right pleural effusion": IoU = 50·100 / (150·100) = 1/3. The model's heatmap
     // peaks in its top-left quarter.

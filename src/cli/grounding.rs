@@ -742,7 +742,7 @@ pub fn eval(args: &EvalArgs) -> i32 {
     if let Some(pg) = out["phrase_level"]["pointing_game"].as_f64() {
         println!("{:<28} {pg:.3}", "pointing game (boxes)");
     }
-    line("images (all boxes)", &out["image_level"]["overall"]);
+    line("images (all regions)", &out["image_level"]["overall"]);
     if let Some(n) = out["heatmaps"]["n"].as_u64().filter(|&n| n > 0) {
         println!(
             "{:<28} n {n:>4}   mean CNR {:.3}   pointing game {:.3}",
@@ -845,6 +845,28 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
                     .map_err(|e: crate::core::annotation::AuthorParseError| {
                         crate::core::EditError::Invalid(e.to_string())
                     })?;
+            // The category names the boxes' label (made if new), so that the viewer draws each
+            // finding in its own colour and the report's spans read in it.
+            let label = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                Some(name) => Some(match doc.labels.values().find(|l| l.name == name) {
+                    Some(l) => l.id,
+                    None => {
+                        let id = Document::next_id(&doc.labels);
+                        let color = crate::core::annotation::LABEL_PALETTE
+                            [doc.labels.len() % crate::core::annotation::LABEL_PALETTE.len()];
+                        history.record(
+                            &mut doc,
+                            Edit::AddLabel(crate::core::Label {
+                                id,
+                                name: name.to_owned(),
+                                color,
+                            }),
+                        )?;
+                        id
+                    }
+                }),
+                None => None,
+            };
             let info = &doc.images[image];
             let size = info.size;
             let report = info.report.clone().unwrap_or_default();
@@ -860,7 +882,7 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
                         region: Region {
                             id,
                             image: *image,
-                            label: None,
+                            label,
                             shape: Shape::Box2d { slice: 0, min, max },
                             author: who.clone(),
                             prompt: None,

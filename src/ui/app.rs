@@ -223,6 +223,9 @@ pub enum Command {
     ShowHeatmap(Option<PhraseId>),
     /// Heatmap visibility, opacity and colour table.
     SetHeatmapStyle(HeatmapStyle),
+    /// Hide the heatmap, or show it (the active phrase's, else the first phrase's with one, when
+    /// none was chosen).
+    ToggleHeatmap,
 }
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -1161,6 +1164,26 @@ impl AppState {
                 }
             }
             Command::SetHeatmapStyle(style) => self.heatmap_style = style,
+            Command::ToggleHeatmap => {
+                if self.heatmap_style.visible && self.heat_phrase.is_some() {
+                    self.heatmap_style.visible = false;
+                } else {
+                    self.heatmap_style.visible = true;
+                    if self.heat_phrase.is_none()
+                        && let Some((p, image)) = self.current_project_image()
+                    {
+                        let with_map = grounding::heatmap_counts(&p.doc, image);
+                        let notes = p
+                            .notes(image)
+                            .map(|n| n.phrases.clone())
+                            .unwrap_or_default();
+                        self.heat_phrase = self
+                            .active_phrase
+                            .filter(|ph| with_map.contains_key(ph))
+                            .or_else(|| notes.into_iter().find(|ph| with_map.contains_key(ph)));
+                    }
+                }
+            }
             Command::NextProposal => self.next_proposal(),
             Command::ChooseModel(path) => {
                 self.models.choose(path);
@@ -1816,7 +1839,7 @@ impl AppState {
         });
         let selected_region = self.selected_region;
         let active_phrase = self.active_phrase;
-        let (region_filter, heatmap_style) = (self.region_filter, self.heatmap_style);
+        let region_filter = self.region_filter;
         let mut new_phrase = self.new_phrase_command();
         let mut cancel = false;
         ctx.input_mut(|i| {
@@ -1867,13 +1890,7 @@ impl AppState {
             }
             keys.push((Key::N, Command::NextProposal));
             keys.push((Key::C, Command::SetRegionFilter(region_filter.next())));
-            keys.push((
-                Key::H,
-                Command::SetHeatmapStyle(HeatmapStyle {
-                    visible: !heatmap_style.visible,
-                    ..heatmap_style
-                }),
-            ));
+            keys.push((Key::H, Command::ToggleHeatmap));
             if let Some(c) = new_phrase.take() {
                 keys.push((Key::P, c));
             }
@@ -2475,6 +2492,22 @@ impl AppState {
         if notes.phrases.is_empty() {
             ui.weak("No phrases.");
         }
+        let authors = doc
+            .regions
+            .values()
+            .map(|r| &r.author)
+            .collect::<BTreeSet<_>>();
+        if authors.len() > 1 {
+            ui.add_space(6.0);
+            egui::CollapsingHeader::new("Metrics")
+                .default_open(true)
+                .show(ui, |ui| {
+                    if let Some(ph) = metrics.show(ui, doc, p.revision, image, busy) {
+                        hovered_phrase = Some(ph);
+                        highlight.extend(doc.regions_of(ph));
+                    }
+                });
+        }
         ui.add_space(6.0);
         egui::CollapsingHeader::new(format!("Regions ({})", notes.regions.len()))
             .default_open(true)
@@ -2514,22 +2547,6 @@ impl AppState {
                     }
                 }
             });
-        let authors = doc
-            .regions
-            .values()
-            .map(|r| &r.author)
-            .collect::<BTreeSet<_>>();
-        if authors.len() > 1 {
-            ui.add_space(6.0);
-            egui::CollapsingHeader::new("Metrics")
-                .default_open(true)
-                .show(ui, |ui| {
-                    if let Some(ph) = metrics.show(ui, doc, p.revision, image, busy) {
-                        hovered_phrase = Some(ph);
-                        highlight.extend(doc.regions_of(ph));
-                    }
-                });
-        }
         self.metrics = metrics;
         self.report_draft = draft;
         self.highlight = highlight;
