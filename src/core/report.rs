@@ -88,12 +88,12 @@ pub fn set_report_edits(
             before: ph.clone(),
             after: freed.clone(),
         });
-        match moved {
-            Some((a, b)) => {
+        match moved.and_then(|(a, b)| Some(((a, b), new.get(a..b)?))) {
+            Some(((a, b), words)) => {
                 changes.moved += 1;
                 let mut placed: Phrase = freed.clone();
                 placed.span = Some((a, b));
-                placed.text = new[a..b].iter().collect();
+                placed.text = words.iter().collect();
                 respan.push(Edit::UpdatePhrase {
                     before: freed,
                     after: placed,

@@ -106,6 +106,10 @@ pub fn heatmap_counts(doc: &Document, image: ImageId) -> BTreeMap<PhraseId, usiz
 /// slice's texture coordinates): its minimum → the table's first colour, transparent; its maximum →
 /// the last, at `opacity`. Not-a-number values are transparent.
 pub fn heatmap_image(h: &Heatmap, table: &[[u8; 4]; 256], opacity: f32) -> egui::ColorImage {
+    if h.values.len() != h.width * h.height || h.values.is_empty() {
+        // The store checks this on load; a map that does not fill its grid is not drawn.
+        return egui::ColorImage::new([1, 1], vec![Color32::TRANSPARENT]);
+    }
     let (lo, hi) = h
         .values
         .iter()
