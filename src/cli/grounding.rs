@@ -485,7 +485,11 @@ pub fn export(args: &ExportArgs) -> i32 {
             return user_error(format!("no image {image} in {}", args.project.display()));
         }
     }
-    let splits = match splits_of(args, &project, &images) {
+    let splits = match project
+        .images()
+        .map_err(store_error)
+        .and_then(|records| splits_of(args, &records, &images))
+    {
         Ok(s) => s,
         Err(c) => return c,
     };
@@ -540,14 +544,13 @@ fn write_radfact(
 /// images each split got and where the patient keys came from. Patient keys are never printed.
 fn splits_of(
     args: &ExportArgs,
-    project: &Project,
+    records: &[ImageRecord],
     images: &[ImageId],
 ) -> Result<Option<BTreeMap<ImageId, String>>, i32> {
     let Some(text) = &args.split else {
         return Ok(None);
     };
     let spec: split::SplitSpec = text.parse().map_err(user_error)?;
-    let records = project.images().map_err(store_error)?;
     let mut keys: BTreeMap<ImageId, String> = BTreeMap::new();
     let mut sources: BTreeMap<split::KeySource, usize> = BTreeMap::new();
     for rec in records.iter().filter(|r| images.contains(&r.id)) {
@@ -967,7 +970,7 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
         .map(|r| r.id)
         .filter(|id| args.images.is_empty() || args.images.contains(id))
         .collect();
-    let splits = match splits_of(args, project, &chosen) {
+    let splits = match splits_of(args, &records, &chosen) {
         Ok(s) => s,
         Err(c) => return c,
     };
@@ -1035,7 +1038,7 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         .filter(|r| doc.images.get(&r.id).is_some_and(|i| i.report.is_some()))
         .map(|r| r.id)
         .collect();
-    let splits = match splits_of(args, project, &chosen) {
+    let splits = match splits_of(args, &records, &chosen) {
         Ok(s) => s,
         Err(c) => return c,
     };

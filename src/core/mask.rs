@@ -210,6 +210,16 @@ impl MaskTiles {
             .sum()
     }
 
+    /// Whether slice `k` has a non-zero voxel (reads only that slice's tiles).
+    pub fn touches_slice(&self, k: usize) -> bool {
+        let Ok(k) = u32::try_from(k) else {
+            return false;
+        };
+        self.tiles
+            .range((k, 0, 0)..=(k, u32::MAX, u32::MAX))
+            .any(|(_, t)| t.iter().any(|&v| v != 0))
+    }
+
     /// The smallest box holding every non-zero voxel, if any.
     pub fn bounds(&self) -> Option<VoxelBox> {
         let mut min = [usize::MAX; 3];
@@ -304,6 +314,7 @@ mod tests {
         assert_eq!(m.get([63, 63, 1]), 1);
         assert_eq!(m.get([59, 63, 1]), 0);
         assert_eq!(m.bounds(), Some(b));
+        assert!(m.touches_slice(1) && !m.touches_slice(0) && !m.touches_slice(2));
         m.write_box(b, &vec![0; b.len()]);
         assert!(m.tiles().is_empty());
         assert_eq!(m.bounds(), None);

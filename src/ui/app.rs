@@ -2492,17 +2492,13 @@ impl AppState {
         if notes.phrases.is_empty() {
             ui.weak("No phrases.");
         }
-        let authors = doc
-            .regions
-            .values()
-            .map(|r| &r.author)
-            .collect::<BTreeSet<_>>();
+        let authors = crate::core::grounding_eval::region_authors(doc);
         if authors.len() > 1 {
             ui.add_space(6.0);
             egui::CollapsingHeader::new("Metrics")
                 .default_open(true)
                 .show(ui, |ui| {
-                    if let Some(ph) = metrics.show(ui, doc, p.revision, image, busy) {
+                    if let Some(ph) = metrics.show(ui, doc, &authors, p.revision, image, busy) {
                         hovered_phrase = Some(ph);
                         highlight.extend(doc.regions_of(ph));
                     }
@@ -2601,9 +2597,7 @@ impl AppState {
                 .iter()
                 .filter(|r| {
                     overlay::screen_shape(&r.shape, k, view).is_some()
-                        || doc.masks.get(&r.id).is_some_and(|m| {
-                            m.bounds().is_some_and(|b| b.min[2] <= k && k < b.max[2])
-                        })
+                        || doc.masks.get(&r.id).is_some_and(|m| m.touches_slice(k))
                 })
                 .map(|r| r.id)
                 .collect(),

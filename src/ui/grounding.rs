@@ -222,16 +222,17 @@ fn iou_text(x: f64) -> String {
 }
 
 impl MetricsPanel {
-    /// The scores of the image for the chosen authors (recomputed when the document changes, unless
-    /// `busy`: a gesture is under way and the last numbers stand).
-    pub fn scores(
+    /// The scores of the image for the chosen authors among `authors` (the document's region
+    /// authors), recomputed when the document changes unless `busy` (a gesture is under way and the
+    /// last numbers stand).
+    fn scores(
         &mut self,
         doc: &Document,
+        authors: &[Author],
         revision: u64,
         image: ImageId,
         busy: bool,
     ) -> Option<&Scores> {
-        let authors = grounding_eval::region_authors(doc);
         let first = |model: bool| {
             authors
                 .iter()
@@ -264,23 +265,20 @@ impl MetricsPanel {
         s.phrases.iter().find(|p| p.phrase == phrase).map(|p| p.iou)
     }
 
-    /// The section: author choices, summary, per-category lines, per-phrase lines and the IoU
-    /// distribution. Returns the phrase whose line is hovered.
+    /// The section: author choices among `authors` (the document's region authors, see
+    /// [`grounding_eval::region_authors`]), summary, per-category lines, per-phrase lines and the
+    /// IoU distribution. Returns the phrase whose line is hovered.
     pub fn show(
         &mut self,
         ui: &mut Ui,
         doc: &Document,
+        authors: &[Author],
         revision: u64,
         image: ImageId,
         busy: bool,
     ) -> Option<PhraseId> {
-        let authors = grounding_eval::region_authors(doc);
-        if authors.len() < 2 {
-            ui.weak("Metrics compare two authors' regions (e.g. a reader's and a model's).");
-            return None;
-        }
         // Ensure defaults before the combo boxes show them.
-        self.scores(doc, revision, image, busy);
+        self.scores(doc, authors, revision, image, busy);
         let mut truth = self.truth.clone();
         let mut pred = self.pred.clone();
         egui::Grid::new("metric-authors")
@@ -292,7 +290,7 @@ impl MetricsPanel {
                         .selected_text(choice.as_ref().map_or("—".into(), |a| a.to_string()))
                         .width(200.0)
                         .show_ui(ui, |ui| {
-                            for a in &authors {
+                            for a in authors {
                                 ui.selectable_value(choice, Some(a.clone()), a.to_string());
                             }
                         })
@@ -303,7 +301,7 @@ impl MetricsPanel {
             });
         self.truth = truth;
         self.pred = pred;
-        let scores = self.scores(doc, revision, image, busy).cloned()?;
+        let scores = self.scores(doc, authors, revision, image, busy).cloned()?;
         let mut hovered = None;
         if scores.shared {
             let ious: Vec<f64> = scores.phrases.iter().map(|p| p.iou).collect();
