@@ -15,7 +15,7 @@ use voxmark::store::{ImageRecord, Project};
 
 fn image(size: [usize; 3]) -> ImageRecord {
     ImageRecord {
-        id: 0,
+        id: voxmark::core::Id::from_u128(1),
         source: "/bench/ct".into(),
         files: vec![],
         kind: "dicom-series".into(),
@@ -33,13 +33,14 @@ fn image(size: [usize; 3]) -> ImageRecord {
     }
 }
 
-fn boxes(first_id: i64, n: usize, image: i64) -> Vec<Edit> {
+fn boxes(first_id: u128, n: usize, image: u128) -> Vec<Edit> {
+    let image = voxmark::core::Id::from_u128(image);
     (0..n)
         .map(|i| {
             let x = (i % 400) as f64;
             Edit::AddRegion {
                 region: Region {
-                    id: first_id + i as i64,
+                    id: voxmark::core::Id::from_u128(first_id + i as u128),
                     image,
                     label: None,
                     shape: Shape::Box2d {
@@ -73,7 +74,7 @@ fn commit_all(p: &mut Project, doc: &mut Document, name: &str, edits: Vec<Edit>)
     }
     let t = h.commit().unwrap().unwrap();
     let start = Instant::now();
-    p.commit(doc, &t, "human:bench").unwrap();
+    p.commit(&t, "human:bench").unwrap();
     start.elapsed()
 }
 
@@ -85,6 +86,42 @@ fn report(what: &str, got: Duration, target_ms: f64) {
     let ms = got.as_secs_f64() * 1e3;
     let verdict = if ms <= target_ms { "meets" } else { "MISSES" };
     println!("{what:<58} {ms:>9.2} ms   target ≤ {target_ms} ms: {verdict}");
+}
+
+/// Commit latency of one-box transactions with `writers` connections committing at once (each its
+/// own `Project`, as separate processes would be): every commit's duration, from all writers.
+fn concurrent_commits(path: &Path, writers: usize, per_writer: usize) -> Vec<Duration> {
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let path = path.to_path_buf();
+            std::thread::spawn(move || {
+                let mut p = Project::open(&path).unwrap();
+                let mut doc = p.load_document().unwrap();
+                let image = *doc.images.keys().next().unwrap();
+                let mut times = Vec::with_capacity(per_writer);
+                for i in 0..per_writer {
+                    let mut edits = boxes(0, 1, 1);
+                    if let Edit::AddRegion { region, .. } = &mut edits[0] {
+                        region.id = voxmark::core::Id::new();
+                        region.image = image;
+                        region.author = Author::Human(format!("writer{w}"));
+                        region.created_ms = i as i64;
+                    }
+                    times.push(commit_all(&mut p, &mut doc, "box", edits));
+                }
+                times
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 fn main() {
@@ -105,8 +142,8 @@ fn main() {
         let phrases: Vec<Edit> = (0..n_phrases)
             .map(|i| Edit::AddPhrase {
                 phrase: Phrase {
-                    id: 1 + i as i64,
-                    image: 1,
+                    id: voxmark::core::Id::from_u128(1 << 64 | i as u128),
+                    image: voxmark::core::Id::from_u128(1),
                     text: "small left pleural effusion".into(),
                     author: Author::Human("reader".into()),
                     span: Some((i % 400, i % 400 + 20)),
@@ -115,7 +152,7 @@ fn main() {
                     created_ms: 0,
                     modified_ms: 0,
                 },
-                links: vec![1 + (i * 5) as i64],
+                links: vec![voxmark::core::Id::from_u128(1 + (i * 5) as u128)],
             })
             .collect();
         commit_all(&mut p, &mut doc, "phrases", phrases);
@@ -163,8 +200,8 @@ fn main() {
         .unwrap();
     let mut doc = p.load_document().unwrap();
     let region = Region {
-        id: 1,
-        image: 1,
+        id: voxmark::core::Id::from_u128(1),
+        image: voxmark::core::Id::from_u128(1),
         label: None,
         shape: Shape::Mask,
         author: Author::Human("reader".into()),
@@ -199,7 +236,7 @@ fn main() {
             min: [cx - 7, cy - 7, z],
             max: [cx + 8, cy + 8, z + 1],
         };
-        let before = doc.masks[&1].read_box(bb);
+        let before = doc.masks[&voxmark::core::Id::from_u128(1)].read_box(bb);
         let after: Vec<u8> = (0..bb.len())
             .map(|i| {
                 let (x, y) = ((i % 15) as i64 - 7, (i / 15) as i64 - 7);
@@ -214,7 +251,12 @@ fn main() {
             &mut p,
             &mut doc,
             "brush",
-            vec![Edit::paint(1, bb, &before, &after)],
+            vec![Edit::paint(
+                voxmark::core::Id::from_u128(1),
+                bb,
+                &before,
+                &after,
+            )],
         )
     });
     report(
@@ -222,6 +264,31 @@ fn main() {
         stroke,
         5.0,
     );
+
+    // Commit latency with other writers: one box per transaction, 1 and 4 writers at once.
+    for writers in [1, 4] {
+        let path = dir.path().join(format!("writers-{writers}.voxmark"));
+        let mut p = Project::create(&path).unwrap();
+        p.add_images(&[image([512, 512, 300])], "human:bench")
+            .unwrap();
+        drop(p);
+        let per_writer = if full { 500 } else { 20 };
+        let mut times = concurrent_commits(&path, writers, per_writer);
+        times.sort();
+        println!(
+            "{:<58} p50 {:>6.2} ms   p99 {:>6.2} ms   ({} commits)",
+            format!("commit one box, {writers} writer(s) at once"),
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times.len()
+        );
+        let p = Project::open(&path).unwrap();
+        assert_eq!(
+            p.load_document().unwrap().regions.len(),
+            writers * per_writer,
+            "every commit is in the file"
+        );
+    }
 
     // File size per 1,000 boxes.
     let sized = dir.path().join("size.voxmark");

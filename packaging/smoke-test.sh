@@ -49,7 +49,8 @@ if [ -f "$DATA/onnx/litemedsam_encoder.onnx" ]; then
   cp assets/models/litemedsam.toml "$ROOT/"
   run new "$ROOT/ct.voxmark" >/dev/null
   run add "$ROOT/ct.voxmark" "${FILES[0]}" >/dev/null
-  run infer "$ROOT/ct.voxmark" --model "$ROOT/litemedsam.toml" --image 1 --slice 10 \
+  IMAGE="$(run ls "$ROOT/ct.voxmark" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["images"][0]["handle"])')"
+  run infer "$ROOT/ct.voxmark" --model "$ROOT/litemedsam.toml" --image "$IMAGE" --slice 10 \
     --box 107,196,163,179 --label liver 2>&1 | tee "$ROOT/infer.txt" || fail "voxmark infer exited with $?"
   grep -q "mask of [0-9]* voxels on slice 10" "$ROOT/infer.txt" || fail "infer made no mask"
 fi

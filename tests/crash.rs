@@ -33,7 +33,7 @@ fn sigkill_at_random_moments_loses_no_committed_transaction() {
     let mut p = Project::create(&path).unwrap();
     p.add_images(
         &[ImageRecord {
-            id: 0,
+            id: voxmark::core::Id::from_u128(0),
             source: "/nowhere/ct".into(),
             files: vec![],
             kind: "nifti".into(),
@@ -75,7 +75,8 @@ fn sigkill_at_random_moments_loses_no_committed_transaction() {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(id) = line
                     .strip_prefix("committed ")
-                    .and_then(|s| s.parse::<i64>().ok())
+                    .and_then(|s| s.split_whitespace().next())
+                    .and_then(voxmark::core::Id::parse_full)
                 {
                     let _ = tx.send(id);
                 }
@@ -86,7 +87,7 @@ fn sigkill_at_random_moments_loses_no_committed_transaction() {
         let _ = child.kill(); // SIGKILL on Unix
         let status = child.wait().unwrap();
         reader.join().unwrap();
-        let acknowledged: Vec<i64> = rx.try_iter().collect();
+        let acknowledged: Vec<voxmark::core::Id> = rx.try_iter().collect();
         if !status.success() {
             killed_mid_run += 1;
         }

@@ -11,6 +11,16 @@ fn os(s: &str) -> OsString {
 }
 
 /// A project with `n` copies of a corpus chest X-ray (512×512) as images 1..=n.
+/// The first phrase of the project's first image (its whole id, from `voxmark ls --json`).
+fn first_phrase(project: &Path) -> String {
+    let run = common::voxmark([os("ls"), project.into(), os("--json")]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["images"][0]["phrase_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn project_with_images(dir: &Path, data: &Path, n: usize) -> std::path::PathBuf {
     let project = dir.join("g.voxmark");
     assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
@@ -53,9 +63,8 @@ fn radfact_example_imports_evaluates_and_round_trips() {
         os("--pred-author"),
         os("model:radfact@example"),
     ];
-    let ids: Vec<OsString> = (1..=n).map(|i| os(&i.to_string())).collect();
-
     let project = project_with_images(dir.path(), &data, n);
+    let ids: Vec<OsString> = common::image_ids(&project).iter().map(|i| os(i)).collect();
     let mut args = vec![
         os("import"),
         project.clone().into(),
@@ -132,13 +141,13 @@ fn radfact_example_imports_evaluates_and_round_trips() {
         out1.clone().into(),
         os("--image"),
     ];
-    args.extend(ids.iter().cloned());
+    args.extend(common::image_ids(&project2).iter().map(|i| os(i)));
     args.extend(authors.iter().cloned());
     assert_eq!(common::voxmark(&args).code, 0);
     let out2 = dir.path().join("out2.json");
     let mut args = vec![
         os("export"),
-        project2.into(),
+        project2.clone().into(),
         os("--format"),
         os("radfact"),
         os("--out"),
@@ -169,7 +178,7 @@ fn eval_gives_hand_computed_numbers() {
         os("radfact"),
         truth.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--truth-author"),
         os("human:a"),
     ]);
@@ -183,14 +192,14 @@ fn eval_gives_hand_computed_numbers() {
         os("radfact"),
         pred.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--truth-author"),
         os("model:m@1"),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let eval = common::voxmark([
         os("eval"),
-        project.into(),
+        project.clone().into(),
         os("--truth"),
         os("human:a"),
         os("--pred"),
@@ -221,7 +230,7 @@ fn bad_radfact_files_name_the_field_and_change_nothing() {
         os("radfact"),
         bad.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 1);
     assert!(
@@ -237,11 +246,11 @@ fn bad_radfact_files_name_the_field_and_change_nothing() {
         os("radfact"),
         example.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("holds 20 report(s)"), "{}", run.stderr);
-    let ls = common::voxmark([os("ls"), project.into(), os("--json")]);
+    let ls = common::voxmark([os("ls"), project.clone().into(), os("--json")]);
     let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
     assert_eq!(
         v["images"][0]["phrases"], 0,
@@ -332,7 +341,7 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
     assert_eq!(
         common::voxmark([
             os("export"),
-            project2.into(),
+            project2.clone().into(),
             os("--format"),
             os("ms-cxr"),
             os("--out"),
@@ -347,7 +356,7 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
     std::fs::write(&bad, "dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n00000001_000,A,b,p.png,1,2,3,4,1024,1024\n00000001_000,A,b,p.png,1,2,three,4,1024,1024\n").unwrap();
     let run = common::voxmark([
         os("import"),
-        project.into(),
+        project.clone().into(),
         os("--format"),
         os("ms-cxr"),
         bad.into(),
@@ -447,12 +456,12 @@ fn coco_grounding_export_reads_in_pycocotools_and_round_trips() {
         example.into(),
         os("--image"),
     ];
-    args.extend((1..=n).map(|i| os(&i.to_string())));
+    args.extend(common::image_ids(&project).iter().map(|i| os(i)));
     assert_eq!(common::voxmark(&args).code, 0);
     let out1 = dir.path().join("coco1.json");
     let run = common::voxmark([
         os("export"),
-        project.into(),
+        project.clone().into(),
         os("--format"),
         os("coco"),
         os("--out"),
@@ -501,7 +510,7 @@ fn coco_grounding_export_reads_in_pycocotools_and_round_trips() {
     assert_eq!(
         common::voxmark([
             os("export"),
-            project2.into(),
+            project2.clone().into(),
             os("--format"),
             os("coco"),
             os("--out"),
@@ -585,7 +594,7 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         os("nifti-labels"),
         labels.clone().into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("imported 31 labels"), "{}", run.stdout);
@@ -596,7 +605,7 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         os("--format"),
         os("nifti-labels"),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--out"),
         out.clone().into(),
     ]);
@@ -647,18 +656,18 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         os("nifti-labels"),
         out.clone().into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project2)[0]),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out2 = dir.path().join("labels2.nii.gz");
     assert_eq!(
         common::voxmark([
             os("export"),
-            project2.into(),
+            project2.clone().into(),
             os("--format"),
             os("nifti-labels"),
             os("--image"),
-            os("1"),
+            os(&common::image_ids(&project2)[0]),
             os("--out"),
             out2.clone().into()
         ])
@@ -670,17 +679,19 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
     let other = data.join("nifti/totalseg/example_seg_mr.nii.gz");
     let run = common::voxmark([
         os("import"),
-        project.into(),
+        project.clone().into(),
         os("--format"),
         os("nifti-labels"),
         other.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
-        run.stderr.contains("does not overlap image 1")
-            && run.stderr.contains("example_seg_mr.nii.gz"),
+        run.stderr.contains(&format!(
+            "does not overlap image {}",
+            common::handle(&common::image_ids(&project)[0])
+        )) && run.stderr.contains("example_seg_mr.nii.gz"),
         "{}",
         run.stderr
     );
@@ -708,7 +719,7 @@ fn png_masks_of_a_2d_image_round_trip() {
         os("png-mask"),
         mask.clone().into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("imported 2 labels"), "{}", run.stdout);
@@ -719,7 +730,7 @@ fn png_masks_of_a_2d_image_round_trip() {
         os("--format"),
         os("png-mask"),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--out"),
         out.clone().into(),
     ]);
@@ -735,12 +746,12 @@ fn png_masks_of_a_2d_image_round_trip() {
     image::GrayImage::new(64, 64).save(&small).unwrap();
     let run = common::voxmark([
         os("import"),
-        project.into(),
+        project.clone().into(),
         os("--format"),
         os("png-mask"),
         small.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
     ]);
     assert_eq!(run.code, 1);
     assert!(
@@ -765,7 +776,7 @@ fn heatmaps_import_and_eval_gives_hand_computed_cnr() {
         os("radfact"),
         truth.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--truth-author"),
         os("human:a"),
     ]);
@@ -783,16 +794,16 @@ fn heatmaps_import_and_eval_gives_hand_computed_cnr() {
         os("heatmap"),
         heat.into(),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(&project)[0]),
         os("--phrase"),
-        os("1"),
+        os(&first_phrase(&project)),
         os("--pred-author"),
         os("model:g@1"),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let eval = common::voxmark([
         os("eval"),
-        project.into(),
+        project.clone().into(),
         os("--truth"),
         os("human:a"),
         os("--pred"),
@@ -846,7 +857,7 @@ fn ms_cxr_coco_style_json_imports_label_text() {
     assert_eq!(
         common::voxmark([
             os("export"),
-            project.into(),
+            project.clone().into(),
             os("--format"),
             os("ms-cxr"),
             os("--out"),
@@ -871,7 +882,7 @@ fn export_one(project: &Path, format: &str, out: &Path, extra: &[&str]) -> commo
         os("--format"),
         os(format),
         os("--image"),
-        os("1"),
+        os(&common::image_ids(project)[0]),
         os("--out"),
         out.into(),
     ];
@@ -898,7 +909,7 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
             os(format),
             file.into(),
             os("--image"),
-            os("1"),
+            os(&common::image_ids(&project)[0]),
         ];
         args.extend(extra.iter().map(|a| os(a)));
         let run = common::voxmark(args);
@@ -1053,7 +1064,7 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
         &project,
         "dicom-seg",
         &dir.path().join("x.dcm"),
-        &["--image", "2"],
+        &["--image", "ffff0000"],
     );
     assert_ne!(run.code, 0);
     let run = common::voxmark([
@@ -1274,7 +1285,7 @@ fn split_by_patient_keeps_each_patients_images_together() {
             os("--out"),
             dir.path().join("x").into(),
             os("--image"),
-            os("1"),
+            os(&common::image_ids(&project)[0]),
             os("--split"),
             os(extra),
         ]);

@@ -101,8 +101,13 @@ fn gpu_available() -> bool {
     common::gpu::gpu().is_some()
 }
 
+/// The project's first image (images get their identities when they are added).
+fn first_image(p: &Project) -> voxmark::core::Id {
+    *p.load_document().unwrap().images.keys().next().unwrap()
+}
+
 /// Regions of the document without their timestamps, for comparing app and file.
-fn shapes(doc: &Document) -> Vec<(i64, String, Option<usize>)> {
+fn shapes(doc: &Document) -> Vec<(voxmark::core::Id, String, Option<usize>)> {
     doc.regions
         .values()
         .map(|r| {
@@ -401,9 +406,10 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
     {
         use voxmark::core::{Author, Edit, Region, Status, Transaction};
         let mut p = Project::open(&project).unwrap();
+        let image = first_image(&p);
         let region = Region {
-            id: 1,
-            image: 1,
+            id: voxmark::core::Id::from_u128(1),
+            image,
             label: None,
             shape: Shape::Box2d {
                 slice: 0,
@@ -428,8 +434,7 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
                 links: vec![],
             }],
         };
-        p.commit(&Document::default(), &t, "model:detector@1")
-            .unwrap();
+        p.commit(&t, "model:detector@1").unwrap();
     }
     let mut h = harness(vec![project.clone()], false);
     step_until(&mut h, "the project to open", |a| {
@@ -443,7 +448,10 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
     h.step();
     h.step();
     let doc = app(&h).document().unwrap();
-    assert_eq!(doc.regions[&1].status, voxmark::core::Status::Accepted);
+    assert_eq!(
+        doc.regions[&voxmark::core::Id::from_u128(1)].status,
+        voxmark::core::Status::Accepted
+    );
     h.key_press(Key::Escape);
     h.step();
 
@@ -476,8 +484,14 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
     );
     let doc = app(&h).document().unwrap();
     assert_eq!(doc.regions.len(), 2);
-    let linked: Vec<i64> = doc.regions_of(phrase_id).collect();
-    assert_eq!(linked, vec![2]);
+    let linked: Vec<voxmark::core::Id> = doc.regions_of(phrase_id).collect();
+    let drawn: Vec<voxmark::core::Id> = doc
+        .regions
+        .keys()
+        .filter(|k| **k != voxmark::core::Id::from_u128(1))
+        .copied()
+        .collect();
+    assert_eq!(linked, drawn, "the box drawn now grounds the phrase");
     assert_eq!(
         doc.phrases[&phrase_id].grounding,
         voxmark::core::Grounding::Annotated
@@ -497,7 +511,10 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
     drop(h);
     let file = Project::open(&project).unwrap().load_document().unwrap();
     assert_eq!(file.phrases[&phrase_id].span, Some((30, 46)));
-    assert_eq!(file.regions[&1].status, voxmark::core::Status::Accepted);
+    assert_eq!(
+        file.regions[&voxmark::core::Id::from_u128(1)].status,
+        voxmark::core::Status::Accepted
+    );
     assert!(file.links.is_empty());
 }
 
@@ -1014,10 +1031,11 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     let model: Author = "model:grounder@1".parse().unwrap();
     {
         let mut p = Project::open(&project).unwrap();
-        let region = |id: i64, author: &Author, min: [f64; 2], max: [f64; 2]| Region {
-            id,
-            image: 1,
-            label: Some(1),
+        let image = first_image(&p);
+        let region = |id: u128, author: &Author, min: [f64; 2], max: [f64; 2]| Region {
+            id: voxmark::core::Id::from_u128(id),
+            image,
+            label: Some(voxmark::core::Id::from_u128(1)),
             shape: Shape::Box2d { slice: 0, min, max },
             author: author.clone(),
             prompt: None,
@@ -1036,7 +1054,7 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
             name: "review".into(),
             edits: vec![
                 Edit::AddLabel(Label {
-                    id: 1,
+                    id: voxmark::core::Id::from_u128(1),
                     name: "Effusion".into(),
                     color: [0x34, 0x98, 0xdb, 0xff],
                 }),
@@ -1052,8 +1070,8 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
                 },
                 Edit::AddPhrase {
                     phrase: Phrase {
-                        id: 1,
-                        image: 1,
+                        id: voxmark::core::Id::from_u128(1),
+                        image,
                         text: "Small right pleural effusion".into(),
                         author: reader.clone(),
                         span: Some((0, 28)),
@@ -1062,12 +1080,15 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
                         created_ms: 0,
                         modified_ms: 0,
                     },
-                    links: vec![1, 2],
+                    links: vec![
+                        voxmark::core::Id::from_u128(1),
+                        voxmark::core::Id::from_u128(2),
+                    ],
                 },
                 Edit::AddHeatmap(Heatmap {
-                    id: 1,
-                    image: 1,
-                    phrase: Some(1),
+                    id: voxmark::core::Id::from_u128(1),
+                    image,
+                    phrase: Some(voxmark::core::Id::from_u128(1)),
                     author: model.clone(),
                     slice: 0,
                     width: 4,
@@ -1078,7 +1099,7 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
                 }),
             ],
         };
-        p.commit(&Document::default(), &t, "human:reader").unwrap();
+        p.commit(&t, "human:reader").unwrap();
     }
     let mut h = harness(vec![project.clone()], false);
     step_until(&mut h, "the project to open", |a| {
@@ -1097,14 +1118,20 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     );
     assert_eq!(
         app(&h).drawn(),
-        (None, &[1, 2][..]),
+        (
+            None,
+            &[
+                voxmark::core::Id::from_u128(1),
+                voxmark::core::Id::from_u128(2)
+            ][..]
+        ),
         "no heatmap until asked"
     );
 
     // The phrase's heatmap chip shows its map over the image.
     h.get_by_label("heatmap").click();
     h.run();
-    assert_eq!(app(&h).drawn().0, Some(1));
+    assert_eq!(app(&h).drawn().0, Some(voxmark::core::Id::from_u128(1)));
     // H hides it; C cycles all → human → model regions.
     h.key_press(Key::H);
     h.run();
@@ -1115,15 +1142,27 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     assert_eq!(app(&h).region_filter(), voxmark::ui::RegionFilter::Human);
     assert_eq!(
         app(&h).drawn(),
-        (None, &[1][..]),
+        (None, &[voxmark::core::Id::from_u128(1)][..]),
         "people's regions only; heatmaps are a model's"
     );
     h.key_press(Key::C);
     h.run();
-    assert_eq!(app(&h).drawn(), (Some(1), &[2][..]));
+    assert_eq!(
+        app(&h).drawn(),
+        (
+            Some(voxmark::core::Id::from_u128(1)),
+            &[voxmark::core::Id::from_u128(2)][..]
+        )
+    );
     h.get_by_label("All").click();
     h.run();
-    assert_eq!(app(&h).drawn().1, &[1, 2][..]);
+    assert_eq!(
+        app(&h).drawn().1,
+        &[
+            voxmark::core::Id::from_u128(1),
+            voxmark::core::Id::from_u128(2)
+        ][..]
+    );
 
     // Edit the report: "Findings: " typed in front; the phrase span follows its words.
     h.get_by_label("Edit").click();
@@ -1135,11 +1174,17 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     h.run();
     let doc = app(&h).document().unwrap();
     assert_eq!(
-        doc.images[&1].report.as_deref(),
+        doc.images.values().next().unwrap().report.as_deref(),
         Some("Findings: Small right pleural effusion. No pneumothorax.")
     );
-    assert_eq!(doc.phrases[&1].span, Some((10, 38)));
-    assert_eq!(doc.phrases[&1].text, "Small right pleural effusion");
+    assert_eq!(
+        doc.phrases[&voxmark::core::Id::from_u128(1)].span,
+        Some((10, 38))
+    );
+    assert_eq!(
+        doc.phrases[&voxmark::core::Id::from_u128(1)].text,
+        "Small right pleural effusion"
+    );
     assert!(
         app(&h)
             .message()
@@ -1149,16 +1194,28 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run();
     let doc = app(&h).document().unwrap();
-    assert_eq!(doc.images[&1].report.as_deref(), Some(text));
-    assert_eq!(doc.phrases[&1].span, Some((0, 28)));
+    assert_eq!(
+        doc.images.values().next().unwrap().report.as_deref(),
+        Some(text)
+    );
+    assert_eq!(
+        doc.phrases[&voxmark::core::Id::from_u128(1)].span,
+        Some((0, 28))
+    );
     h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
     h.run();
     step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
     drop(h);
     let file = Project::open(&project).unwrap().load_document().unwrap();
-    assert_eq!(file.phrases[&1].span, Some((10, 38)));
+    assert_eq!(
+        file.phrases[&voxmark::core::Id::from_u128(1)].span,
+        Some((10, 38))
+    );
     assert!(
-        file.images[&1]
+        file.images
+            .values()
+            .next()
+            .unwrap()
             .report
             .as_deref()
             .unwrap()

@@ -5,8 +5,8 @@
 use voxmark::core::annotation::span_fits;
 use voxmark::core::mask::VoxelBox;
 use voxmark::core::{
-    Author, Document, Edit, Grounding, History, ImageInfo, Label, MaskTiles, Phrase, Region, Shape,
-    Status,
+    Author, Document, Edit, Grounding, History, Id, ImageInfo, Label, MaskTiles, Phrase, Region,
+    Shape, Status,
 };
 
 struct Rng(u64);
@@ -30,11 +30,16 @@ impl Rng {
 
 const SIZE: [usize; 3] = [40, 30, 5];
 
+/// A new id above every key of `m` (deterministic, so that a seed reproduces a sequence).
+fn fresh<T>(m: &std::collections::BTreeMap<Id, T>) -> Id {
+    Id::from_u128(m.keys().next_back().map_or(1, |k| k.as_u128() + 1))
+}
+
 fn start() -> Document {
     let mut d = Document::default();
     for id in 1..=2 {
         Edit::AddImage(ImageInfo {
-            id,
+            id: Id::from_u128(id),
             size: SIZE,
             report: Some("Small left effusion. No pneumothorax.".into()),
         })
@@ -70,15 +75,15 @@ fn random_shape(r: &mut Rng) -> Shape {
 
 /// A random edit that applies to `d`, or `None` when the draw found nothing to do.
 fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
-    let images: Vec<i64> = d.images.keys().copied().collect();
-    let regions: Vec<i64> = d.regions.keys().copied().collect();
-    let phrases: Vec<i64> = d.phrases.keys().copied().collect();
-    let masks: Vec<i64> = d.masks.keys().copied().collect();
-    let labels: Vec<i64> = d.labels.keys().copied().collect();
+    let images: Vec<Id> = d.images.keys().copied().collect();
+    let regions: Vec<Id> = d.regions.keys().copied().collect();
+    let phrases: Vec<Id> = d.phrases.keys().copied().collect();
+    let masks: Vec<Id> = d.masks.keys().copied().collect();
+    let labels: Vec<Id> = d.labels.keys().copied().collect();
     let t = r.next() as i64 % 1_000_000;
     Some(match r.below(14) {
         0 => {
-            let id = Document::next_id(&d.labels);
+            let id = fresh(&d.labels);
             Edit::AddLabel(Label {
                 id,
                 name: format!("label {id}"),
@@ -97,7 +102,7 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
             }
         }
         2 | 3 => {
-            let id = Document::next_id(&d.regions);
+            let id = fresh(&d.regions);
             let image = r.pick(&images)?;
             let is_mask = r.below(3) == 0;
             let region = Region {
@@ -124,7 +129,7 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
                 created_ms: t,
                 modified_ms: t,
             };
-            let links: Vec<i64> = phrases
+            let links: Vec<Id> = phrases
                 .iter()
                 .copied()
                 .filter(|p| d.phrases[p].image == image && r.below(3) == 0)
@@ -148,13 +153,13 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
         }
         5 => Edit::remove_region(d, r.pick(&regions)?)?,
         6 | 7 => {
-            let id = Document::next_id(&d.phrases);
+            let id = fresh(&d.phrases);
             let image = r.pick(&images)?;
             let report = d.images[&image].report.clone();
             let span = (r.below(2) == 0)
                 .then(|| (r.below(10), 10 + r.below(30)))
                 .filter(|s| span_fits(report.as_deref(), *s));
-            let links: Vec<i64> = regions
+            let links: Vec<Id> = regions
                 .iter()
                 .copied()
                 .filter(|x| d.regions[x].image == image && r.below(3) == 0)
@@ -195,7 +200,7 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
         9 => Edit::remove_phrase(d, r.pick(&phrases)?)?,
         10 => {
             let p = r.pick(&phrases)?;
-            let same: Vec<i64> = regions
+            let same: Vec<Id> = regions
                 .iter()
                 .copied()
                 .filter(|x| {
@@ -208,7 +213,7 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
             }
         }
         11 => {
-            let links: Vec<(i64, i64)> = d.links.iter().copied().collect();
+            let links: Vec<(Id, Id)> = d.links.iter().copied().collect();
             let (phrase, region) = r.pick(&links)?;
             Edit::Unlink { phrase, region }
         }
@@ -317,8 +322,8 @@ fn history_memory_is_capped_and_keeps_the_latest_step() {
     let mut h = History::new(4096);
     h.begin("mask").unwrap();
     let region = Region {
-        id: 1,
-        image: 1,
+        id: voxmark::core::Id::from_u128(1),
+        image: voxmark::core::Id::from_u128(1),
         label: None,
         shape: Shape::Mask,
         author: Author::Human("a".into()),
@@ -344,11 +349,14 @@ fn history_memory_is_capped_and_keeps_the_latest_step() {
             min: [0, 0, k],
             max: [40, 30, k + 1],
         };
-        let before = doc.masks[&1].read_box(b);
+        let before = doc.masks[&voxmark::core::Id::from_u128(1)].read_box(b);
         // A noisy stroke: RLE cannot shrink it much, so each step is ~1 kB.
         let after: Vec<u8> = (0..b.len()).map(|i| ((i * 7 + k) % 3 == 0) as u8).collect();
-        h.record(&mut doc, Edit::paint(1, b, &before, &after))
-            .unwrap();
+        h.record(
+            &mut doc,
+            Edit::paint(voxmark::core::Id::from_u128(1), b, &before, &after),
+        )
+        .unwrap();
         h.commit().unwrap();
         assert!(
             h.bytes() <= 4096 || h.undo_len() == 1,
@@ -366,8 +374,8 @@ fn invalid_edits_leave_the_document_unchanged() {
     let mut doc = start();
     let before = doc.clone();
     let phrase = Phrase {
-        id: 1,
-        image: 1,
+        id: voxmark::core::Id::from_u128(1),
+        image: voxmark::core::Id::from_u128(1),
         text: "x".into(),
         author: Author::Human("test".into()),
         span: Some((5, 999)),
@@ -385,8 +393,8 @@ fn invalid_edits_leave_the_document_unchanged() {
     assert!(err.to_string().contains("outside the report"), "{err}");
     assert!(
         Edit::Link {
-            phrase: 9,
-            region: 9
+            phrase: voxmark::core::Id::from_u128(9),
+            region: voxmark::core::Id::from_u128(9)
         }
         .apply(&mut doc)
         .is_err()

@@ -205,7 +205,12 @@ fn without_onnx_runtime_the_doctor_says_so_and_infer_fails_clearly() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"))
         .args(["infer".as_ref(), project.as_os_str(), "--model".as_ref()])
         .arg(dir.path().join("litemedsam.toml"))
-        .args(["--image", "1", "--box", "10,10,50,50"])
+        .args([
+            "--image",
+            &common::image_ids(&project)[0],
+            "--box",
+            "10,10,50,50",
+        ])
         .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
         .output()
         .unwrap();
@@ -240,6 +245,7 @@ fn infer_adds_a_proposed_mask_with_its_provenance() {
         common::voxmark(["add".as_ref(), project.as_os_str(), ct.as_os_str()]).code,
         0
     );
+    let image = common::image_ids(&project).remove(0);
     let infer = |bbox: &str| {
         common::voxmark([
             "infer".as_ref(),
@@ -247,7 +253,7 @@ fn infer_adds_a_proposed_mask_with_its_provenance() {
             "--model".as_ref(),
             manifest.path.as_os_str(),
             "--image".as_ref(),
-            "1".as_ref(),
+            image.as_ref(),
             "--slice".as_ref(),
             "10".as_ref(),
             "--box".as_ref(),

@@ -32,9 +32,9 @@ fn load(models: &Path, name: &str) -> Model {
 fn doc_with(volume: &Volume, report: Option<&str>) -> Document {
     let mut doc = Document::default();
     doc.images.insert(
-        1,
+        voxmark::core::Id::from_u128(1),
         ImageInfo {
-            id: 1,
+            id: voxmark::core::Id::from_u128(1),
             size: volume.size(),
             report: report.map(str::to_owned),
         },
@@ -44,7 +44,7 @@ fn doc_with(volume: &Volume, report: Option<&str>) -> Document {
 
 fn request(slice: Option<usize>, prompt: Option<&str>) -> Request {
     Request {
-        image: 1,
+        image: voxmark::core::Id::from_u128(1),
         slice,
         bbox: None,
         prompt: prompt.map(str::to_owned),
@@ -56,7 +56,7 @@ fn request(slice: Option<usize>, prompt: Option<&str>) -> Request {
 
 /// The masks the edits add, by the name of their label.
 fn masks_by_label(edits: &[Edit]) -> Vec<(String, MaskTiles)> {
-    let names: std::collections::BTreeMap<i64, String> = edits
+    let names: std::collections::BTreeMap<voxmark::core::Id, String> = edits
         .iter()
         .filter_map(|e| match e {
             Edit::AddLabel(l) => Some((l.id, l.name.clone())),
@@ -298,10 +298,10 @@ fn grounding_boxes_are_thresholded_thinned_and_linked_to_the_phrase() {
     let mut model = load(&models, "boxes.toml");
     let mut doc = doc_with(&cr, Some("Small left lower effusion."));
     doc.phrases.insert(
-        4,
+        voxmark::core::Id::from_u128(4),
         voxmark::core::Phrase {
-            id: 4,
-            image: 1,
+            id: voxmark::core::Id::from_u128(4),
+            image: voxmark::core::Id::from_u128(1),
             text: "left lower effusion".into(),
             author: Author::Human("tester".into()),
             span: Some((6, 25)),
@@ -358,7 +358,7 @@ fn grounding_boxes_are_thresholded_thinned_and_linked_to_the_phrase() {
             assert!((max[a] - px(hi[a])).abs() < 1e-3, "{max:?} vs {hi:?}");
         }
         assert!((score - s * peak).abs() < 1e-6, "{score}");
-        assert_eq!(links, &vec![4]);
+        assert_eq!(links, &vec![voxmark::core::Id::from_u128(4)]);
     }
     // Below the threshold: nothing.
     let out = job::run(
@@ -431,6 +431,7 @@ fn infer_all_goes_on_past_a_broken_image_and_links_proposals_to_the_prompt() {
         }
         assert_eq!(vox(&args).code, 0);
     }
+    let ids = common::image_ids(&project);
     std::fs::remove_file(&gone).unwrap();
     let run = vox(&[
         "infer".as_ref(),
@@ -447,7 +448,10 @@ fn infer_all_goes_on_past_a_broken_image_and_links_proposals_to_the_prompt() {
         run.stdout, run.stderr
     );
     assert!(
-        run.stderr.contains("error: image 2: not found"),
+        run.stderr.contains(&format!(
+            "error: image {}: not found",
+            common::handle(&ids[1])
+        )),
         "{}",
         run.stderr
     );
@@ -462,7 +466,10 @@ fn infer_all_goes_on_past_a_broken_image_and_links_proposals_to_the_prompt() {
         .load_document()
         .unwrap();
     let phrase = doc.phrases.values().next().unwrap();
-    assert_eq!((phrase.image, phrase.span), (1, Some((6, 25))));
+    assert_eq!(
+        (phrase.image.full(), phrase.span),
+        (ids[0].clone(), Some((6, 25)))
+    );
     assert_eq!(doc.regions.len(), 2);
     for r in doc.regions.values() {
         assert_eq!(r.author.to_string(), "model:test-boxes@1");
@@ -478,7 +485,7 @@ fn infer_all_goes_on_past_a_broken_image_and_links_proposals_to_the_prompt() {
         "--model".as_ref(),
         models.join("heatmap.toml").as_os_str(),
         "--image".as_ref(),
-        "1".as_ref(),
+        ids[0].as_ref(),
     ]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let doc = voxmark::store::Project::open(&project)

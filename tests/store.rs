@@ -15,7 +15,7 @@ use voxmark::store::{ImageRecord, Project, StoreError};
 
 fn record(size: [usize; 3], report: Option<&str>) -> ImageRecord {
     ImageRecord {
-        id: 0,
+        id: voxmark::core::Id::from_u128(1),
         source: PathBuf::from("/data/ct"),
         files: vec![PathBuf::from("/data/ct/1.dcm")],
         kind: "dicom-series".into(),
@@ -48,10 +48,10 @@ fn project_with_image(dir: &Path) -> (Project, Document, PathBuf) {
     (p, doc, path)
 }
 
-fn region(id: i64, shape: Shape) -> Region {
+fn region(id: u128, shape: Shape) -> Region {
     Region {
-        id,
-        image: 1,
+        id: voxmark::core::Id::from_u128(id),
+        image: voxmark::core::Id::from_u128(1),
         label: None,
         shape,
         author: Author::Human("test".into()),
@@ -76,7 +76,7 @@ fn act(
         h.record(doc, e).unwrap();
     }
     let t = h.commit().unwrap().unwrap();
-    p.commit(doc, &t, "human:test").unwrap();
+    p.commit(&t, "human:test").unwrap();
     t
 }
 
@@ -86,8 +86,8 @@ fn everything_round_trips_and_undo_is_persisted() {
     let (mut p, mut doc, path) = project_with_image(dir.path());
     let mut h = History::new(1 << 20);
     let phrase = Phrase {
-        id: 1,
-        image: 1,
+        id: voxmark::core::Id::from_u128(1),
+        image: voxmark::core::Id::from_u128(1),
         text: "Small effusion".into(),
         author: Author::Human("test".into()),
         span: Some((20, 34)),
@@ -102,7 +102,7 @@ fn everything_round_trips_and_undo_is_persisted() {
         &mut h,
         "label",
         vec![Edit::AddLabel(Label {
-            id: 1,
+            id: voxmark::core::Id::from_u128(1),
             name: "effusion".into(),
             color: [10, 20, 30, 255],
         })],
@@ -159,7 +159,7 @@ fn everything_round_trips_and_undo_is_persisted() {
             },
             Edit::AddRegion {
                 region: Region {
-                    label: Some(1),
+                    label: Some(voxmark::core::Id::from_u128(1)),
                     ..region(5, Shape::Mask)
                 },
                 mask: Some(MaskTiles::new([64, 80, 10])),
@@ -167,7 +167,10 @@ fn everything_round_trips_and_undo_is_persisted() {
             },
             Edit::AddPhrase {
                 phrase,
-                links: vec![1, 5],
+                links: vec![
+                    voxmark::core::Id::from_u128(1),
+                    voxmark::core::Id::from_u128(5),
+                ],
             },
         ],
     );
@@ -175,29 +178,37 @@ fn everything_round_trips_and_undo_is_persisted() {
         min: [60, 60, 2],
         max: [64, 70, 4],
     };
-    let before = doc.masks[&5].read_box(b);
+    let before = doc.masks[&voxmark::core::Id::from_u128(5)].read_box(b);
     act(
         &mut p,
         &mut doc,
         &mut h,
         "stroke",
-        vec![Edit::paint(5, b, &before, &vec![1; b.len()])],
+        vec![Edit::paint(
+            voxmark::core::Id::from_u128(5),
+            b,
+            &before,
+            &vec![1; b.len()],
+        )],
     );
     let reopened = Project::open(&path).unwrap().load_document().unwrap();
     assert_eq!(reopened, doc, "what was committed is what opens");
-    assert_eq!(reopened.masks[&5].count(), b.len());
+    assert_eq!(
+        reopened.masks[&voxmark::core::Id::from_u128(5)].count(),
+        b.len()
+    );
 
     // Undo the stroke and the drawing: persisted like any action.
     let mut snapshot = Vec::new();
     for _ in 0..2 {
         let inv = h.undo(&mut doc).unwrap().unwrap();
-        p.commit(&doc, &inv, "human:test").unwrap();
+        p.commit(&inv, "human:test").unwrap();
         snapshot.push(Project::open(&path).unwrap().load_document().unwrap());
     }
     assert_eq!(snapshot[1], doc);
     assert!(doc.regions.is_empty() && doc.phrases.is_empty() && doc.links.is_empty());
     let redo = h.redo(&mut doc).unwrap().unwrap();
-    p.commit(&doc, &redo, "human:test").unwrap();
+    p.commit(&redo, "human:test").unwrap();
     assert_eq!(Project::open(&path).unwrap().load_document().unwrap(), doc);
     assert!(p.audit_len().unwrap() >= 10, "every edit is audited");
     assert!(p.check().unwrap().is_empty(), "{:?}", p.check());
@@ -225,13 +236,18 @@ fn a_brush_stroke_rewrites_only_the_tiles_it_touched() {
             min: [0, 0, k],
             max: [64, 80, k + 1],
         };
-        let before = doc.masks[&1].read_box(b);
+        let before = doc.masks[&voxmark::core::Id::from_u128(1)].read_box(b);
         act(
             &mut p,
             &mut doc,
             &mut h,
             "fill",
-            vec![Edit::paint(1, b, &before, &vec![1; b.len()])],
+            vec![Edit::paint(
+                voxmark::core::Id::from_u128(1),
+                b,
+                &before,
+                &vec![1; b.len()],
+            )],
         );
     }
     let conn = Connection::open(&path).unwrap();
@@ -254,13 +270,18 @@ fn a_brush_stroke_rewrites_only_the_tiles_it_touched() {
         min: [3, 3, 1],
         max: [9, 9, 2],
     };
-    let before = doc.masks[&1].read_box(b);
+    let before = doc.masks[&voxmark::core::Id::from_u128(1)].read_box(b);
     act(
         &mut p,
         &mut doc,
         &mut h,
         "erase",
-        vec![Edit::paint(1, b, &before, &vec![0; b.len()])],
+        vec![Edit::paint(
+            voxmark::core::Id::from_u128(1),
+            b,
+            &before,
+            &vec![0; b.len()],
+        )],
     );
     let after_rows = stamp(&conn);
     let changed: Vec<_> = before_rows
@@ -381,7 +402,7 @@ fn another_process_holding_the_project_gives_in_use_and_nothing_is_lost() {
     )
     .unwrap();
     let t = h.commit().unwrap().unwrap();
-    let err = p.commit(&doc, &t, "human:test").unwrap_err();
+    let err = p.commit(&t, "human:test").unwrap_err();
     assert!(matches!(err, StoreError::InUse { .. }), "{err}");
     assert!(
         err.to_string().contains("in use by another process"),
@@ -389,7 +410,7 @@ fn another_process_holding_the_project_gives_in_use_and_nothing_is_lost() {
     );
     other.execute_batch("COMMIT").unwrap();
     // Once the other process lets go, the same action commits.
-    p.commit(&doc, &t, "human:test").unwrap();
+    p.commit(&t, "human:test").unwrap();
     assert_eq!(Project::open(&path).unwrap().load_document().unwrap(), doc);
 }
 
@@ -412,17 +433,17 @@ fn check_finds_broken_invariants() {
     assert!(p.check().unwrap().is_empty());
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
-        "INSERT INTO images (source, files, kind, content_hash, size_x, size_y, size_z, spacing_mm, origin_lps_mm, direction, dtype, components, added_ms)
-           VALUES ('x', '[]', 'image2d', 'h', 8, 8, 1, '[1,1,1]', '[0,0,0]', '[1,0,0,0,1,0,0,0,1]', 'uint8', 1, 0);
-         INSERT INTO phrases (id, image_id, text, author, span_start, span_end, grounding, created_ms, modified_ms) VALUES (7, 1, 'x', 'human:x', 30, 900, 'pending', 0, 0);
-         INSERT INTO regions (id, image_id, kind, geometry, author, status, created_ms, modified_ms) VALUES (8, 2, 'point', zeroblob(24), 'human:x', 'accepted', 0, 0);
-         INSERT INTO links VALUES (7, 8);
-         INSERT INTO mask_tiles VALUES (1, 40, 0, 0, x'00');",
+        "INSERT INTO images (id, source, files, kind, content_hash, size_x, size_y, size_z, spacing_mm, origin_lps_mm, direction, dtype, components, added_ms)
+           VALUES (x'00000000000000000000000000000002', 'x', '[]', 'image2d', 'h', 8, 8, 1, '[1,1,1]', '[0,0,0]', '[1,0,0,0,1,0,0,0,1]', 'uint8', 1, 0);
+         INSERT INTO phrases (id, image_id, text, author, span_start, span_end, grounding, created_ms, modified_ms) VALUES (x'00000000000000000000000000000007', x'00000000000000000000000000000001', 'x', 'human:x', 30, 900, 'pending', 0, 0);
+         INSERT INTO regions (id, image_id, kind, geometry, author, status, created_ms, modified_ms) VALUES (x'00000000000000000000000000000008', x'00000000000000000000000000000002', 'point', zeroblob(24), 'human:x', 'accepted', 0, 0);
+         INSERT INTO links VALUES (x'00000000000000000000000000000007', x'00000000000000000000000000000008');
+         INSERT INTO mask_tiles VALUES (x'00000000000000000000000000000001', 40, 0, 0, x'00');",
     )
     .unwrap();
     let findings = p.check().unwrap().join("\n");
     assert!(
-        findings.contains("phrase 7: span [30, 900) lies outside its report"),
+        findings.contains("phrase 00000007: span [30, 900) lies outside its report"),
         "{findings}"
     );
     assert!(findings.contains("joins different images"), "{findings}");
@@ -458,6 +479,10 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
     assert_eq!(json["images"][0]["kind"], "image2d");
     assert_eq!(json["images"][0]["has_report"], true);
     assert!(json["images"][0]["missing"].is_null());
+    // The short handle `ls` prints is what a person types.
+    let handle = json["images"][0]["handle"].as_str().unwrap().to_string();
+    assert_eq!(handle.len(), 8);
+    assert!(json["images"][0]["id"].as_str().unwrap().ends_with(&handle));
     // Move the file: ls says so, the project still opens, relink repairs it.
     let moved = dir.path().join("moved");
     std::fs::create_dir(&moved).unwrap();
@@ -474,7 +499,7 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
     let relink = run(&[
         &os("relink"),
         project.as_os_str(),
-        &os("1"),
+        &os(&handle),
         moved.as_os_str(),
     ]);
     assert_eq!(relink.code, 0, "{}", relink.stderr);
@@ -492,7 +517,7 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
     let relink = run(&[
         &os("relink"),
         project.as_os_str(),
-        &os("1"),
+        &os(&handle),
         other.as_os_str(),
     ]);
     assert_eq!(relink.code, 1);
@@ -515,7 +540,10 @@ fn a_version_1_project_migrates_forward_and_keeps_its_data() {
     // A file exactly as schema version 1 wrote it, with an image, a region and a phrase.
     {
         let c = Connection::open(&path).unwrap();
-        c.execute_batch(MIGRATIONS[0]).unwrap();
+        let voxmark::store::schema::Migration::Sql(first) = &MIGRATIONS[0] else {
+            panic!("the first schema is SQL")
+        };
+        c.execute_batch(first).unwrap();
         c.execute_batch(&format!(
             "PRAGMA user_version = 1; PRAGMA application_id = {APPLICATION_ID};"
         ))
@@ -539,12 +567,14 @@ fn a_version_1_project_migrates_forward_and_keeps_its_data() {
         (1, 1, 1)
     );
     assert!(p.check().unwrap().is_empty());
+    let image = *doc.images.keys().next().unwrap();
+    let phrase = *doc.phrases.keys().next().unwrap();
     // The new table works: a heatmap for the phrase round-trips.
     let mut h = History::new(1 << 20);
     let heat = voxmark::core::Heatmap {
-        id: 1,
-        image: 1,
-        phrase: Some(1),
+        id: voxmark::core::Id::from_u128(1),
+        image,
+        phrase: Some(phrase),
         author: "model:grounder@1".parse().unwrap(),
         slice: 0,
         width: 4,
@@ -565,10 +595,10 @@ fn a_version_1_project_migrates_forward_and_keeps_its_data() {
             .unwrap()
             .load_document()
             .unwrap()
-            .heatmaps[&1],
+            .heatmaps[&voxmark::core::Id::from_u128(1)],
         heat
     );
     // A phrase with a heatmap cannot be removed from under it.
-    let remove = Edit::remove_phrase(&doc, 1).unwrap();
+    let remove = Edit::remove_phrase(&doc, phrase).unwrap();
     assert!(remove.apply(&mut doc.clone()).is_err());
 }

@@ -3,7 +3,7 @@
 
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::metrics::{self, Mask2};
-use crate::core::{Document, Edit, History, ImageId, MaskTiles, grounding_eval};
+use crate::core::{Document, Edit, History, Id, ImageId, MaskTiles, grounding_eval};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
 use crate::io::{datasets, ms_cxr, split};
 use crate::store::{ImageRecord, Project};
@@ -56,16 +56,16 @@ pub struct ImportArgs {
     /// RadFact: the images the file's reports belong to, in the file's order (see `voxmark ls`).
     /// MS-CXR rows find their image by `dicom_id` (file stem) or `path` (file name).
     #[arg(long = "image", num_args = 1..)]
-    pub images: Vec<ImageId>,
+    pub images: Vec<String>,
     /// Author of reference sentences and boxes (RadFact `target`, or a single report).
     #[arg(long, default_value = "human:reference")]
     pub truth_author: String,
     /// Author of predicted sentences and boxes (RadFact `prediction`), and of heatmaps.
     #[arg(long, default_value = "model:prediction@unknown")]
     pub pred_author: String,
-    /// Heatmaps: the phrase the map answers.
+    /// Heatmaps: the phrase the map answers (its id or handle, see `voxmark ls --json`).
     #[arg(long)]
-    pub phrase: Option<i64>,
+    pub phrase: Option<String>,
     /// Heatmaps: the slice of a 3D image the map lies on.
     #[arg(long, default_value_t = 0)]
     pub slice: u32,
@@ -82,9 +82,9 @@ pub struct ExportArgs {
     /// Output file.
     #[arg(long)]
     pub out: PathBuf,
-    /// Images to export, in order (default: every image with phrases).
+    /// Images to export, in order, by id or handle (default: every image with phrases).
     #[arg(long = "image", num_args = 1..)]
-    pub images: Vec<ImageId>,
+    pub images: Vec<String>,
     /// Author whose phrases are the reference (`target`).
     #[arg(long, default_value = "human:reference")]
     pub truth_author: String,
@@ -143,8 +143,6 @@ fn report_edits(
     author: &Author,
     status: Status,
     with_spans: bool,
-    next_region: &mut i64,
-    next_phrase: &mut i64,
     edits: &mut Vec<Edit>,
 ) {
     let report = doc
@@ -158,8 +156,7 @@ fn report_edits(
         let mut links = Vec::new();
         for b in s.boxes.iter().flatten() {
             let (min, max) = radfact::to_pixels(*b, size[0], size[1]);
-            let id = *next_region;
-            *next_region += 1;
+            let id = Id::new();
             edits.push(Edit::AddRegion {
                 region: Region {
                     id,
@@ -192,8 +189,7 @@ fn report_edits(
                     report[..end_b].chars().count(),
                 )
             });
-        let id = *next_phrase;
-        *next_phrase += 1;
+        let id = Id::new();
         edits.push(Edit::AddPhrase {
             phrase: Phrase {
                 id,
@@ -284,16 +280,11 @@ pub fn import(args: &ImportArgs) -> i32 {
             args.images.len()
         ));
     }
-    for id in &args.images {
-        if !doc.images.contains_key(id) {
-            return user_error(format!("no image {id} in {}", args.project.display()));
-        }
-    }
+    let images = match super::project::resolve_images(&project, &args.images) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
     let mut edits = Vec::new();
-    let (mut next_region, mut next_phrase) = (
-        Document::next_id(&doc.regions),
-        Document::next_id(&doc.phrases),
-    );
     let pairs: Vec<Pair> = match file {
         RadFactFile::Report(s) => vec![Pair {
             prediction: vec![],
@@ -301,7 +292,7 @@ pub fn import(args: &ImportArgs) -> i32 {
         }],
         RadFactFile::Pairs(p) => p,
     };
-    for (pair, &image) in pairs.iter().zip(&args.images) {
+    for (pair, &image) in pairs.iter().zip(&images) {
         let size = doc.images[&image].size;
         // The reference text becomes the image's report when it has none, so spans can point into it.
         if doc.images[&image].report.is_none() && !pair.target.is_empty() {
@@ -331,8 +322,6 @@ pub fn import(args: &ImportArgs) -> i32 {
             &truth,
             Status::Accepted,
             true,
-            &mut next_region,
-            &mut next_phrase,
             &mut batch,
         );
         report_edits(
@@ -343,8 +332,6 @@ pub fn import(args: &ImportArgs) -> i32 {
             &pred,
             Status::Proposed,
             false,
-            &mut next_region,
-            &mut next_phrase,
             &mut batch,
         );
         edits.extend(batch);
@@ -384,7 +371,7 @@ pub fn import(args: &ImportArgs) -> i32 {
         .iter()
         .filter(|e| matches!(e, Edit::AddPhrase { .. }))
         .count();
-    if let Err(e) = project.commit(&doc, &tx, &args.truth_author) {
+    if let Err(e) = project.commit(&tx, &args.truth_author) {
         return store_error(e);
     }
     println!(
@@ -478,7 +465,10 @@ pub fn export(args: &ExportArgs) -> i32 {
             .filter(|i| doc.phrases.values().any(|p| p.image == *i))
             .collect()
     } else {
-        args.images.clone()
+        match super::project::resolve_images(&project, &args.images) {
+            Ok(i) => i,
+            Err(c) => return c,
+        }
     };
     for image in &images {
         if !doc.images.contains_key(image) {
@@ -819,10 +809,6 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
             }
         }
     }
-    let (mut next_region, mut next_phrase) = (
-        Document::next_id(&doc.regions),
-        Document::next_id(&doc.phrases),
-    );
     let t = now_ms();
     let mut history = History::new(1 << 30);
     let mut boxes_added = 0usize;
@@ -854,7 +840,7 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
                 Some(name) => Some(match doc.labels.values().find(|l| l.name == name) {
                     Some(l) => l.id,
                     None => {
-                        let id = Document::next_id(&doc.labels);
+                        let id = doc.new_label_id(name);
                         let color = crate::core::annotation::LABEL_PALETTE
                             [doc.labels.len() % crate::core::annotation::LABEL_PALETTE.len()];
                         history.record(
@@ -877,8 +863,7 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
             for r in group {
                 let Some(edges) = r.edges else { continue };
                 let (min, max) = datasets::edges_to_pixels(edges, r.frame, size[0], size[1]);
-                let id = next_region;
-                next_region += 1;
+                let id = Id::new();
                 history.record(
                     &mut doc,
                     Edit::AddRegion {
@@ -913,8 +898,7 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
                         )
                     })
                 });
-            let id = next_phrase;
-            next_phrase += 1;
+            let id = Id::new();
             let grounding = if links.is_empty() {
                 Grounding::NoVisible
             } else {
@@ -941,7 +925,7 @@ fn import_box_rows(args: &ImportArgs, rows: Vec<datasets::BoxRow>, author: &Auth
         history.commit()
     })();
     let skipped: usize = unmatched.values().sum();
-    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+    if let Err(c) = persist(&mut project, result, &author.to_string()) {
         return c;
     }
     println!(
@@ -965,10 +949,14 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
+    let wanted = match super::project::resolve_images(project, &args.images) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
     let chosen: Vec<ImageId> = records
         .iter()
         .map(|r| r.id)
-        .filter(|id| args.images.is_empty() || args.images.contains(id))
+        .filter(|id| wanted.is_empty() || wanted.contains(id))
         .collect();
     let splits = match splits_of(args, &records, &chosen) {
         Ok(s) => s,
@@ -1032,9 +1020,13 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         Ok(r) => r,
         Err(e) => return store_error(e),
     };
+    let wanted = match super::project::resolve_images(project, &args.images) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
     let chosen: Vec<ImageId> = records
         .iter()
-        .filter(|r| args.images.is_empty() || args.images.contains(&r.id))
+        .filter(|r| wanted.is_empty() || wanted.contains(&r.id))
         .filter(|r| doc.images.get(&r.id).is_some_and(|i| i.report.is_some()))
         .map(|r| r.id)
         .collect();
@@ -1080,7 +1072,9 @@ fn write_coco(
             .and_then(|f| f.file_name())
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
-        images.push(json!({"id": rec.id, "file_name": file_name, "width": rec.size[0], "height": rec.size[1], "caption": caption}));
+        // COCO numbers its images itself: 1, 2, … in the file's order.
+        let coco_image = images.len() + 1;
+        images.push(json!({"id": coco_image, "file_name": file_name, "width": rec.size[0], "height": rec.size[1], "caption": caption}));
         for p in phrases_by(doc, rec.id, author) {
             let boxes: Vec<_> = doc
                 .regions_of(p.id)
@@ -1100,7 +1094,7 @@ fn write_coco(
                     let [x, y, w, h] =
                         ms_cxr::from_pixels(min, max).map(|v| (v * 1e6).round() / 1e6);
                     annotations.push(json!({
-                        "id": annotations.len() + 1, "image_id": rec.id, "category_id": category,
+                        "id": annotations.len() + 1, "image_id": coco_image, "category_id": category,
                         "bbox": [x, y, w, h], "area": (w * h * 1e6).round() / 1e6, "iscrowd": 0,
                         "tokens_positive": [[start, end]], "phrase": p.text, "label_text": p.text,
                     }));
@@ -1134,13 +1128,17 @@ fn labels_sidecar(path: &std::path::Path) -> PathBuf {
 }
 
 /// The single image `--image` names, with its record.
-fn one_image(ids: &[ImageId], records: &[ImageRecord]) -> Result<ImageRecord, i32> {
+fn one_image(ids: &[String], records: &[ImageRecord]) -> Result<ImageRecord, i32> {
     match ids {
-        [id] => records
-            .iter()
-            .find(|r| r.id == *id)
-            .cloned()
-            .ok_or_else(|| user_error(format!("no image {id} in the project"))),
+        [typed] => {
+            let id = crate::core::id::resolve("image", typed, records.iter().map(|r| &r.id))
+                .map_err(user_error)?;
+            records
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| user_error(format!("no image {id} in the project")))
+        }
         _ => Err(user_error(
             "label maps go with exactly one image: give --image ID",
         )),
@@ -1197,13 +1195,11 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
     let t = now_ms();
-    let mut next_region = Document::next_id(&doc.regions);
     let mut history = History::new(1 << 30);
     let count = masks.len();
     let result = (|| {
         history.begin(&format!("import label map {}", args.file.display()))?;
         for (value, mask) in masks {
-            let id = value as i64;
             let name = names
                 .get(&value.to_string())
                 .and_then(|n| n["name"].as_str())
@@ -1212,11 +1208,7 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
             let label = match doc.labels.values().find(|l| l.name == name) {
                 Some(l) => l.id,
                 None => {
-                    let lid = if doc.labels.contains_key(&id) {
-                        Document::next_id(&doc.labels)
-                    } else {
-                        id
-                    };
+                    let lid = doc.new_label_id(&name);
                     let color = names
                         .get(&value.to_string())
                         .and_then(|n| n["color"].as_array())
@@ -1243,8 +1235,7 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
                     lid
                 }
             };
-            let rid = next_region;
-            next_region += 1;
+            let rid = Id::new();
             history.record(
                 &mut doc,
                 Edit::AddRegion {
@@ -1267,7 +1258,7 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
         }
         history.commit()
     })();
-    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+    if let Err(c) = persist(&mut project, result, &author.to_string()) {
         return c;
     }
     println!(
@@ -1278,7 +1269,7 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
 }
 
 /// `voxmark export --format nifti-labels`: the image's mask regions as one label map on its grid
-/// and geometry (value = the region's label id; later regions win where masks overlap), with a
+/// and geometry (value = the label's number, [`Document::label_numbers`]; later regions win where masks overlap), with a
 /// `<out>.labels.json` sidecar giving each value's name and colour.
 fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> i32 {
     let rec = match export_image(args, project) {
@@ -1288,6 +1279,7 @@ fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> 
     let n = rec.size.iter().product::<usize>();
     let mut dense = vec![0u16; n];
     let mut table = BTreeMap::new();
+    let numbers = doc.label_numbers();
     for r in doc
         .regions
         .values()
@@ -1299,10 +1291,11 @@ fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> 
         ) else {
             continue;
         };
-        let Ok(value) = u16::try_from(label.id) else {
+        let number = numbers.get(&label.id).copied().unwrap_or(0);
+        let Ok(value) = u16::try_from(number) else {
             return user_error(format!(
-                "label id {} does not fit a 16-bit label map",
-                label.id
+                "label {:?} is number {number}, which does not fit a 16-bit label map",
+                label.name
             ));
         };
         mask.paint_into(&mut dense, value);
@@ -1437,14 +1430,17 @@ fn export_dicom_seg(args: &ExportArgs, project: &Project, doc: &Document) -> i32
         pixels = seg::SegPixels::Fractional(maps);
     } else {
         // One segment per label; a voxel claimed by two labels makes the SEG BINARY.
-        let mut by_label: BTreeMap<i64, Vec<&Region>> = BTreeMap::new();
+        // Segments numbered in label order (`Document::label_numbers`), from 1.
+        let numbers = doc.label_numbers();
+        let mut by_label: BTreeMap<(u32, crate::core::LabelId), Vec<&Region>> = BTreeMap::new();
         for r in doc
             .regions
             .values()
             .filter(|r| r.image == rec.id && r.shape == Shape::Mask && r.status != Status::Rejected)
         {
             if let Some(l) = r.label {
-                by_label.entry(l).or_default().push(r);
+                let number = numbers.get(&l).copied().unwrap_or(u32::MAX);
+                by_label.entry((number, l)).or_default().push(r);
             }
         }
         creator = by_label.values().flatten().find_map(|r| match &r.author {
@@ -1465,7 +1461,7 @@ fn export_dicom_seg(args: &ExportArgs, project: &Project, doc: &Document) -> i32
         };
         let mut overlap = false;
         let mut kept = Vec::new();
-        for (label, regions) in &by_label {
+        for ((_, label), regions) in &by_label {
             let Some(l) = doc.labels.get(label) else {
                 continue;
             };
@@ -1630,10 +1626,17 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
     let values: Vec<f32> = (0..v.voxel_count())
         .map(|i| v.rescale().apply(v.voxels().get_f64(i).unwrap_or(f64::NAN)) as f32)
         .collect();
+    let phrase = match &args.phrase {
+        Some(typed) => match project.resolve(crate::store::Entity::Phrase, typed) {
+            Ok(p) => Some(p),
+            Err(e) => return store_error(e),
+        },
+        None => None,
+    };
     let heatmap = crate::core::Heatmap {
-        id: Document::next_id(&doc.heatmaps),
+        id: Id::new(),
         image: rec.id,
-        phrase: args.phrase,
+        phrase,
         author: author.clone(),
         slice: args.slice,
         width: v.size()[0],
@@ -1648,7 +1651,7 @@ fn import_heatmap(args: &ImportArgs, author: &Author) -> i32 {
         history.record(&mut doc, Edit::AddHeatmap(heatmap))?;
         history.commit()
     })();
-    if let Err(c) = persist(&mut project, &doc, result, &author.to_string()) {
+    if let Err(c) = persist(&mut project, result, &author.to_string()) {
         return c;
     }
     println!(
@@ -1673,12 +1676,11 @@ pub(crate) fn open_for_edit(
 /// Commits what a history transaction produced (nothing when it was empty); errors become exit codes.
 pub(crate) fn persist(
     project: &mut Project,
-    doc: &Document,
     result: Result<Option<crate::core::Transaction>, crate::core::EditError>,
     who: &str,
 ) -> Result<(), i32> {
     match result {
-        Ok(Some(tx)) => project.commit(doc, &tx, who).map_err(store_error),
+        Ok(Some(tx)) => project.commit(&tx, who).map(|_| ()).map_err(store_error),
         Ok(None) => Ok(()),
         Err(e) => Err(user_error(e)),
     }

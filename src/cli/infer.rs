@@ -75,9 +75,9 @@ pub struct InferArgs {
     /// The model's manifest (TOML next to its .onnx files).
     #[arg(long)]
     pub model: PathBuf,
-    /// The image (its id in `voxmark ls`).
+    /// The image (its id or handle in `voxmark ls`).
     #[arg(long, required_unless_present = "all", conflicts_with = "all")]
-    pub image: Option<ImageId>,
+    pub image: Option<String>,
     /// Every image of the project (a failure on one does not stop the others).
     #[arg(long)]
     pub all: bool,
@@ -239,16 +239,22 @@ pub fn infer(args: &InferArgs) -> i32 {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let targets: Vec<&ImageRecord> = match args.image {
-        Some(id) => match records.iter().find(|r| r.id == id) {
-            Some(r) => vec![r],
-            None => {
-                return user_error(format!(
-                    "no image {id} in {} (see `voxmark ls`)",
-                    args.project.display()
-                ));
+    let targets: Vec<&ImageRecord> = match &args.image {
+        Some(typed) => {
+            let id = match project.resolve(crate::store::Entity::Image, typed) {
+                Ok(id) => id,
+                Err(e) => return super::project::store_error(e),
+            };
+            match records.iter().find(|r| r.id == id) {
+                Some(r) => vec![r],
+                None => {
+                    return user_error(format!(
+                        "no image {id} in {} (see `voxmark ls`)",
+                        args.project.display()
+                    ));
+                }
             }
-        },
+        }
         None => records.iter().collect(),
     };
     let started = Instant::now();
@@ -310,7 +316,7 @@ pub fn infer(args: &InferArgs) -> i32 {
             }
             history.commit()
         })();
-        if let Err(code) = persist(&mut project, &doc, result, &author.to_string()) {
+        if let Err(code) = persist(&mut project, result, &author.to_string()) {
             // The file is as it was before this image; stop, the project cannot take more.
             return code;
         }

@@ -40,6 +40,10 @@ pub enum Command {
     Ls(project::LsArgs),
     /// Check a project: SQLite integrity and Voxmark's invariants.
     Check(project::CheckArgs),
+    /// Copy a project consistently (SQLite online backup) while others may be writing it.
+    Copy(project::CopyArgs),
+    /// Re-apply the transactions a writer could not save (the project's recovery journal).
+    Recover(project::RecoverArgs),
     /// Point an image of a project at files that moved.
     Relink(project::RelinkArgs),
     /// Render a slice (axial, coronal, sagittal) or a 3D view (MIP, MinIP, DVR) to a PNG on the GPU, offscreen.
@@ -79,6 +83,8 @@ pub fn run(command: Command) -> i32 {
         Command::Ls(args) => project::ls(&args),
         Command::Check(args) => project::check(&args),
         Command::Relink(args) => project::relink(&args),
+        Command::Copy(args) => project::copy(&args),
+        Command::Recover(args) => project::recover(&args),
         #[cfg(feature = "gpu")]
         Command::Render(args) => render::run(&args),
         #[cfg(not(feature = "gpu"))]

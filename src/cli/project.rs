@@ -3,7 +3,7 @@
 
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::mask::{MaskTiles, VoxelBox};
-use crate::core::{Document, Edit, History};
+use crate::core::{Document, Edit, History, Id, ImageId};
 use crate::io::{self, LoadedImage};
 use crate::store::{ImageRecord, Project, StoreError};
 use serde_json::json;
@@ -55,8 +55,8 @@ pub struct CheckArgs {
 pub struct RelinkArgs {
     /// The project.
     pub project: PathBuf,
-    /// The image id (see `voxmark ls`).
-    pub image: i64,
+    /// The image's id or handle (see `voxmark ls`).
+    pub image: String,
     /// Where the image's files are now (file or folder).
     pub path: PathBuf,
     /// Relink even if the content differs from what was added.
@@ -72,6 +72,47 @@ pub struct StressArgs {
     /// How many transactions to commit.
     #[arg(long, default_value_t = 1000)]
     pub count: usize,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// A mask region (whole id) every transaction also paints one voxel of, in this writer's
+    /// `--slot` of rows (for the many-writers test).
+    #[arg(long)]
+    pub shared_mask: Option<String>,
+    /// This writer's slot (0..8) on the shared mask.
+    #[arg(long, default_value_t = 0)]
+    pub slot: usize,
+}
+
+/// Arguments of `voxmark copy`.
+#[derive(clap::Args, Debug)]
+pub struct CopyArgs {
+    /// The project to copy (others may be writing it).
+    pub source: PathBuf,
+    /// The new file (must not exist).
+    pub target: PathBuf,
+}
+
+/// Arguments of `voxmark recover`.
+#[derive(clap::Args, Debug)]
+pub struct RecoverArgs {
+    /// The project whose recovery journal to re-apply.
+    pub project: PathBuf,
+    /// Drop entries that conflict with what other writers did since (they are listed first).
+    #[arg(long)]
+    pub discard_conflicts: bool,
+}
+
+/// The images `typed` names (ids or handles), in order; all of them when `typed` is empty.
+pub(crate) fn resolve_images(project: &Project, typed: &[String]) -> Result<Vec<ImageId>, i32> {
+    typed
+        .iter()
+        .map(|t| {
+            project
+                .resolve(crate::store::Entity::Image, t)
+                .map_err(store_error)
+        })
+        .collect()
 }
 
 pub(crate) fn user_error(e: impl std::fmt::Display) -> i32 {
@@ -199,7 +240,12 @@ pub fn ls(args: &LsArgs) -> i32 {
         (Ok(i), Ok(d), Ok(m)) => (i, d, m),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_error(e),
     };
-    let missing: BTreeMap<i64, PathBuf> = missing.into_iter().collect();
+    let missing: BTreeMap<ImageId, PathBuf> = missing.into_iter().collect();
+    let handle_len = match project.handle_len() {
+        Ok(n) => n,
+        Err(e) => return store_error(e),
+    };
+    let handle = |id: &Id| id.hex()[32 - handle_len..].to_string();
     let mut rows = Vec::new();
     for img in &images {
         let mut by_status =
@@ -207,7 +253,7 @@ pub fn ls(args: &LsArgs) -> i32 {
         for r in doc.regions.values().filter(|r| r.image == img.id) {
             *by_status.entry(r.status.as_str()).or_default() += 1;
         }
-        let phrases: Vec<i64> = doc
+        let phrases: Vec<Id> = doc
             .phrases
             .values()
             .filter(|p| p.image == img.id)
@@ -219,7 +265,9 @@ pub fn ls(args: &LsArgs) -> i32 {
             .filter(|(p, _)| phrases.contains(p))
             .count();
         rows.push(json!({
-            "id": img.id,
+            "id": img.id.full(),
+            "handle": handle(&img.id),
+            "phrase_ids": phrases.iter().map(Id::full).collect::<Vec<_>>(),
             "source": img.source.display().to_string(),
             "kind": img.kind,
             "size": img.size,
@@ -238,8 +286,16 @@ pub fn ls(args: &LsArgs) -> i32 {
         );
     } else {
         println!(
-            "{:>4}  {:<16} {:<12} {:>8} {:>8} {:>8} {:>7} {:>5}  source",
-            "id", "kind", "size", "accepted", "proposed", "rejected", "phrases", "links"
+            "{:<w$}  {:<16} {:<12} {:>8} {:>8} {:>8} {:>7} {:>5}  source",
+            "id",
+            "kind",
+            "size",
+            "accepted",
+            "proposed",
+            "rejected",
+            "phrases",
+            "links",
+            w = handle_len
         );
         for r in &rows {
             let size = r["size"]
@@ -258,8 +314,8 @@ pub fn ls(args: &LsArgs) -> i32 {
             };
             let n = |v: &serde_json::Value| v.as_i64().unwrap_or(0);
             println!(
-                "{:>4}  {:<16} {:<12} {:>8} {:>8} {:>8} {:>7} {:>5}  {}{flag}",
-                n(&r["id"]),
+                "{:<w$}  {:<16} {:<12} {:>8} {:>8} {:>8} {:>7} {:>5}  {}{flag}",
+                r["handle"].as_str().unwrap_or(""),
                 r["kind"].as_str().unwrap_or(""),
                 size,
                 n(&r["regions"]["accepted"]),
@@ -268,6 +324,7 @@ pub fn ls(args: &LsArgs) -> i32 {
                 n(&r["phrases"]),
                 n(&r["links"]),
                 r["source"].as_str().unwrap_or(""),
+                w = handle_len,
             );
         }
     }
@@ -316,7 +373,11 @@ pub fn relink(args: &RelinkArgs) -> i32 {
         Ok(i) => i,
         Err(e) => return store_error(e),
     };
-    let Some(old) = images.iter().find(|i| i.id == args.image) else {
+    let image = match project.resolve(crate::store::Entity::Image, &args.image) {
+        Ok(i) => i,
+        Err(e) => return store_error(e),
+    };
+    let Some(old) = images.iter().find(|i| i.id == image) else {
         return user_error(format!(
             "no image {} in {}",
             args.image,
@@ -361,8 +422,11 @@ pub fn relink(args: &RelinkArgs) -> i32 {
     }
 }
 
-/// Hidden `stress-commit`: commits transactions one by one, printing `committed <region id>` after each
-/// commit returns; the crash test kills it at random moments.
+/// Hidden `stress-commit`: commits transactions one by one (a box with the shared "Nodule" label,
+/// every 7th a mask region with a stroke, every 5th a phrase linked to the box, every 3rd a link from
+/// an earlier phrase, and with `--shared-mask` one voxel of a mask other writers paint too),
+/// printing `committed <region id> [phrase=<id>] [link=<phrase>] [stroke=i,j,k]` after each commit
+/// returns; the crash and many-writers tests kill it at random moments.
 pub fn stress(args: &StressArgs) -> i32 {
     let mut project = match Project::open(&args.project) {
         Ok(p) => p,
@@ -372,16 +436,31 @@ pub fn stress(args: &StressArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
+    let shared = match &args.shared_mask {
+        Some(t) => match project.resolve(crate::store::Entity::Region, t) {
+            Ok(id) => Some(id),
+            Err(e) => return store_error(e),
+        },
+        None => None,
+    };
     let Some((&image, info)) = doc.images.iter().next() else {
         return user_error("the project has no image");
     };
     let size = info.size;
     let mut history = History::new(64 << 20);
-    let author = Author::Human("stress".into());
+    let author = Author::Human(format!("stress{}", args.slot));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let started = std::time::Instant::now();
+    let mut my_phrases: Vec<Id> = Vec::new();
     for n in 0..args.count {
-        let id = Document::next_id(&doc.regions);
+        if args
+            .seconds
+            .is_some_and(|s| started.elapsed().as_secs_f64() > s)
+        {
+            break;
+        }
+        let id = Id::new();
         let t = n as i64;
         let is_mask = n % 7 == 3;
         let region = Region {
@@ -404,8 +483,26 @@ pub fn stress(args: &StressArgs) -> i32 {
             created_ms: t,
             modified_ms: t,
         };
+        let mut note = String::new();
         let result = (|| -> Result<Option<crate::core::Transaction>, crate::core::EditError> {
             history.begin("stress")?;
+            let label = match doc.label_named("Nodule") {
+                Some(l) => l.id,
+                None => {
+                    let label = crate::core::Label {
+                        id: doc.new_label_id("Nodule"),
+                        name: "Nodule".into(),
+                        color: crate::core::annotation::LABEL_PALETTE[0],
+                    };
+                    let lid = label.id;
+                    history.record(&mut doc, Edit::AddLabel(label))?;
+                    lid
+                }
+            };
+            let region = Region {
+                label: Some(label),
+                ..region
+            };
             history.record(
                 &mut doc,
                 Edit::AddRegion {
@@ -424,7 +521,7 @@ pub fn stress(args: &StressArgs) -> i32 {
                 history.record(&mut doc, Edit::paint(id, b, &before, &after))?;
             }
             if n % 5 == 0 {
-                let pid = Document::next_id(&doc.phrases);
+                let pid = Id::new();
                 let phrase = Phrase {
                     id: pid,
                     image,
@@ -443,6 +540,37 @@ pub fn stress(args: &StressArgs) -> i32 {
                         links: vec![id],
                     },
                 )?;
+                note.push_str(&format!(" phrase={pid:#}"));
+            } else if n % 3 == 0
+                && let Some(&pid) = my_phrases.last()
+            {
+                history.record(
+                    &mut doc,
+                    Edit::Link {
+                        phrase: pid,
+                        region: id,
+                    },
+                )?;
+                note.push_str(&format!(" link={pid:#}"));
+            }
+            if let Some(mask) = shared
+                && let Some(m) = doc.masks.get(&mask)
+            {
+                // One voxel per transaction in this writer's rows: rows slot*12 .. slot*12+11.
+                let cells = 12 * size[0] * size[2];
+                let c = n % cells.max(1);
+                let ijk = [
+                    (c / 12) % size[0],
+                    (args.slot * 12 + c % 12) % size[1],
+                    (c / (12 * size[0])) % size[2],
+                ];
+                let b = VoxelBox {
+                    min: ijk,
+                    max: [ijk[0] + 1, ijk[1] + 1, ijk[2] + 1],
+                };
+                let before = m.read_box(b);
+                history.record(&mut doc, Edit::paint(mask, b, &before, &[1]))?;
+                note.push_str(&format!(" stroke={},{},{}", ijk[0], ijk[1], ijk[2]));
             }
             history.commit()
         })();
@@ -451,15 +579,92 @@ pub fn stress(args: &StressArgs) -> i32 {
             Ok(None) => continue,
             Err(e) => return user_error(e),
         };
-        if let Err(e) = project.commit(&doc, &tx, "human:stress") {
+        if let Err(e) = project.commit(&tx, &author.to_string()) {
             return store_error(e);
         }
-        if writeln!(out, "committed {id}")
+        if n % 5 == 0
+            && let Some(p) = doc.phrases.keys().next_back()
+        {
+            my_phrases.push(*p);
+        }
+        if writeln!(out, "committed {id:#}{note}")
             .and_then(|_| out.flush())
             .is_err()
         {
             return 0;
         }
+    }
+    0
+}
+
+/// `voxmark copy`: a consistent copy of a project (SQLite's online backup) while others may write.
+pub fn copy(args: &CopyArgs) -> i32 {
+    let project = match Project::open(&args.source) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    match project.copy_to(&args.target) {
+        Ok(()) => {
+            println!(
+                "copied {} to {} (revision {})",
+                args.source.display(),
+                args.target.display(),
+                project.revision().unwrap_or(0)
+            );
+            0
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// `voxmark recover`: re-applies the recovery journal; exit 1 when entries remain.
+pub fn recover(args: &RecoverArgs) -> i32 {
+    let mut project = match Project::open(&args.project) {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let report = match crate::store::journal::recover(&mut project, args.discard_conflicts) {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    use crate::store::journal::Outcome;
+    for (name, txn, outcome) in &report.outcomes {
+        match outcome {
+            Outcome::Applied => println!("applied \"{name}\" ({txn})"),
+            Outcome::AlreadyApplied => {
+                println!("already saved \"{name}\" ({txn}); dropped from the journal")
+            }
+            Outcome::Conflict(why) => println!(
+                "{} \"{name}\" ({txn}): {why}",
+                if args.discard_conflicts {
+                    "discarded"
+                } else {
+                    "kept"
+                }
+            ),
+            Outcome::Failed(why) => println!("kept \"{name}\" ({txn}): {why}"),
+        }
+    }
+    if report.unreadable > 0 {
+        println!(
+            "{} incomplete line(s) at the end of the journal were dropped",
+            report.unreadable
+        );
+    }
+    if report.outcomes.is_empty() {
+        println!("nothing to recover: {}", args.project.display());
+    }
+    if report.remaining > 0 {
+        eprintln!(
+            "error: {} transaction(s) remain in the recovery journal; fix the cause and run `voxmark recover` again{}",
+            report.remaining,
+            if args.discard_conflicts {
+                ""
+            } else {
+                " (or add --discard-conflicts)"
+            }
+        );
+        return EXIT_USER_ERROR;
     }
     0
 }

@@ -2,22 +2,25 @@
 //! phrases of the image's report, and many-to-many grounding links between them.
 
 use super::mask::MaskTiles;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// Row id of an image in a project.
-pub type ImageId = i64;
-/// Row id of a label.
-pub type LabelId = i64;
-/// Row id of a region.
-pub type RegionId = i64;
-/// Row id of a phrase.
-pub type PhraseId = i64;
-/// Row id of a heatmap.
-pub type HeatmapId = i64;
+pub use super::id::Id;
+
+/// Identity of an image in a project.
+pub type ImageId = Id;
+/// Identity of a label (derived from its name, [`Id::for_label`]).
+pub type LabelId = Id;
+/// Identity of a region.
+pub type RegionId = Id;
+/// Identity of a phrase.
+pub type PhraseId = Id;
+/// Identity of a heatmap.
+pub type HeatmapId = Id;
 
 /// Who or what made an annotation: `human:<name>` or `model:<name>@<version>`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Author {
     /// A person.
     Human(String),
@@ -68,7 +71,7 @@ impl std::str::FromStr for Author {
 }
 
 /// Review state of a region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Status {
     /// Made or accepted by a person.
     Accepted,
@@ -111,7 +114,7 @@ pub const LABEL_PALETTE: [[u8; 4]; 8] = [
 ];
 
 /// A named label with a display colour (RGBA).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     /// Row id.
     pub id: LabelId,
@@ -122,7 +125,7 @@ pub struct Label {
 }
 
 /// The geometry of a region, in continuous voxel coordinates of its image (voxel centres at integers).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Shape {
     /// A rectangle on one slice `k`: `min`/`max` are (i, j) corners, inclusive of the pixels they cover.
     Box2d {
@@ -184,7 +187,7 @@ impl Shape {
 }
 
 /// A region of one image: geometry plus provenance and review state.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Region {
     /// Row id.
     pub id: RegionId,
@@ -209,7 +212,7 @@ pub struct Region {
 }
 
 /// Whether a phrase has been grounded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Grounding {
     /// Not annotated yet (its link list means nothing yet).
     Pending,
@@ -240,7 +243,7 @@ impl Grounding {
 }
 
 /// A phrase of an image's report (or a free phrase) that regions can ground.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Phrase {
     /// Row id.
     pub id: PhraseId,
@@ -264,7 +267,7 @@ pub struct Phrase {
 
 /// A model's similarity map for a phrase on one slice of an image, at the model's own resolution
 /// (`width × height` values, row by row, spanning the whole slice).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Heatmap {
     /// Row id.
     pub id: HeatmapId,
@@ -320,7 +323,7 @@ impl Heatmap {
 }
 
 /// What the document knows of an image (the pixels stay in the source files).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageInfo {
     /// Row id.
     pub id: ImageId,
@@ -359,7 +362,7 @@ impl Document {
     /// Regions linked to a phrase.
     pub fn regions_of(&self, phrase: PhraseId) -> impl Iterator<Item = RegionId> + '_ {
         self.links
-            .range((phrase, RegionId::MIN)..=(phrase, RegionId::MAX))
+            .range((phrase, Id::NIL)..=(phrase, Id::MAX))
             .map(|&(_, r)| r)
     }
 
@@ -371,9 +374,54 @@ impl Document {
             .map(|&(p, _)| p)
     }
 
-    /// The next free id above everything in `map`.
-    pub fn next_id<T>(map: &BTreeMap<i64, T>) -> i64 {
-        map.keys().next_back().map_or(1, |k| k + 1)
+    /// The number each label has in exports that number labels (label maps, DICOM SEG segments):
+    /// a label named `label N` (what an imported map without a name table gets) keeps `N`; the
+    /// others follow in name order from 1, skipping numbers taken. Stable for a given set of labels.
+    pub fn label_numbers(&self) -> BTreeMap<LabelId, u32> {
+        let mut out = BTreeMap::new();
+        let mut taken = BTreeSet::new();
+        for l in self.labels.values() {
+            if let Some(n) = l
+                .name
+                .strip_prefix("label ")
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n > 0 && !taken.contains(n))
+            {
+                taken.insert(n);
+                out.insert(l.id, n);
+            }
+        }
+        let mut rest: Vec<&Label> = self
+            .labels
+            .values()
+            .filter(|l| !out.contains_key(&l.id))
+            .collect();
+        rest.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        let mut next = 1;
+        for l in rest {
+            while taken.contains(&next) {
+                next += 1;
+            }
+            taken.insert(next);
+            out.insert(l.id, next);
+        }
+        out
+    }
+
+    /// The label named `name`, if the document has one.
+    pub fn label_named(&self, name: &str) -> Option<&Label> {
+        self.labels.values().find(|l| l.name == name)
+    }
+
+    /// The identity a new label named `name` gets: [`Id::for_label`], so that every writer creating
+    /// that name makes the same label; a fresh id only when a label renamed from `name` holds it.
+    pub fn new_label_id(&self, name: &str) -> LabelId {
+        let by_name = Id::for_label(name);
+        if self.labels.contains_key(&by_name) {
+            Id::new()
+        } else {
+            by_name
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use super::mask::{MaskTiles, VoxelBox, rle_decode, rle_encode};
 use std::collections::VecDeque;
 
 /// One reversible change.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Edit {
     /// Adds an image.
     AddImage(ImageInfo),
@@ -136,7 +136,7 @@ pub enum EditError {
     AlreadyOpen(String),
 }
 
-fn missing(what: &str, id: i64) -> EditError {
+fn missing(what: &str, id: super::Id) -> EditError {
     EditError::Missing(format!("{what} {id}"))
 }
 
@@ -633,7 +633,7 @@ fn check_phrase(doc: &Document, p: &Phrase) -> Result<(), EditError> {
 }
 
 /// One undo step: the edits of one user action, in the order they were applied.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transaction {
     /// What the user did ("brush stroke", "import ms-cxr", ...).
     pub name: String,

@@ -228,10 +228,10 @@ mod tests {
     use crate::core::annotation::{Grounding, ImageInfo, Phrase, Region};
     use crate::core::{MaskTiles, VoxelBox};
 
-    fn region(id: i64, author: &str, shape: Shape) -> Region {
+    fn region(id: u128, author: &str, shape: Shape) -> Region {
         Region {
-            id,
-            image: 1,
+            id: crate::core::Id::from_u128(id),
+            image: crate::core::Id::from_u128(1),
             label: None,
             shape,
             author: author.parse().unwrap(),
@@ -247,18 +247,18 @@ mod tests {
     fn boxes_masks_and_3d_boxes_compare_as_voxel_unions() {
         let mut doc = Document::default();
         doc.images.insert(
-            1,
+            crate::core::Id::from_u128(1),
             ImageInfo {
-                id: 1,
+                id: crate::core::Id::from_u128(1),
                 size: [10, 10, 3],
                 report: None,
             },
         );
         doc.phrases.insert(
-            7,
+            crate::core::Id::from_u128(7),
             Phrase {
-                id: 7,
-                image: 1,
+                id: crate::core::Id::from_u128(7),
+                image: crate::core::Id::from_u128(1),
                 text: "x".into(),
                 span: None,
                 category: Some("Edema".into()),
@@ -271,7 +271,7 @@ mod tests {
         // Truth: a 4×4 box on slice 1 (16 pixels). Prediction: a mask of its left half (8 voxels)
         // plus 2 voxels on slice 2, and a rejected box over everything (ignored).
         doc.regions.insert(
-            1,
+            crate::core::Id::from_u128(1),
             region(
                 1,
                 "human:a",
@@ -297,8 +297,11 @@ mod tests {
             },
             &[1; 2],
         );
-        doc.regions.insert(2, region(2, "model:m@1", Shape::Mask));
-        doc.masks.insert(2, m);
+        doc.regions.insert(
+            crate::core::Id::from_u128(2),
+            region(2, "model:m@1", Shape::Mask),
+        );
+        doc.masks.insert(crate::core::Id::from_u128(2), m);
         let mut rejected = region(
             3,
             "model:m@1",
@@ -308,8 +311,11 @@ mod tests {
             },
         );
         rejected.status = Status::Rejected;
-        doc.regions.insert(3, rejected);
-        doc.links.extend([(7, 1), (7, 2), (7, 3)]);
+        doc.regions.insert(crate::core::Id::from_u128(3), rejected);
+        doc.links.extend(
+            [(7, 1), (7, 2), (7, 3)]
+                .map(|(p, r)| (crate::core::Id::from_u128(p), crate::core::Id::from_u128(r))),
+        );
         let s = score(
             &doc,
             &"human:a".parse().unwrap(),
@@ -328,12 +334,18 @@ mod tests {
         assert_eq!(s.images.len(), 1);
         assert!((s.images[0].iou - 8.0 / 18.0).abs() < 1e-12);
         // A 3D box over slices 0–1 of the same 4×4 footprint against the truth: 16 of 32.
-        doc.regions.get_mut(&3).unwrap().status = Status::Accepted;
-        doc.regions.get_mut(&3).unwrap().shape = Shape::Box3d {
+        doc.regions
+            .get_mut(&crate::core::Id::from_u128(3))
+            .unwrap()
+            .status = Status::Accepted;
+        doc.regions
+            .get_mut(&crate::core::Id::from_u128(3))
+            .unwrap()
+            .shape = Shape::Box3d {
             min: [2.0, 2.0, 0.0],
             max: [5.0, 5.0, 1.0],
         };
-        doc.regions.remove(&2);
+        doc.regions.remove(&crate::core::Id::from_u128(2));
         let s = score(
             &doc,
             &"human:a".parse().unwrap(),

@@ -10,14 +10,37 @@ pub const TILE: usize = 64;
 pub type TileKey = (u32, u32, u32);
 
 /// Label voxels of one region (0 = outside); tiles that are all zero are not stored.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MaskTiles {
     size: [usize; 3],
+    #[serde(with = "tiles_as_list")]
     tiles: BTreeMap<TileKey, Vec<u8>>,
 }
 
+/// Tiles as a list of (key, voxels) pairs (JSON object keys must be strings).
+mod tiles_as_list {
+    use super::TileKey;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        t: &BTreeMap<TileKey, Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        t.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<TileKey, Vec<u8>>, D::Error> {
+        Ok(Vec::<(TileKey, Vec<u8>)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
+}
+
 /// A half-open voxel box `[min, max)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct VoxelBox {
     /// First voxel (i, j, k).
     pub min: [usize; 3],

@@ -1,11 +1,13 @@
 //! Pure data model, no I/O: volumes and their geometry (LPS, mm), value statistics.
 //!
-//! May use std and math crates only (ARCHITECTURE.md §2).
+//! May use std, math crates, `uuid` (identities) and `serde` derives (the recovery journal) only
+//! (ARCHITECTURE.md §2).
 
 pub mod annotation;
 pub mod edit;
 pub mod geometry;
 pub mod grounding_eval;
+pub mod id;
 pub mod mask;
 pub mod metrics;
 pub mod paint;
@@ -21,6 +23,7 @@ pub use annotation::{
 };
 pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};
+pub use id::Id;
 pub use mask::{MaskTiles, VoxelBox};
 pub use stats::{Histogram, ValueStats};
 pub use volume::{Photometric, Rescale, Volume, VolumeError, VolumeMeta, Voxels, WindowPreset};

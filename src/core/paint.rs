@@ -341,7 +341,8 @@ mod tests {
     fn paint_and_erase_edits_apply_and_invert_exactly() {
         let mut doc = crate::core::Document::default();
         let size = [70, 70, 2];
-        doc.masks.insert(1, MaskTiles::new(size));
+        doc.masks
+            .insert(crate::core::Id::from_u128(1), MaskTiles::new(size));
         let brush = Brush {
             radius_mm: 3.0,
             sphere: false,
@@ -356,19 +357,51 @@ mod tests {
             2,
         )
         .unwrap();
-        let paint = paint_edit(1, &doc.masks[&1], b, &inside, 1).unwrap();
+        let paint = paint_edit(
+            crate::core::Id::from_u128(1),
+            &doc.masks[&crate::core::Id::from_u128(1)],
+            b,
+            &inside,
+            1,
+        )
+        .unwrap();
         paint.apply(&mut doc).unwrap();
-        assert_eq!(doc.masks[&1].count(), count(&inside));
+        assert_eq!(
+            doc.masks[&crate::core::Id::from_u128(1)].count(),
+            count(&inside)
+        );
         // Painting the same voxels again changes nothing, so there is no edit.
-        assert!(paint_edit(1, &doc.masks[&1], b, &inside, 1).is_none());
-        let erase = paint_edit(1, &doc.masks[&1], b, &inside, 0).unwrap();
+        assert!(
+            paint_edit(
+                crate::core::Id::from_u128(1),
+                &doc.masks[&crate::core::Id::from_u128(1)],
+                b,
+                &inside,
+                1
+            )
+            .is_none()
+        );
+        let erase = paint_edit(
+            crate::core::Id::from_u128(1),
+            &doc.masks[&crate::core::Id::from_u128(1)],
+            b,
+            &inside,
+            0,
+        )
+        .unwrap();
         erase.apply(&mut doc).unwrap();
-        assert_eq!(doc.masks[&1].count(), 0);
+        assert_eq!(doc.masks[&crate::core::Id::from_u128(1)].count(), 0);
         // The inverses give the painted mask back, then the empty one.
         erase.inverse().apply(&mut doc).unwrap();
-        assert_eq!(doc.masks[&1].count(), count(&inside));
+        assert_eq!(
+            doc.masks[&crate::core::Id::from_u128(1)].count(),
+            count(&inside)
+        );
         paint.inverse().apply(&mut doc).unwrap();
-        assert_eq!(doc.masks[&1], MaskTiles::new(size));
+        assert_eq!(
+            doc.masks[&crate::core::Id::from_u128(1)],
+            MaskTiles::new(size)
+        );
     }
 
     #[test]

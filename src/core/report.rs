@@ -120,21 +120,21 @@ mod tests {
     fn doc(report: &str, spans: &[(usize, usize)]) -> Document {
         let mut d = Document::default();
         d.images.insert(
-            1,
+            crate::core::Id::from_u128(1),
             ImageInfo {
-                id: 1,
+                id: crate::core::Id::from_u128(1),
                 size: [4, 4, 1],
                 report: Some(report.into()),
             },
         );
         let chars: Vec<char> = report.chars().collect();
         for (n, &(a, b)) in spans.iter().enumerate() {
-            let id = n as i64 + 1;
+            let id = crate::core::Id::from_u128(n as u128 + 1);
             d.phrases.insert(
                 id,
                 Phrase {
                     id,
-                    image: 1,
+                    image: crate::core::Id::from_u128(1),
                     text: chars[a..b].iter().collect(),
                     author: "human:a".parse().unwrap(),
                     span: Some((a, b)),
@@ -149,16 +149,21 @@ mod tests {
     }
 
     fn apply(d: &mut Document, new: &str) -> SpanChanges {
-        let (edits, changes) = set_report_edits(d, 1, Some(new.into()), 5).unwrap();
+        let (edits, changes) =
+            set_report_edits(d, crate::core::Id::from_u128(1), Some(new.into()), 5).unwrap();
         for e in &edits {
             e.apply(d).unwrap();
         }
         changes
     }
 
-    fn span_text(d: &Document, id: i64) -> Option<String> {
-        let p = &d.phrases[&id];
-        let report: Vec<char> = d.images[&1].report.as_ref()?.chars().collect();
+    fn span_text(d: &Document, id: u128) -> Option<String> {
+        let p = &d.phrases[&crate::core::Id::from_u128(id)];
+        let report: Vec<char> = d.images[&crate::core::Id::from_u128(1)]
+            .report
+            .as_ref()?
+            .chars()
+            .collect();
         let (a, b) = p.span?;
         let text: String = report[a..b].iter().collect();
         assert_eq!(text, p.text, "the phrase text is its span's text");
@@ -203,26 +208,38 @@ mod tests {
             "Findings: Small left pleural effusion. Severe heart. No pneumothorax.",
         );
         assert_eq!(c, SpanChanges { moved: 0, freed: 1 });
-        assert_eq!(d.phrases[&2].span, None);
-        assert_eq!(d.phrases[&2].text, "cardio");
+        assert_eq!(d.phrases[&crate::core::Id::from_u128(2)].span, None);
+        assert_eq!(d.phrases[&crate::core::Id::from_u128(2)].text, "cardio");
         // A span cut by an edit whose text still occurs elsewhere moves there.
         let mut d = doc("a left effusion; right effusion", &[(7, 15)]);
         apply(&mut d, "a lefusion; right effusion");
-        assert_eq!(d.phrases[&1].span, Some((18, 26)));
+        assert_eq!(
+            d.phrases[&crate::core::Id::from_u128(1)].span,
+            Some((18, 26))
+        );
         assert_eq!(span_text(&d, 1).as_deref(), Some("effusion"));
         // Unchanged text: no edits.
-        assert!(set_report_edits(&d, 1, Some("a lefusion; right effusion".into()), 0).is_none());
+        assert!(
+            set_report_edits(
+                &d,
+                crate::core::Id::from_u128(1),
+                Some("a lefusion; right effusion".into()),
+                0
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn report_edits_undo_exactly() {
         let mut d = doc("a b c", &[(2, 3)]);
         let before = d.clone();
-        let (edits, _) = set_report_edits(&d, 1, Some("a".into()), 5).unwrap();
+        let (edits, _) =
+            set_report_edits(&d, crate::core::Id::from_u128(1), Some("a".into()), 5).unwrap();
         for e in &edits {
             e.apply(&mut d).unwrap();
         }
-        assert_eq!(d.phrases[&1].span, None);
+        assert_eq!(d.phrases[&crate::core::Id::from_u128(1)].span, None);
         for e in edits.iter().rev() {
             e.inverse().apply(&mut d).unwrap();
         }

@@ -127,13 +127,9 @@ pub fn inverted(volume: &Volume) -> bool {
     volume.meta.photometric == crate::core::Photometric::Monochrome1
 }
 
-/// Hands out ids past the document's, and the label/phrase edits a run needs first.
+/// Hands out new ids, and the label/phrase edits a run needs first.
 struct Builder<'d> {
     doc: &'d Document,
-    next_label: i64,
-    next_region: i64,
-    next_heatmap: i64,
-    next_phrase: i64,
     new_labels: Vec<Label>,
     edits: Vec<Edit>,
 }
@@ -142,10 +138,6 @@ impl<'d> Builder<'d> {
     fn new(doc: &'d Document) -> Self {
         Self {
             doc,
-            next_label: Document::next_id(&doc.labels),
-            next_region: Document::next_id(&doc.regions),
-            next_heatmap: Document::next_id(&doc.heatmaps),
-            next_phrase: Document::next_id(&doc.phrases),
             new_labels: Vec::new(),
             edits: Vec::new(),
         }
@@ -160,14 +152,14 @@ impl<'d> Builder<'d> {
         }
         let n = self.doc.labels.len() + self.new_labels.len();
         let label = Label {
-            id: self.next_label,
+            id: self.doc.new_label_id(name),
             name: name.to_owned(),
             color: LABEL_PALETTE[n % LABEL_PALETTE.len()],
         };
-        self.next_label += 1;
+        let id = label.id;
         self.edits.push(Edit::AddLabel(label.clone()));
         self.new_labels.push(label);
-        self.next_label - 1
+        id
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -183,8 +175,7 @@ impl<'d> Builder<'d> {
         links: Vec<PhraseId>,
         now_ms: i64,
     ) {
-        let id = self.next_region;
-        self.next_region += 1;
+        let id = crate::core::Id::new();
         self.edits.push(Edit::AddRegion {
             region: Region {
                 id,
@@ -226,8 +217,7 @@ impl<'d> Builder<'d> {
                     let start = report[..b].chars().count();
                     (start, start + text.chars().count())
                 });
-                let id = self.next_phrase;
-                self.next_phrase += 1;
+                let id = crate::core::Id::new();
                 self.edits.push(Edit::AddPhrase {
                     phrase: Phrase {
                         id,
@@ -445,7 +435,7 @@ pub fn run(
                 let o = &g.manifest.outputs;
                 let prompt = record(json!({
                     "phrase": text,
-                    "phrase_id": phrase,
+                    "phrase_id": phrase.full(),
                     "tokens": tokens,
                     "slice": slice,
                     "score_threshold": if heatmap { None } else { Some(o.score_threshold.unwrap_or(0.5)) },
@@ -454,7 +444,7 @@ pub fn run(
                 if heatmap {
                     let map = g.heatmap(&values, ny, nx, intensity, text)?;
                     b.edits.push(Edit::AddHeatmap(Heatmap {
-                        id: b.next_heatmap,
+                        id: crate::core::Id::new(),
                         image: req.image,
                         phrase: Some(*phrase),
                         author: author.clone(),
@@ -465,7 +455,6 @@ pub fn run(
                         created_ms: now_ms,
                         prompt: Some(prompt),
                     }));
-                    b.next_heatmap += 1;
                     out.heatmaps += 1;
                     said.push(format!("`{text}`: a {}×{} map", map.width, map.height));
                 } else {
@@ -517,18 +506,12 @@ pub fn prefetch(model: &mut Model, image: ImageId, volume: &Volume, slice: usize
     Ok(!kept)
 }
 
-/// Renumbers the edits of a run made against an older or partial copy of a document so that they
+/// Adapts the edits of a run made against an older or partial copy of a document so that they
 /// apply to `doc`: new labels and phrases whose name (text on the same image) `doc` already has are
-/// dropped and referred to by its ids, and every added row gets an id free in `doc`.
+/// dropped and referred to by its ids. Added rows keep their ids (they cannot collide).
 pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
     use std::collections::BTreeMap;
     let (mut labels, mut phrases) = (BTreeMap::new(), BTreeMap::new());
-    let mut next = (
-        Document::next_id(&doc.labels),
-        Document::next_id(&doc.phrases),
-        Document::next_id(&doc.regions),
-        Document::next_id(&doc.heatmaps),
-    );
     let mut out = Vec::with_capacity(edits.len());
     for edit in edits {
         match edit {
@@ -537,12 +520,15 @@ pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
                     labels.insert(l.id, have.id);
                     continue;
                 }
-                labels.insert(l.id, next.0);
-                l.id = next.0;
-                next.0 += 1;
+                if doc.labels.contains_key(&l.id) {
+                    // The name's id belongs to a label renamed since: a fresh one.
+                    let fresh = crate::core::Id::new();
+                    labels.insert(l.id, fresh);
+                    l.id = fresh;
+                }
                 out.push(Edit::AddLabel(l));
             }
-            Edit::AddPhrase { mut phrase, links } => {
+            Edit::AddPhrase { phrase, links } => {
                 if let Some(have) = doc
                     .phrases
                     .values()
@@ -551,9 +537,6 @@ pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
                     phrases.insert(phrase.id, have.id);
                     continue;
                 }
-                phrases.insert(phrase.id, next.1);
-                phrase.id = next.1;
-                next.1 += 1;
                 out.push(Edit::AddPhrase { phrase, links });
             }
             Edit::AddRegion {
@@ -561,8 +544,6 @@ pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
                 mask,
                 links,
             } => {
-                region.id = next.2;
-                next.2 += 1;
                 region.label = region.label.map(|l| *labels.get(&l).unwrap_or(&l));
                 let links = links
                     .into_iter()
@@ -575,8 +556,6 @@ pub fn rebase(edits: Vec<Edit>, doc: &Document) -> Vec<Edit> {
                 });
             }
             Edit::AddHeatmap(mut h) => {
-                h.id = next.3;
-                next.3 += 1;
                 h.phrase = h.phrase.map(|p| *phrases.get(&p).unwrap_or(&p));
                 out.push(Edit::AddHeatmap(h));
             }
@@ -591,18 +570,18 @@ mod tests {
     use super::*;
     use crate::core::Grounding;
 
-    fn label(id: i64, name: &str) -> Label {
+    fn label(id: u128, name: &str) -> Label {
         Label {
-            id,
+            id: crate::core::Id::from_u128(id),
             name: name.into(),
             color: [1, 2, 3, 255],
         }
     }
 
-    fn phrase(id: i64, text: &str) -> Phrase {
+    fn phrase(id: u128, text: &str) -> Phrase {
         Phrase {
-            id,
-            image: 1,
+            id: crate::core::Id::from_u128(id),
+            image: crate::core::Id::from_u128(1),
             text: text.into(),
             author: Author::Human("a".into()),
             span: None,
@@ -613,11 +592,11 @@ mod tests {
         }
     }
 
-    fn region(id: i64, label: Option<i64>) -> Region {
+    fn region(id: u128, label: Option<u128>) -> Region {
         Region {
-            id,
-            image: 1,
-            label,
+            id: crate::core::Id::from_u128(id),
+            image: crate::core::Id::from_u128(1),
+            label: label.map(crate::core::Id::from_u128),
             shape: Shape::Point {
                 at: [1.0, 2.0, 0.0],
             },
@@ -634,11 +613,12 @@ mod tests {
     }
 
     #[test]
-    fn rebased_edits_reuse_known_labels_and_phrases_and_take_free_ids() {
+    fn rebased_edits_reuse_known_labels_and_phrases_and_keep_their_ids() {
+        let id = crate::core::Id::from_u128;
         let mut doc = Document::default();
-        doc.labels.insert(3, label(3, "liver"));
-        doc.phrases.insert(7, phrase(7, "left effusion"));
-        doc.regions.insert(9, region(9, Some(3)));
+        doc.labels.insert(id(3), label(3, "liver"));
+        doc.phrases.insert(id(7), phrase(7, "left effusion"));
+        doc.regions.insert(id(9), region(9, Some(3)));
         let edits = vec![
             Edit::AddLabel(label(1, "liver")),
             Edit::AddLabel(label(2, "spleen")),
@@ -653,31 +633,31 @@ mod tests {
             Edit::AddRegion {
                 region: region(1, Some(1)),
                 mask: None,
-                links: vec![1],
+                links: vec![id(1)],
             },
             Edit::AddRegion {
                 region: region(2, Some(2)),
                 mask: None,
-                links: vec![2],
+                links: vec![id(2)],
             },
         ];
         let out = rebase(edits, &doc);
         assert_eq!(out.len(), 4, "the known label and phrase are dropped");
-        assert!(matches!(&out[0], Edit::AddLabel(l) if l.id == 4 && l.name == "spleen"));
-        assert!(matches!(&out[1], Edit::AddPhrase { phrase, .. } if phrase.id == 8));
+        assert!(matches!(&out[0], Edit::AddLabel(l) if l.id == id(2) && l.name == "spleen"));
+        assert!(matches!(&out[1], Edit::AddPhrase { phrase, .. } if phrase.id == id(2)));
         let Edit::AddRegion { region, links, .. } = &out[2] else {
             panic!()
         };
         assert_eq!(
             (region.id, region.label, links.clone()),
-            (10, Some(3), vec![7])
+            (id(1), Some(id(3)), vec![id(7)])
         );
         let Edit::AddRegion { region, links, .. } = &out[3] else {
             panic!()
         };
         assert_eq!(
             (region.id, region.label, links.clone()),
-            (11, Some(4), vec![8])
+            (id(2), Some(id(2)), vec![id(2)])
         );
     }
 }

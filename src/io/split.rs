@@ -38,7 +38,7 @@ impl KeySource {
 
 /// The patient key of an image whose voxels are in `files` (`image_id` names it when nothing else
 /// does).
-pub fn patient_key(files: &[impl AsRef<Path>], image_id: i64) -> (String, KeySource) {
+pub fn patient_key(files: &[impl AsRef<Path>], image_id: crate::core::Id) -> (String, KeySource) {
     if let Some(first) = files.first().map(AsRef::as_ref) {
         if super::dicom::looks_like_dicom(first)
             && let Some((key, source)) = super::dicom::patient_of(first)
@@ -49,7 +49,7 @@ pub fn patient_key(files: &[impl AsRef<Path>], image_id: i64) -> (String, KeySou
             return (subject, KeySource::MimicPath);
         }
     }
-    (format!("image:{image_id}"), KeySource::Image)
+    (format!("image:{image_id:#}"), KeySource::Image)
 }
 
 /// `p10000032` from `…/files/p10/p10000032/s50414267/x.jpg`: the last folder that is `p` and eight
@@ -214,13 +214,19 @@ mod tests {
         let p = Path::new("data/files/p10/p10000032/s50414267/02aa804e.jpg");
         assert_eq!(mimic_subject(p).as_deref(), Some("mimic:p10000032"));
         assert_eq!(mimic_subject(Path::new("xray/p1/a.png")), None);
-        let (key, source) = patient_key(&[p], 4);
+        let (key, source) = patient_key(&[p], crate::core::Id::from_u128(4));
         assert_eq!(
             (key.as_str(), source),
             ("mimic:p10000032", KeySource::MimicPath)
         );
-        let (key, source) = patient_key(&[Path::new("a/b.png")], 4);
-        assert_eq!((key.as_str(), source), ("image:4", KeySource::Image));
+        let (key, source) = patient_key(&[Path::new("a/b.png")], crate::core::Id::from_u128(4));
+        assert_eq!(
+            (key, source),
+            (
+                format!("image:{}", crate::core::Id::from_u128(4).full()),
+                KeySource::Image
+            )
+        );
         assert_eq!(
             split_path(Path::new("out/set.json"), "val"),
             Path::new("out/set.val.json")

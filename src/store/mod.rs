@@ -1,16 +1,31 @@
 //! The project file: one SQLite database (`*.voxmark`) holding images (by path and content hash, with
-//! their geometry cached), labels, regions, mask tiles, phrases, links and an audit log.
+//! their geometry cached), labels, regions, mask tiles, phrases, links, heatmaps and the change log.
 //!
-//! WAL journal, foreign keys, a busy timeout; every [`Transaction`] commits in its own SQLite
-//! transaction as it happens, so a crash loses at most the action in progress. May use `core` and
-//! rusqlite only (ARCHITECTURE.md §2).
+//! Many writers (ARCHITECTURE.md §4): every entity has an [`Id`] made where it is created (UUIDv7),
+//! so writers never collide; every [`Transaction`] commits in its own SQLite transaction
+//! (`BEGIN IMMEDIATE`, busy waited out and retried) and appends one change-log row per edit with an
+//! increasing revision ([`Project::changes_since`]); updates and deletes carry the revision of the
+//! row they were made against and are refused as a [`StoreError::Conflict`] when another writer
+//! changed the row since; mask strokes are merged voxel by voxel. A commit that fails for any other
+//! reason is kept in the recovery journal beside the file ([`journal`]) and re-applied by
+//! `voxmark recover`. The WAL is checkpointed into the file when a project is closed
+//! ([`Project::checkpoint`]); [`Project::copy_to`] makes a consistent copy with SQLite's online
+//! backup while others write. May use `core` and rusqlite only (ARCHITECTURE.md §2).
 
+mod commit;
+pub mod journal;
 pub mod schema;
 
+pub use commit::{Change, Receipt};
+
 use crate::core::annotation::{Author, Grounding, ImageInfo, Label, Phrase, Region, Shape, Status};
+use crate::core::id::HandleError;
 use crate::core::mask::{MaskTiles, TILE, TileKey};
-use crate::core::{Document, Edit, ImageId, RegionId, Transaction};
+use crate::core::{Document, Id, ImageId};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, params};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,6 +96,37 @@ pub enum StoreError {
         /// What.
         what: String,
     },
+    /// Another writer changed or deleted a row this transaction was made against; nothing was
+    /// written (the other writer's work stays as it is).
+    #[error("conflict: {what} was {how} by {by} since this writer read it; nothing of \"{action}\" was saved: {}", path.display())]
+    Conflict {
+        /// The file.
+        path: PathBuf,
+        /// The row (`region 0c1d2e3f`).
+        what: String,
+        /// `changed` or `deleted`.
+        how: &'static str,
+        /// Who did it (an author, or "another writer" when the log does not say).
+        by: String,
+        /// The transaction that was refused.
+        action: String,
+    },
+    /// An id typed by a person names no row, or several.
+    #[error("{source}: {}", path.display())]
+    Handle {
+        /// The file.
+        path: PathBuf,
+        /// What did not match.
+        source: HandleError,
+    },
+    /// The recovery journal cannot be read or written.
+    #[error("recovery journal: {why}: {}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
     /// Any other SQLite failure.
     #[error("database error ({source}): {}", path.display())]
     Sql {
@@ -94,13 +140,85 @@ pub enum StoreError {
 /// Result with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// How long a write waits for another process's lock before [`StoreError::InUse`].
+/// How long one SQLite call waits for another process's lock (its busy handler).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a commit keeps retrying while other writers hold the file before
+/// [`StoreError::InUse`] (each retry waits [`BUSY_TIMEOUT`] at most).
+pub const COMMIT_PATIENCE: Duration = Duration::from_secs(60);
+
+impl ToSql for Id {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Blob(self.as_bytes())))
+    }
+}
+
+impl FromSql for Id {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value {
+            ValueRef::Blob(b) => Id::from_slice(b).ok_or(FromSqlError::InvalidBlobSize {
+                expected_size: 16,
+                blob_size: b.len(),
+            }),
+            _ => Err(FromSqlError::InvalidType),
+        }
+    }
+}
+
+/// Which table a typed id is looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    /// `images`.
+    Image,
+    /// `labels`.
+    Label,
+    /// `regions`.
+    Region,
+    /// `phrases`.
+    Phrase,
+    /// `heatmaps`.
+    Heatmap,
+}
+
+impl Entity {
+    fn table(self) -> &'static str {
+        match self {
+            Entity::Image => "images",
+            Entity::Label => "labels",
+            Entity::Region => "regions",
+            Entity::Phrase => "phrases",
+            Entity::Heatmap => "heatmaps",
+        }
+    }
+    fn noun(self) -> &'static str {
+        match self {
+            Entity::Image => "image",
+            Entity::Label => "label",
+            Entity::Region => "region",
+            Entity::Phrase => "phrase",
+            Entity::Heatmap => "heatmap",
+        }
+    }
+}
+
+/// What a WAL checkpoint did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Everything was copied into the file and the WAL emptied (no other connection was reading).
+    Truncated,
+    /// Frames were copied as far as other connections allowed; the WAL stays for them.
+    Passive {
+        /// Frames in the WAL.
+        wal_frames: i64,
+        /// Frames now in the file.
+        copied: i64,
+    },
+}
 
 /// An image as the project stores it: where its voxels are and the geometry `io` found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImageRecord {
-    /// Row id (0 before insertion).
+    /// Identity ([`Id::NIL`] before insertion).
     pub id: ImageId,
     /// File or folder it was added from.
     pub source: PathBuf,
@@ -134,7 +252,7 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// The record of `volume` as read from `files` (`kind` is io's source kind, e.g.
-    /// `dicom-series`); `id` is 0 until the project inserts it.
+    /// `dicom-series`); `id` is nil until the project inserts it.
     pub fn describe(
         volume: &crate::core::Volume,
         source: PathBuf,
@@ -146,7 +264,7 @@ impl ImageRecord {
     ) -> Self {
         let d = volume.direction();
         Self {
-            id: 0,
+            id: Id::NIL,
             source,
             files,
             kind: kind.to_string(),
@@ -174,6 +292,18 @@ pub type Finding = String;
 pub struct Project {
     conn: Connection,
     path: PathBuf,
+    /// The revision of every row this connection read or wrote: updates and deletes are made
+    /// against it ([`StoreError::Conflict`] when the row moved on).
+    known: RefCell<HashMap<commit::Row, i64>>,
+    /// How long a commit retries while the file is busy.
+    patience: Duration,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        // The file must be complete on its own when this process is done with it.
+        let _ = self.checkpoint();
+    }
 }
 
 fn now_ms() -> i64 {
@@ -296,10 +426,7 @@ impl Project {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
-        let mut p = Project {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut p = Project::wrap(conn, path);
         p.configure()?;
         p.migrate(0)?;
         Ok(p)
@@ -313,10 +440,7 @@ impl Project {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| classify(path, e))?;
-        let mut p = Project {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut p = Project::wrap(conn, path);
         // Read before writing anything, so that a refused file stays byte-for-byte as it was.
         let app: i32 = p
             .conn
@@ -344,6 +468,15 @@ impl Project {
         Ok(p)
     }
 
+    fn wrap(conn: Connection, path: &Path) -> Self {
+        Project {
+            conn,
+            path: path.to_path_buf(),
+            known: RefCell::new(HashMap::new()),
+            patience: COMMIT_PATIENCE,
+        }
+    }
+
     fn configure(&mut self) -> Result<()> {
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -369,25 +502,203 @@ impl Project {
             return Ok(());
         }
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        for (v, sql) in schema::MIGRATIONS.iter().enumerate().skip(from as usize) {
-            tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", v + 1))
+        // Tables are rebuilt with new identities: foreign keys are checked once at the end.
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .map_err(|e| classify(&path, e))?;
+        let migrated = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| classify(&path, e))?;
-        }
-        tx.execute_batch(&format!(
-            "PRAGMA application_id = {}",
-            schema::APPLICATION_ID
-        ))
-        .map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))
+            // Another process may have migrated the file while this one waited for the lock.
+            let now: i32 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| classify(&path, e))?;
+            for (v, step) in schema::MIGRATIONS
+                .iter()
+                .enumerate()
+                .skip(now.max(from) as usize)
+            {
+                match step {
+                    schema::Migration::Sql(sql) => tx.execute_batch(sql),
+                    schema::Migration::Rust(f) => f(&tx),
+                }
+                .map_err(|e| classify(&path, e))?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", v + 1))
+                    .map_err(|e| classify(&path, e))?;
+            }
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {}",
+                schema::APPLICATION_ID
+            ))
+            .map_err(|e| classify(&path, e))?;
+            tx.commit().map_err(|e| classify(&path, e))
+        })();
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(|e| classify(&path, e))?;
+        migrated
     }
 
-    /// Changes how long a write waits for another process before [`StoreError::InUse`].
+    /// Changes how long a write waits for other writers before [`StoreError::InUse`] (the busy
+    /// handler of each SQLite call and the commit's retries together).
     pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.patience = timeout;
         self.conn
-            .busy_timeout(timeout)
+            .busy_timeout(timeout.min(BUSY_TIMEOUT))
             .map_err(|e| classify(&self.path, e))
+    }
+
+    /// Copies what the WAL holds into the file: `TRUNCATE` (the WAL emptied) when no other
+    /// connection is reading, `PASSIVE` (as far as the others allow) otherwise. A copy of the
+    /// `.voxmark` file alone then holds every commit.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let e = |e| classify(&self.path, e);
+        // TRUNCATE waits for readers through the busy handler: keep that wait short.
+        self.conn
+            .busy_timeout(Duration::from_millis(200))
+            .map_err(e)?;
+        let truncated: rusqlite::Result<(i64, i64, i64)> =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                });
+        let outcome = match truncated {
+            Ok((0, _, _)) => Ok(Checkpoint::Truncated),
+            _ => self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok(Checkpoint::Passive {
+                        wal_frames: r.get(1)?,
+                        copied: r.get(2)?,
+                    })
+                })
+                .map_err(e),
+        };
+        self.conn
+            .busy_timeout(self.patience.min(BUSY_TIMEOUT))
+            .map_err(e)?;
+        outcome
+    }
+
+    /// Writes a consistent copy of the project to `target` with SQLite's online backup (one read
+    /// snapshot, so other writers may go on), checkpointed so that the file stands on its own;
+    /// `target` must not exist. The copy is written beside `target` and renamed into place.
+    pub fn copy_to(&self, target: &Path) -> Result<()> {
+        if target.exists() {
+            return Err(StoreError::Exists {
+                path: target.to_path_buf(),
+            });
+        }
+        let partial = target.with_extension("voxmark-partial");
+        let result = (|| {
+            let mut out = Connection::open(&partial).map_err(|e| classify(&partial, e))?;
+            {
+                let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)
+                    .map_err(|e| classify(&self.path, e))?;
+                // All pages in one step: one snapshot of the source, never a mix of two states.
+                loop {
+                    use rusqlite::backup::StepResult;
+                    match backup.step(-1).map_err(|e| classify(&self.path, e))? {
+                        StepResult::Done => break,
+                        StepResult::More => {}
+                        _ => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+            out.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| classify(&partial, e))?;
+            out.close().map_err(|(_, e)| classify(&partial, e))?;
+            let file = std::fs::File::open(&partial).map_err(|e| StoreError::Io {
+                path: partial.clone(),
+                source: e,
+            })?;
+            file.sync_all().map_err(|e| StoreError::Io {
+                path: partial.clone(),
+                source: e,
+            })?;
+            std::fs::rename(&partial, target).map_err(|e| StoreError::Io {
+                path: target.to_path_buf(),
+                source: e,
+            })
+        })();
+        if result.is_err() {
+            for p in [
+                partial.clone(),
+                PathBuf::from(format!("{}-wal", partial.display())),
+                PathBuf::from(format!("{}-shm", partial.display())),
+            ] {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        result
+    }
+
+    /// The newest revision of the change log (0 for an empty log).
+    pub fn revision(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(rev), 0) FROM changes", [], |r| {
+                r.get(0)
+            })
+            .map_err(self.sql_err())
+    }
+
+    /// SQLite's `PRAGMA data_version`: it changes when another connection commits, so a reader can
+    /// ask "has anyone written since" without reading a table.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(self.sql_err())
+    }
+
+    /// The one row of `entity` that `typed` names: a handle (the last hex digits of its id, at
+    /// least four), or the whole id.
+    pub fn resolve(&self, entity: Entity, typed: &str) -> Result<Id> {
+        let ids = self.ids_of(entity)?;
+        crate::core::id::resolve(entity.noun(), typed, &ids).map_err(|source| StoreError::Handle {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Every id of `entity`'s table.
+    fn ids_of(&self, entity: Entity) -> Result<Vec<Id>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT id FROM {}", entity.table()))
+            .map_err(self.sql_err())?;
+        st.query_map([], |r| r.get(0))
+            .map_err(self.sql_err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.sql_err())
+    }
+
+    /// The shortest handle length (at least [`crate::core::id::HANDLE_LEN`]) that tells every id
+    /// of the project apart; what listings print.
+    pub fn handle_len(&self) -> Result<usize> {
+        let mut hexes: Vec<String> = Vec::new();
+        for entity in [
+            Entity::Image,
+            Entity::Label,
+            Entity::Region,
+            Entity::Phrase,
+            Entity::Heatmap,
+        ] {
+            let ids = self.ids_of(entity)?;
+            hexes.extend(ids.iter().map(|i| i.hex().chars().rev().collect()));
+        }
+        hexes.sort();
+        let mut len = crate::core::id::HANDLE_LEN;
+        for w in hexes.windows(2) {
+            let common = w[0]
+                .chars()
+                .zip(w[1].chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            len = len.max(common + 1);
+        }
+        Ok(len.min(32))
     }
 
     /// The schema version of the open file.
@@ -397,22 +708,56 @@ impl Project {
             .map_err(self.sql_err())
     }
 
-    /// Adds images in one transaction (one audit row each) and returns their ids.
+    /// Adds images in one transaction (one change-log row each) and returns their ids: a record's
+    /// own id when it has one (a copy or merge keeps identities), else a new one.
     pub fn add_images(&mut self, records: &[ImageRecord], who: &str) -> Result<Vec<ImageId>> {
+        let ids: Vec<ImageId> = records
+            .iter()
+            .map(|r| if r.id == Id::NIL { Id::new() } else { r.id })
+            .collect();
+        let txn = Id::new();
+        let revs = self.with_retries(|p| p.try_add_images(txn, records, &ids, who))?;
+        let mut known = self.known.borrow_mut();
+        known.extend(ids.iter().map(|id| ("image", *id)).zip(revs));
+        Ok(ids)
+    }
+
+    fn try_add_images(
+        &mut self,
+        txn: Id,
+        records: &[ImageRecord],
+        ids: &[ImageId],
+        who: &str,
+    ) -> Result<Vec<i64>> {
         let path = self.path.clone();
         let e = |e| classify(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let mut ids = Vec::new();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let mut revs = Vec::new();
         let at = now_ms();
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO images (source, files, kind, volume_index, content_hash, series_uid, modality, size_x, size_y, size_z,
-                     spacing_mm, origin_lps_mm, direction, dtype, components, report, added_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    "INSERT INTO images (id, source, files, kind, volume_index, content_hash, series_uid, modality, size_x, size_y, size_z,
+                     spacing_mm, origin_lps_mm, direction, dtype, components, report, added_ms, rev)
+                     VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19)",
                 )
                 .map_err(e)?;
-            for r in records {
+            for (r, id) in records.iter().zip(ids) {
+                let rev = commit::log_change(
+                    &tx,
+                    txn,
+                    at,
+                    who,
+                    "add_image",
+                    "image",
+                    Some(*id),
+                    None,
+                    &r.kind,
+                )
+                .map_err(e)?;
                 insert
                     .execute(params![
                         r.source.to_string_lossy(),
@@ -431,20 +776,16 @@ impl Project {
                         r.dtype,
                         r.components as i64,
                         r.report,
-                        at
+                        at,
+                        id,
+                        rev
                     ])
                     .map_err(e)?;
-                let id = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO audit (at_ms, who, action, entity, ref_id, detail) VALUES (?1, ?2, 'add_image', 'image', ?3, ?4)",
-                    params![at, who, id, r.kind],
-                )
-                .map_err(e)?;
-                ids.push(id);
+                revs.push(rev);
             }
         }
         tx.commit().map_err(e)?;
-        Ok(ids)
+        Ok(revs)
     }
 
     /// Every image record.
@@ -453,13 +794,16 @@ impl Project {
             .conn
             .prepare(
                 "SELECT id, source, files, kind, volume_index, content_hash, series_uid, modality, size_x, size_y, size_z,
-                 spacing_mm, origin_lps_mm, direction, dtype, components, report FROM images ORDER BY id",
+                 spacing_mm, origin_lps_mm, direction, dtype, components, report, rev FROM images ORDER BY id",
             )
             .map_err(self.sql_err())?;
         let rows = st
             .query_map([], |r| {
+                self.known
+                    .borrow_mut()
+                    .insert(("image", r.get(0)?), r.get::<_, i64>(17)?);
                 Ok((
-                    r.get::<_, i64>(0)?,
+                    r.get::<_, Id>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
@@ -536,37 +880,79 @@ impl Project {
         content_hash: &str,
         who: &str,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let e = |e| classify(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let n = tx
-            .execute(
-                "UPDATE images SET source = ?1, files = ?2, content_hash = ?3 WHERE id = ?4",
-                params![
-                    source.to_string_lossy(),
-                    json_strings(files),
-                    content_hash,
-                    image
-                ],
+        let txn = Id::new();
+        let rev = self.with_retries(|p| {
+            let path = p.path.clone();
+            let e = |e| classify(&path, e);
+            let expected = p.known.borrow().get(&("image", image)).copied();
+            let tx = p
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(e)?;
+            let rev = commit::log_change(
+                &tx,
+                txn,
+                now_ms(),
+                who,
+                "relink",
+                "image",
+                Some(image),
+                None,
+                &source.to_string_lossy(),
             )
             .map_err(e)?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                path: path.clone(),
-                what: format!("image {image}"),
-            });
-        }
-        tx.execute(
-            "INSERT INTO audit (at_ms, who, action, entity, ref_id, detail) VALUES (?1, ?2, 'relink', 'image', ?3, ?4)",
-            params![now_ms(), who, image, source.to_string_lossy()],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+            let n = tx
+                .execute(
+                    "UPDATE images SET source = ?1, files = ?2, content_hash = ?3, rev = ?5 WHERE id = ?4 AND rev = coalesce(?6, rev)",
+                    params![
+                        source.to_string_lossy(),
+                        json_strings(files),
+                        content_hash,
+                        image,
+                        rev,
+                        expected
+                    ],
+                )
+                .map_err(e)?;
+            if n == 0 {
+                return Err(commit::conflict_or_missing(&tx, &path, "image", image, "relink").unwrap_or_else(
+                    || StoreError::NotFound {
+                        path: path.clone(),
+                        what: format!("image {image}"),
+                    },
+                ));
+            }
+            tx.commit().map_err(e)?;
+            Ok(rev)
+        })?;
+        self.known.borrow_mut().insert(("image", image), rev);
+        Ok(())
     }
 
-    /// Reads the whole annotation document (no pixels are read).
+    /// Runs `read` inside one read transaction, so that what it reads is one state of the file
+    /// however many other writers commit meanwhile (nested calls share the outer one).
+    fn snapshot<T>(&self, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return read();
+        }
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(self.sql_err())?;
+        let out = read();
+        // A read transaction has nothing to keep: ending it cannot lose anything.
+        let _ = self.conn.execute_batch("COMMIT");
+        out
+    }
+
+    /// Reads the whole annotation document (no pixels are read), as one state of the file.
     pub fn load_document(&self) -> Result<Document> {
+        self.snapshot(|| self.read_document())
+    }
+
+    fn read_document(&self) -> Result<Document> {
         let mut doc = Document::default();
+        // Row revisions are recorded only once the whole document decoded.
+        let mut known: HashMap<commit::Row, i64> = HashMap::new();
         let err = self.sql_err();
         let corrupt = |what: String| StoreError::Corrupt {
             path: self.path.clone(),
@@ -575,11 +961,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, size_x, size_y, size_z, report FROM images")
+                .prepare("SELECT id, size_x, size_y, size_z, report, rev FROM images")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
+                known.insert(("image", id), r.get(5).map_err(&err)?);
                 let size = [
                     r.get::<_, i64>(1).map_err(&err)?,
                     r.get(2).map_err(&err)?,
@@ -598,11 +985,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, name, color FROM labels")
+                .prepare("SELECT id, name, color, rev FROM labels")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
+                known.insert(("label", id), r.get(3).map_err(&err)?);
                 doc.labels.insert(
                     id,
                     Label {
@@ -616,11 +1004,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms FROM regions")
+                .prepare("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev FROM regions")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
+                known.insert(("region", id), r.get(11).map_err(&err)?);
                 let kind: String = r.get(3).map_err(&err)?;
                 let blob: Vec<u8> = r.get(4).map_err(&err)?;
                 let author: String = r.get(5).map_err(&err)?;
@@ -659,7 +1048,7 @@ impl Project {
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
                 let key: TileKey = (
                     r.get(1).map_err(&err)?,
                     r.get(2).map_err(&err)?,
@@ -684,11 +1073,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author FROM phrases")
+                .prepare("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author, rev FROM phrases")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
+                known.insert(("phrase", id), r.get(10).map_err(&err)?);
                 let span: (Option<i64>, Option<i64>) =
                     (r.get(3).map_err(&err)?, r.get(4).map_err(&err)?);
                 let grounding: String = r.get(6).map_err(&err)?;
@@ -733,11 +1123,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt FROM heatmaps")
+                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt, rev FROM heatmaps")
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let id: i64 = r.get(0).map_err(&err)?;
+                let id: Id = r.get(0).map_err(&err)?;
+                known.insert(("heatmap", id), r.get(10).map_err(&err)?);
                 let (width, height): (i64, i64) =
                     (r.get(5).map_err(&err)?, r.get(6).map_err(&err)?);
                 let n = (width.max(0) * height.max(0)) as usize;
@@ -773,31 +1164,16 @@ impl Project {
                 );
             }
         }
+        self.known.borrow_mut().extend(known);
         Ok(doc)
-    }
-
-    /// Persists one committed transaction in one SQLite transaction, with an audit row per edit.
-    /// `doc` is the document after the transaction (mask tiles are written from it).
-    /// On error nothing is written.
-    pub fn commit(&mut self, doc: &Document, t: &Transaction, who: &str) -> Result<()> {
-        let path = self.path.clone();
-        let e = |e| classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
-        let at = now_ms();
-        for edit in &t.edits {
-            let (action, entity, ref_id) = write_edit(&tx, doc, edit, &path)?;
-            tx.prepare_cached("INSERT INTO audit (at_ms, who, action, entity, ref_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .and_then(|mut s| s.execute(params![at, who, action, entity, ref_id, t.name]))
-                .map_err(e)?;
-        }
-        tx.commit().map_err(e)
     }
 
     /// `PRAGMA integrity_check` plus Voxmark's invariants; an empty list means the project is sound.
     pub fn check(&self) -> Result<Vec<Finding>> {
+        self.snapshot(|| self.check_now())
+    }
+
+    fn check_now(&self) -> Result<Vec<Finding>> {
         let err = self.sql_err();
         let mut findings = Vec::new();
         let mut st = self.conn.prepare("PRAGMA integrity_check").map_err(&err)?;
@@ -843,7 +1219,7 @@ impl Project {
             &|r| {
                 Ok(format!(
                     "phrase {}: span [{}, {}) lies outside its report ({} characters)",
-                    r.get::<_, i64>(0)?,
+                    r.get::<_, Id>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?
@@ -853,7 +1229,7 @@ impl Project {
         query(
             "SELECT l.phrase_id, l.region_id FROM links l JOIN phrases p ON p.id = l.phrase_id JOIN regions r ON r.id = l.region_id
              WHERE p.image_id != r.image_id",
-            &|r| Ok(format!("link phrase {} → region {} joins different images", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            &|r| Ok(format!("link phrase {} → region {} joins different images", r.get::<_, Id>(0)?, r.get::<_, Id>(1)?)),
         )?;
         query(
             &format!(
@@ -863,7 +1239,7 @@ impl Project {
             &|r| {
                 Ok(format!(
                     "region {}: mask tile ({}, {}, {}) does not match the image grid or a mask region ({})",
-                    r.get::<_, i64>(0)?,
+                    r.get::<_, Id>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
@@ -871,9 +1247,30 @@ impl Project {
                 ))
             },
         )?;
+        // Identities must be 16-byte blobs (a damaged or foreign row is named by its rowid).
+        for t in ["images", "labels", "regions", "phrases", "heatmaps"] {
+            query(
+                &format!("SELECT rowid FROM {t} WHERE typeof(id) != 'blob' OR length(id) != 16"),
+                &|r| {
+                    Ok(format!(
+                        "{t} row {}: its id is not a 16-byte identity",
+                        r.get::<_, i64>(0)?
+                    ))
+                },
+            )?;
+        }
         // Everything else that must decode: geometry, authors, statuses, tiles.
         if let Err(e) = self.load_document() {
             findings.push(e.to_string());
+        }
+        match journal::Journal::beside(&self.path).entries() {
+            Ok(j) if !j.entries.is_empty() => findings.push(format!(
+                "the recovery journal holds {} transaction(s) that were not saved; run `voxmark recover` ({})",
+                j.entries.len(),
+                journal::Journal::beside(&self.path).path().display()
+            )),
+            Ok(_) => {}
+            Err(e) => findings.push(e.to_string()),
         }
         Ok(findings)
     }
@@ -892,279 +1289,12 @@ impl Project {
             .collect())
     }
 
-    /// Counts of audit rows (for tests and `ls`).
+    /// Rows of the change log (for tests and `ls`).
     pub fn audit_len(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
             .map_err(self.sql_err())
     }
-
-    /// The id a new row of `table` would get (max + 1), for building edits before committing them.
-    pub fn next_id(&self, table: &str) -> Result<i64> {
-        let table = match table {
-            "regions" | "phrases" | "labels" | "images" | "heatmaps" => table,
-            other => {
-                return Err(StoreError::Unsupported {
-                    path: self.path.clone(),
-                    what: format!("table {other}"),
-                });
-            }
-        };
-        self.conn
-            .query_row(
-                &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(self.sql_err())
-    }
-}
-
-/// The part of `doc` that [`Project::commit`] reads for `t`: the tiles its mask edits touched.
-/// A writer thread commits `t` with this instead of a copy of the whole document.
-pub fn commit_snapshot(doc: &Document, t: &Transaction) -> Document {
-    let mut out = Document::default();
-    for edit in &t.edits {
-        let Edit::PaintMask { region, bounds, .. } = edit else {
-            continue;
-        };
-        let Some(mask) = doc.masks.get(region) else {
-            continue;
-        };
-        let copy = out
-            .masks
-            .entry(*region)
-            .or_insert_with(|| MaskTiles::new(mask.size()));
-        for key in MaskTiles::tiles_touched(*bounds) {
-            if let Some(tile) = mask.tile(key) {
-                copy.set_tile(key, tile.to_vec());
-            }
-        }
-    }
-    out
-}
-
-fn write_edit(
-    tx: &rusqlite::Transaction<'_>,
-    doc: &Document,
-    edit: &Edit,
-    path: &Path,
-) -> Result<(&'static str, &'static str, Option<i64>)> {
-    let e = |e| classify(path, e);
-    let unsupported = |what: &str| StoreError::Unsupported {
-        path: path.to_path_buf(),
-        what: what.to_string(),
-    };
-    let insert_links = |pairs: &mut dyn Iterator<Item = (i64, i64)>| -> Result<()> {
-        let mut st = tx
-            .prepare_cached("INSERT INTO links (phrase_id, region_id) VALUES (?1, ?2)")
-            .map_err(e)?;
-        for (p, r) in pairs {
-            st.execute(params![p, r]).map_err(e)?;
-        }
-        Ok(())
-    };
-    let write_tiles = |region: RegionId, keys: &mut dyn Iterator<Item = TileKey>| -> Result<()> {
-        let mask = doc.masks.get(&region);
-        let mut up = tx
-            .prepare_cached("INSERT OR REPLACE INTO mask_tiles (region_id, k, ty, tx, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .map_err(e)?;
-        let mut del = tx
-            .prepare_cached(
-                "DELETE FROM mask_tiles WHERE region_id = ?1 AND k = ?2 AND ty = ?3 AND tx = ?4",
-            )
-            .map_err(e)?;
-        for key in keys {
-            match mask.and_then(|m| m.tile(key)) {
-                Some(t) => up
-                    .execute(params![region, key.0, key.1, key.2, compress_tile(t)])
-                    .map_err(e)?,
-                None => del
-                    .execute(params![region, key.0, key.1, key.2])
-                    .map_err(e)?,
-            };
-        }
-        Ok(())
-    };
-    Ok(match edit {
-        Edit::AddHeatmap(h) => {
-            let raw: Vec<u8> = h.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let data = zstd::bulk::compress(&raw, 3).unwrap_or(raw);
-            tx.execute(
-                "INSERT INTO heatmaps (id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![h.id, h.image, h.phrase, h.author.to_string(), h.slice, h.width as i64, h.height as i64, data, h.created_ms, h.prompt],
-            )
-            .map_err(e)?;
-            ("add_heatmap", "heatmap", Some(h.id))
-        }
-        Edit::RemoveHeatmap(h) => {
-            tx.execute("DELETE FROM heatmaps WHERE id = ?1", params![h.id])
-                .map_err(e)?;
-            ("remove_heatmap", "heatmap", Some(h.id))
-        }
-        Edit::AddImage(_) | Edit::RemoveImage(_) => {
-            return Err(unsupported(
-                "image rows as edits (images are added with `voxmark add`)",
-            ));
-        }
-        Edit::SetReport { image, after, .. } => {
-            tx.execute(
-                "UPDATE images SET report = ?1 WHERE id = ?2",
-                params![after, image],
-            )
-            .map_err(e)?;
-            ("set_report", "image", Some(*image))
-        }
-        Edit::AddLabel(l) => {
-            tx.execute(
-                "INSERT INTO labels (id, name, color) VALUES (?1, ?2, ?3)",
-                params![l.id, l.name, pack_color(l.color)],
-            )
-            .map_err(e)?;
-            ("add_label", "label", Some(l.id))
-        }
-        Edit::RemoveLabel(l) => {
-            tx.execute("DELETE FROM labels WHERE id = ?1", params![l.id])
-                .map_err(e)?;
-            ("remove_label", "label", Some(l.id))
-        }
-        Edit::UpdateLabel { after, .. } => {
-            tx.execute(
-                "UPDATE labels SET name = ?1, color = ?2 WHERE id = ?3",
-                params![after.name, pack_color(after.color), after.id],
-            )
-            .map_err(e)?;
-            ("update_label", "label", Some(after.id))
-        }
-        Edit::AddRegion {
-            region: r,
-            mask,
-            links,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO regions (id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    r.id,
-                    r.image,
-                    r.label,
-                    r.shape.kind(),
-                    encode_shape(&r.shape),
-                    r.author.to_string(),
-                    r.prompt,
-                    r.status.as_str(),
-                    r.confidence,
-                    r.created_ms,
-                    r.modified_ms
-                ])
-            })
-            .map_err(e)?;
-            if let Some(m) = mask {
-                let mut up = tx
-                    .prepare_cached("INSERT INTO mask_tiles (region_id, k, ty, tx, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    .map_err(e)?;
-                for (key, t) in m.tiles() {
-                    up.execute(params![r.id, key.0, key.1, key.2, compress_tile(t)])
-                        .map_err(e)?;
-                }
-            }
-            insert_links(&mut links.iter().map(|p| (*p, r.id)))?;
-            ("add_region", "region", Some(r.id))
-        }
-        Edit::RemoveRegion { region, .. } => {
-            tx.execute("DELETE FROM regions WHERE id = ?1", params![region.id])
-                .map_err(e)?;
-            ("remove_region", "region", Some(region.id))
-        }
-        Edit::UpdateRegion { after: r, .. } => {
-            tx.prepare_cached(
-                "UPDATE regions SET label_id = ?2, kind = ?3, geometry = ?4, author = ?5, prompt = ?6, status = ?7, confidence = ?8,
-                 created_ms = ?9, modified_ms = ?10 WHERE id = ?1",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    r.id,
-                    r.label,
-                    r.shape.kind(),
-                    encode_shape(&r.shape),
-                    r.author.to_string(),
-                    r.prompt,
-                    r.status.as_str(),
-                    r.confidence,
-                    r.created_ms,
-                    r.modified_ms
-                ])
-            })
-            .map_err(e)?;
-            ("update_region", "region", Some(r.id))
-        }
-        Edit::AddPhrase { phrase: p, links } => {
-            tx.prepare_cached(
-                "INSERT INTO phrases (id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    p.id,
-                    p.image,
-                    p.text,
-                    p.span.map(|s| s.0 as i64),
-                    p.span.map(|s| s.1 as i64),
-                    p.category,
-                    p.grounding.as_str(),
-                    p.created_ms,
-                    p.modified_ms,
-                    p.author.to_string()
-                ])
-            })
-            .map_err(e)?;
-            insert_links(&mut links.iter().map(|r| (p.id, *r)))?;
-            ("add_phrase", "phrase", Some(p.id))
-        }
-        Edit::RemovePhrase { phrase, .. } => {
-            tx.execute("DELETE FROM phrases WHERE id = ?1", params![phrase.id])
-                .map_err(e)?;
-            ("remove_phrase", "phrase", Some(phrase.id))
-        }
-        Edit::UpdatePhrase { after: p, .. } => {
-            tx.execute(
-                "UPDATE phrases SET text = ?2, span_start = ?3, span_end = ?4, category = ?5, grounding = ?6, created_ms = ?7, modified_ms = ?8,
-                 author = ?9 WHERE id = ?1",
-                params![
-                    p.id,
-                    p.text,
-                    p.span.map(|s| s.0 as i64),
-                    p.span.map(|s| s.1 as i64),
-                    p.category,
-                    p.grounding.as_str(),
-                    p.created_ms,
-                    p.modified_ms,
-                    p.author.to_string()
-                ],
-            )
-            .map_err(e)?;
-            ("update_phrase", "phrase", Some(p.id))
-        }
-        Edit::Link { phrase, region } => {
-            insert_links(&mut std::iter::once((*phrase, *region)))?;
-            ("link", "link", Some(*phrase))
-        }
-        Edit::Unlink { phrase, region } => {
-            tx.execute(
-                "DELETE FROM links WHERE phrase_id = ?1 AND region_id = ?2",
-                params![phrase, region],
-            )
-            .map_err(e)?;
-            ("unlink", "link", Some(*phrase))
-        }
-        Edit::PaintMask { region, bounds, .. } => {
-            write_tiles(*region, &mut MaskTiles::tiles_touched(*bounds).into_iter())?;
-            ("paint_mask", "region", Some(*region))
-        }
-    })
 }
 
 /// Checks the first bytes: SQLite's magic, so that other files get a clear error, not SQLite's.
@@ -1219,6 +1349,14 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
             }
             _ => {}
         }
+    }
+    if let rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) =
+        &e
+    {
+        return StoreError::Corrupt {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        };
     }
     StoreError::Sql {
         path: path.to_path_buf(),

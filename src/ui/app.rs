@@ -38,6 +38,8 @@ pub enum Command {
     AddImages(Vec<PathBuf>),
     /// Close the open project (loose images stay).
     CloseProject,
+    /// Write a consistent copy of the open project to a new file (SQLite's online backup).
+    SaveCopy(PathBuf),
     /// Show image `i`.
     Select(usize),
     /// Move `n` slices.
@@ -446,6 +448,8 @@ impl AppState {
             },
         );
         let mut app = Self::with_context(&cc.egui_ctx, graphics, paths);
+        // SIGTERM, SIGINT and SIGHUP close the window like Quit, so the project is saved whole.
+        super::shutdown::install(cc.egui_ctx.clone());
         match super::paths::config_dir() {
             Some(dir) => app.use_config_dir(&cc.egui_ctx, dir),
             None => app.recent = Some(Vec::new()),
@@ -852,6 +856,7 @@ impl AppState {
         if self.project.take().is_none() {
             return;
         }
+        super::shutdown::set_open_project(None);
         let keep: Vec<bool> = self
             .images
             .iter()
@@ -989,6 +994,7 @@ impl AppState {
                 let mut project =
                     OpenProject::new(contents.path, job, contents.records, contents.document);
                 project.who = self.user.clone();
+                super::shutdown::set_open_project(Some(project.path.clone()));
                 match Writer::spawn(contents.project, project.who.to_string(), ctx.clone()) {
                     Ok(w) => project.writer = Some(w),
                     Err(e) => project.save_errors.push(format!(
@@ -1078,6 +1084,17 @@ impl AppState {
                 self.end_gesture();
                 self.close_project();
                 ctx.send_viewport_cmd(egui::ViewportCommand::Title("Voxmark".into()));
+            }
+            Command::SaveCopy(target) => {
+                self.end_gesture();
+                let queued = match self.project.as_mut().and_then(|p| p.writer.as_mut()) {
+                    Some(w) => w.copy(target.clone()),
+                    None => Err("no project is open".into()),
+                };
+                self.message = Some(match queued {
+                    Ok(()) => format!("saving a copy at {}…", target.display()),
+                    Err(e) => e,
+                });
             }
             Command::Select(i) => {
                 if i < self.images.len() && self.selected != Some(i) {
@@ -1516,7 +1533,7 @@ impl AppState {
                     _ => shape,
                 };
                 let (mut edits, label) = label_for_drawing(&p.doc, self.active_label);
-                let id = Document::next_id(&p.doc.regions);
+                let id = crate::core::Id::new();
                 let phrase = phrase_on(&p.doc, self.active_phrase, image);
                 edits.push(Edit::AddRegion {
                     region: new_region(id, image, label, shape, p, now),
@@ -1703,7 +1720,7 @@ impl AppState {
                 if text.is_empty() {
                     return Err("a phrase needs some text".into());
                 }
-                let id = Document::next_id(&p.doc.phrases);
+                let id = crate::core::Id::new();
                 // The selected region is linked at once (select a box, then text, then P).
                 let links: Vec<RegionId> = self
                     .selected_region
@@ -2728,6 +2745,19 @@ impl AppState {
                         }
                     });
                 });
+                if ui
+                    .add_enabled(has_project, egui::Button::new("Save a copy…"))
+                    .on_hover_text(
+                        "a consistent copy of the project file, made while it stays open",
+                    )
+                    .clicked()
+                    && let Some(path) = rfd::FileDialog::new()
+                        .add_filter("Voxmark project", &["voxmark"])
+                        .set_file_name("copy.voxmark")
+                        .save_file()
+                {
+                    self.commands.push(Command::SaveCopy(path));
+                }
                 if ui
                     .add_enabled(has_project, egui::Button::new("Close project"))
                     .clicked()
@@ -4172,13 +4202,12 @@ fn label_for_drawing(doc: &Document, active: Option<LabelId>) -> (Vec<Edit>, Lab
 
 /// A new label: "Label N" with the next palette colour.
 fn next_label(doc: &Document) -> Label {
-    let id = Document::next_id(&doc.labels);
     let mut n = doc.labels.len() + 1;
     while doc.labels.values().any(|l| l.name == format!("Label {n}")) {
         n += 1;
     }
     Label {
-        id,
+        id: doc.new_label_id(&format!("Label {n}")),
         name: format!("Label {n}"),
         color: theme::LABEL_PALETTE[(n - 1) % theme::LABEL_PALETTE.len()],
     }
@@ -4245,7 +4274,7 @@ fn mask_target(
             for edit in edits {
                 p.record(edit)?;
             }
-            let id = Document::next_id(&p.doc.regions);
+            let id = crate::core::Id::new();
             let region = new_region(id, image, label, Shape::Mask, p, now);
             p.record(Edit::AddRegion {
                 region,

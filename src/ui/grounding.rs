@@ -470,9 +470,9 @@ mod tests {
     #[test]
     fn heatmaps_fade_in_from_their_minimum() {
         let h = Heatmap {
-            id: 1,
-            image: 1,
-            phrase: Some(1),
+            id: crate::core::Id::from_u128(1),
+            image: crate::core::Id::from_u128(1),
+            phrase: Some(crate::core::Id::from_u128(1)),
             author: "model:m@1".parse().unwrap(),
             slice: 0,
             width: 3,

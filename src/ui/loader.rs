@@ -449,9 +449,9 @@ fn decode_record(
 mod tests {
     use super::*;
 
-    fn record(source: &Path, files: Vec<PathBuf>, size: [usize; 3]) -> ImageRecord {
+    fn record(id: u128, source: &Path, files: Vec<PathBuf>, size: [usize; 3]) -> ImageRecord {
         ImageRecord {
-            id: 0,
+            id: crate::core::Id::from_u128(id),
             source: source.to_path_buf(),
             files,
             kind: "image2d".into(),
@@ -487,9 +487,9 @@ mod tests {
         let mut p = Project::create(&project).unwrap();
         p.add_images(
             &[
-                record(&gone, vec![gone.clone()], [6, 4, 1]),
-                record(&png, vec![png.clone()], [6, 4, 1]),
-                record(&png, vec![png.clone()], [7, 4, 1]),
+                record(1, &gone, vec![gone.clone()], [6, 4, 1]),
+                record(2, &png, vec![png.clone()], [6, 4, 1]),
+                record(3, &png, vec![png.clone()], [7, 4, 1]),
             ],
             "human:test",
         )
@@ -502,7 +502,9 @@ mod tests {
         };
         assert_eq!(c.records.len(), 3);
         assert_eq!(
-            c.document.images[&2].report.as_deref(),
+            c.document.images[&crate::core::Id::from_u128(2)]
+                .report
+                .as_deref(),
             Some("Left basal opacity.")
         );
         let results: Vec<_> = events[1..]
@@ -517,16 +519,22 @@ mod tests {
         assert_eq!(
             results[0],
             (
-                1,
+                crate::core::Id::from_u128(1),
                 Err(&format!(
                     "missing: {} — use `voxmark relink`",
                     gone.display()
                 ))
             )
         );
-        assert_eq!(results[1], (2, Ok(Some(2))));
+        assert_eq!(
+            results[1],
+            (
+                crate::core::Id::from_u128(2),
+                Ok(Some(crate::core::Id::from_u128(2)))
+            )
+        );
         assert!(
-            matches!(&results[2], (3, Err(m)) if m.contains("no 7×4×1 image")),
+            matches!(&results[2], (id, Err(m)) if *id == crate::core::Id::from_u128(3) && m.contains("no 7×4×1 image")),
             "{:?}",
             results[2]
         );

@@ -27,6 +27,7 @@ mod paths;
 pub mod prefs;
 mod project;
 mod recent;
+mod shutdown;
 pub mod slice;
 pub mod tools;
 mod view3d;

@@ -377,17 +377,17 @@ mod tests {
     fn styles_by_status() {
         let mut labels = BTreeMap::new();
         labels.insert(
-            5,
+            crate::core::Id::from_u128(5),
             Label {
-                id: 5,
+                id: crate::core::Id::from_u128(5),
                 name: "liver".into(),
                 color: [200, 100, 50, 255],
             },
         );
         let mut r = Region {
-            id: 1,
-            image: 1,
-            label: Some(5),
+            id: crate::core::Id::from_u128(1),
+            image: crate::core::Id::from_u128(1),
+            label: Some(crate::core::Id::from_u128(5)),
             shape: Shape::Mask,
             author: crate::core::Author::Human("a".into()),
             prompt: None,

@@ -248,7 +248,7 @@ impl OpenProject {
     fn persist(&mut self, t: crate::core::Transaction) {
         self.reindex();
         if let Some(w) = &mut self.writer
-            && let Err(e) = w.commit(&self.doc, t)
+            && let Err(e) = w.commit(t)
         {
             self.save_errors.push(e);
         }
@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn counts_per_image() {
         let mut doc = Document::default();
-        for id in [1, 2] {
+        for id in [1, 2].map(crate::core::Id::from_u128) {
             doc.images.insert(
                 id,
                 ImageInfo {
@@ -363,13 +363,17 @@ mod tests {
             (3, Status::Proposed),
             (4, Status::Rejected),
         ] {
-            doc.regions.insert(id, region(id, 2, status, b.clone()));
+            let id = crate::core::Id::from_u128(id);
+            doc.regions.insert(
+                id,
+                region(id, crate::core::Id::from_u128(2), status, b.clone()),
+            );
         }
         doc.phrases.insert(
-            7,
+            crate::core::Id::from_u128(7),
             Phrase {
-                id: 7,
-                image: 2,
+                id: crate::core::Id::from_u128(7),
+                image: crate::core::Id::from_u128(2),
                 text: "Opacity.".into(),
                 author: Author::Human("test".into()),
                 span: None,
@@ -379,12 +383,18 @@ mod tests {
                 modified_ms: 0,
             },
         );
-        doc.links.extend([(7, 1), (7, 3)]);
+        doc.links.extend(
+            [(7, 1), (7, 3)]
+                .map(|(p, r)| (crate::core::Id::from_u128(p), crate::core::Id::from_u128(r))),
+        );
         let notes = index(&doc);
-        assert_eq!(notes[&1], ImageNotes::default());
-        let n = &notes[&2];
-        assert_eq!(n.regions, vec![1, 2, 3, 4]);
-        assert_eq!(n.phrases, vec![7]);
+        assert_eq!(notes[&crate::core::Id::from_u128(1)], ImageNotes::default());
+        let n = &notes[&crate::core::Id::from_u128(2)];
+        assert_eq!(
+            n.regions,
+            [1, 2, 3, 4].map(crate::core::Id::from_u128).to_vec()
+        );
+        assert_eq!(n.phrases, vec![crate::core::Id::from_u128(7)]);
         assert_eq!(
             n.counts,
             Counts {

@@ -107,3 +107,25 @@ pub fn test_models() -> Option<PathBuf> {
         }
     }
 }
+
+/// The ids of a project's images, in `voxmark ls` order (images get their identities when added).
+pub fn image_ids(project: &std::path::Path) -> Vec<String> {
+    let run = voxmark([
+        std::ffi::OsStr::new("ls"),
+        project.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("ls --json");
+    v["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// The short handle of a whole id (what messages print).
+pub fn handle(id: &str) -> String {
+    id.replace('-', "")[24..].to_string()
+}
