@@ -408,6 +408,15 @@ impl Document {
         out
     }
 
+    /// The label drawing starts with when none is chosen: the one numbered first
+    /// ([`Self::label_numbers`]), so the same in every process.
+    pub fn first_label(&self) -> Option<LabelId> {
+        self.label_numbers()
+            .into_iter()
+            .min_by_key(|(_, n)| *n)
+            .map(|(id, _)| id)
+    }
+
     /// The label named `name`, if the document has one.
     pub fn label_named(&self, name: &str) -> Option<&Label> {
         self.labels.values().find(|l| l.name == name)

@@ -190,10 +190,11 @@ impl Project {
         let expected = self.expected_revisions(t);
         match self.commit_as(txn, t, who, &expected) {
             Ok(r) => {
-                // A caller that retried by itself and succeeded: its journal entry is done.
+                // A caller that retried by itself and succeeded: its journal entry is done. The
+                // commit stands either way (`recover` would find it applied and drop the entry).
                 let journal = journal::Journal::beside(&self.path);
                 if journal.path().exists() {
-                    journal.forget(t)?;
+                    let _ = journal.forget(t);
                 }
                 Ok(r)
             }

@@ -1001,7 +1001,7 @@ impl AppState {
                         "cannot start the project writer ({e}): changes stay in memory"
                     )),
                 }
-                self.active_label = project.doc.labels.keys().next().copied();
+                self.active_label = project.doc.first_label();
                 if let (Some(list), Some(dir)) = (&mut self.recent, &self.config) {
                     *list = super::recent::with_first(list, &project.path);
                     if let Err(e) = super::recent::save(dir, list) {
@@ -4192,7 +4192,7 @@ fn label_for_drawing(doc: &Document, active: Option<LabelId>) -> (Vec<Edit>, Lab
     if let Some(l) = active.filter(|l| doc.labels.contains_key(l)) {
         return (Vec::new(), l);
     }
-    if let Some(&l) = doc.labels.keys().next() {
+    if let Some(l) = doc.first_label() {
         return (Vec::new(), l);
     }
     let label = next_label(doc);
