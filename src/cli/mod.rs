@@ -44,6 +44,8 @@ pub enum Command {
     Copy(project::CopyArgs),
     /// Re-apply the transactions a writer could not save (the project's recovery journal).
     Recover(project::RecoverArgs),
+    /// Copy every row of a damaged project that can still be read into a new, sound project.
+    Salvage(project::SalvageArgs),
     /// Point an image of a project at files that moved.
     Relink(project::RelinkArgs),
     /// Render a slice (axial, coronal, sagittal) or a 3D view (MIP, MinIP, DVR) to a PNG on the GPU, offscreen.
@@ -85,6 +87,7 @@ pub fn run(command: Command) -> i32 {
         Command::Relink(args) => project::relink(&args),
         Command::Copy(args) => project::copy(&args),
         Command::Recover(args) => project::recover(&args),
+        Command::Salvage(args) => project::salvage(&args),
         #[cfg(feature = "gpu")]
         Command::Render(args) => render::run(&args),
         #[cfg(not(feature = "gpu"))]

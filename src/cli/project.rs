@@ -93,6 +93,15 @@ pub struct CopyArgs {
     pub target: PathBuf,
 }
 
+/// Arguments of `voxmark salvage`.
+#[derive(clap::Args, Debug)]
+pub struct SalvageArgs {
+    /// The damaged project (never modified).
+    pub damaged: PathBuf,
+    /// The new project to write (must not exist).
+    pub out: PathBuf,
+}
+
 /// Arguments of `voxmark recover`.
 #[derive(clap::Args, Debug)]
 pub struct RecoverArgs {
@@ -615,6 +624,45 @@ pub fn copy(args: &CopyArgs) -> i32 {
         }
         Err(e) => store_error(e),
     }
+}
+
+/// `voxmark salvage`: what was kept and lost per table; exit 0 when the new project was written.
+pub fn salvage(args: &SalvageArgs) -> i32 {
+    let report = match crate::store::salvage::salvage(&args.damaged, &args.out) {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    println!(
+        "{:<11} {:>8} {:>8} {:>10}",
+        "table", "kept", "dropped", "unreadable"
+    );
+    for t in &report.tables {
+        println!(
+            "{:<11} {:>8} {:>8} {:>10}",
+            t.table, t.kept, t.dropped, t.unreadable
+        );
+        for (why, n) in &t.reasons {
+            println!("    {n} dropped: {why}");
+        }
+    }
+    if report.regions_unlabelled > 0 {
+        println!(
+            "{} region(s) kept without their label (the label was lost)",
+            report.regions_unlabelled
+        );
+    }
+    let lost: usize = report.tables.iter().map(|t| t.dropped + t.unreadable).sum();
+    println!(
+        "wrote {} ({}); {} was not modified",
+        args.out.display(),
+        if lost == 0 {
+            "everything was readable".to_string()
+        } else {
+            format!("{lost} row(s) or damaged place(s) lost")
+        },
+        args.damaged.display()
+    );
+    0
 }
 
 /// `voxmark recover`: re-applies the recovery journal; exit 1 when entries remain.

@@ -46,7 +46,7 @@ impl Id {
     }
 
     /// A new UUIDv7 at `unix_ms` (for migrating rows with their creation time), greater than every
-    /// id this process made before.
+    /// id this process made before (so its time is `unix_ms` only when that is later than theirs).
     pub fn new_at(unix_ms: i64) -> Self {
         let ms = unix_ms.clamp(0, (1 << 48) - 1) as u64;
         let ts =

@@ -520,7 +520,7 @@ impl Writer<'_> {
         Ok(match edit {
             Edit::AddHeatmap(h) => {
                 let raw: Vec<u8> = h.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                let data = zstd::bulk::compress(&raw, 3).unwrap_or(raw);
+                let data = super::compress_checked(&raw, 3);
                 let mut refs = vec![("image", h.image)];
                 refs.extend(h.phrase.map(|p| ("phrase", p)));
                 self.tx

@@ -227,3 +227,45 @@ pub fn recover(project: &mut Project, discard_conflicts: bool) -> Result<Recover
     journal.rewrite(&keep)?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_a_torn_last_line_and_forget_drops_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::beside(&dir.path().join("p.voxmark"));
+        assert_eq!(
+            j.entries().unwrap().entries.len(),
+            0,
+            "no journal, no entries"
+        );
+        let entry = |name: &str| Entry {
+            txn: Id::new(),
+            at_ms: 1,
+            who: "human:a".into(),
+            reason: "locked".into(),
+            expected: vec![(("region".into(), Id::new()), 7)],
+            transaction: Transaction {
+                name: name.into(),
+                edits: vec![],
+            },
+        };
+        let (a, b) = (entry("a"), entry("b"));
+        j.append(&a).unwrap();
+        j.append(&b).unwrap();
+        // A crash in the middle of a third append.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(j.path())
+            .unwrap();
+        f.write_all(b"{\"txn\":\"01").unwrap();
+        let c = j.entries().unwrap();
+        assert_eq!((c.entries, c.unreadable), (vec![a.clone(), b.clone()], 1));
+        j.forget(&a.transaction).unwrap();
+        assert_eq!(j.entries().unwrap().entries, vec![b]);
+        j.rewrite(&[]).unwrap();
+        assert!(!j.path().exists());
+    }
+}

@@ -14,6 +14,7 @@
 
 mod commit;
 pub mod journal;
+pub mod salvage;
 pub mod schema;
 
 pub use commit::{Change, Receipt};
@@ -366,7 +367,19 @@ fn unpack_color(v: i64) -> [u8; 4] {
 
 fn compress_tile(t: &[u8]) -> Vec<u8> {
     // Level 1: a brush stroke must commit in milliseconds; label tiles compress well anyway.
-    zstd::bulk::compress(t, 1).unwrap_or_else(|_| t.to_vec())
+    compress_checked(t, 1)
+}
+
+/// zstd with the frame's content checksum, so that a damaged blob fails to decompress instead of
+/// decoding to other voxels or values (SQLite keeps no checksums of its own). A failure to compress
+/// stores the bytes as they are, which never decompress and so read as damaged, not as data.
+fn compress_checked(raw: &[u8], level: i32) -> Vec<u8> {
+    zstd::bulk::Compressor::new(level)
+        .and_then(|mut c| {
+            c.set_parameter(zstd::stream::raw::CParameter::ChecksumFlag(true))?;
+            c.compress(raw)
+        })
+        .unwrap_or_else(|_| raw.to_vec())
 }
 
 fn decompress_tile(b: &[u8]) -> Option<Vec<u8>> {

@@ -346,7 +346,15 @@ fn to_uuid_identities(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     }
     tx.execute_batch("DROP TABLE temp.id_map")?;
     tx.execute_batch(SCHEMA_4_INDEXES)?;
-    // The migration is itself a change; every row is at its revision.
+    // The migration is itself a change (of a file that held anything); every row is at its revision.
+    let held: i64 = tx.query_row(
+        "SELECT (SELECT count(*) FROM images) + (SELECT count(*) FROM labels) + (SELECT count(*) FROM changes)",
+        [],
+        |r| r.get(0),
+    )?;
+    if held == 0 {
+        return Ok(());
+    }
     tx.execute(
         "INSERT INTO changes (txn, at_ms, who, action, entity, detail) VALUES (?1, ?2, 'voxmark', 'migrate', 'project', 'schema 3 → 4: UUID identities, row versions, change log')",
         rusqlite::params![Id::new().as_bytes().to_vec(), now_ms()],
