@@ -1222,3 +1222,64 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
             .starts_with("Findings: ")
     );
 }
+
+#[test]
+fn a_damaged_project_is_refused_unmodified_with_an_offer_to_salvage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.voxmark");
+    {
+        let mut p = Project::create(&path).unwrap();
+        p.add_images(
+            &[voxmark::store::ImageRecord {
+                id: voxmark::core::Id::NIL,
+                source: "x".into(),
+                files: vec![],
+                kind: "image2d".into(),
+                volume_index: 0,
+                content_hash: "h".into(),
+                series_uid: None,
+                modality: None,
+                size: [8, 8, 1],
+                spacing_mm: [1.0; 3],
+                origin_lps_mm: [0.0; 3],
+                direction: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                dtype: "uint8".into(),
+                components: 1,
+                report: None,
+            }],
+            "human:test",
+        )
+        .unwrap();
+    }
+    // A value of the wrong type where the geometry must be: the file opens, the document does not.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("UPDATE images SET spacing_mm = 'not json'")
+        .unwrap();
+    drop(c);
+    let before = std::fs::read(&path).unwrap();
+    let mut h = harness(vec![path.clone()], false);
+    step_until(
+        &mut h,
+        "the damaged-project window",
+        AppState::offers_salvage,
+    );
+    h.run();
+    assert!(h.query_by_label_contains("Salvage into a copy").is_some());
+    assert!(
+        app(&h)
+            .problems()
+            .iter()
+            .any(|p| p.contains("the project file is damaged")),
+        "{:?}",
+        app(&h).problems()
+    );
+    h.get_by_label("Close").click();
+    h.run();
+    assert!(!app(&h).offers_salvage());
+    drop(h);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the damaged file is not modified"
+    );
+}

@@ -1189,42 +1189,62 @@ impl Project {
     fn check_now(&self) -> Result<Vec<Finding>> {
         let err = self.sql_err();
         let mut findings = Vec::new();
-        let mut st = self.conn.prepare("PRAGMA integrity_check").map_err(&err)?;
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get(0))
-            .map_err(&err)?
-            .collect::<Result<_, _>>()
-            .map_err(&err)?;
-        findings.extend(
-            rows.into_iter()
-                .filter(|r| r != "ok")
-                .map(|r| format!("integrity: {r}")),
-        );
-        let mut st = self
-            .conn
-            .prepare("PRAGMA foreign_key_check")
-            .map_err(&err)?;
-        let fk: Vec<(String, i64, String)> = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(&err)?
-            .collect::<Result<_, _>>()
-            .map_err(&err)?;
-        findings.extend(
-            fk.into_iter()
-                .map(|(t, row, parent)| format!("{t} row {row} points at a missing {parent} row")),
-        );
-        let mut query = |sql: &str,
-                         describe: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<String>|
-         -> Result<()> {
+        // Every step reports what it can; one that fails (a damaged page) is a finding too, and the
+        // others still run.
+        let lines = |sql: &str| -> Result<Vec<String>> {
             let mut st = self.conn.prepare(sql).map_err(&err)?;
-            let rows: Vec<String> = st
-                .query_map([], |r| describe(r))
+            let rows = st
+                .query_map([], |r| {
+                    let cols = r.as_ref().column_count();
+                    (0..cols)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i).map(|v| match v {
+                                rusqlite::types::Value::Text(t) => t,
+                                rusqlite::types::Value::Integer(i) => i.to_string(),
+                                other => format!("{other:?}"),
+                            })
+                        })
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                })
                 .map_err(&err)?
-                .collect::<Result<_, _>>()
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(&err)?;
-            findings.extend(rows);
-            Ok(())
+            Ok(rows.into_iter().map(|r| r.join(" ")).collect())
         };
+        match lines("PRAGMA integrity_check") {
+            Ok(rows) => findings.extend(
+                rows.into_iter()
+                    .filter(|r| r != "ok")
+                    .map(|r| format!("integrity: {r}")),
+            ),
+            Err(e) => findings.push(format!("integrity check could not run: {e}")),
+        }
+        match lines("PRAGMA foreign_key_check") {
+            Ok(rows) => findings.extend(rows.into_iter().map(|r| {
+                let w: Vec<&str> = r.split(' ').collect();
+                match w.as_slice() {
+                    [t, row, parent, ..] => {
+                        format!("{t} row {row} points at a missing {parent} row")
+                    }
+                    _ => format!("foreign key: {r}"),
+                }
+            })),
+            Err(e) => findings.push(format!("foreign keys could not be checked: {e}")),
+        }
+        let mut query =
+            |sql: &str, describe: &dyn Fn(&rusqlite::Row<'_>) -> rusqlite::Result<String>| {
+                let run = || -> Result<Vec<String>> {
+                    let mut st = self.conn.prepare(sql).map_err(&err)?;
+                    st.query_map([], |r| describe(r))
+                        .map_err(&err)?
+                        .collect::<Result<_, _>>()
+                        .map_err(&err)
+                };
+                match run() {
+                    Ok(rows) => findings.extend(rows),
+                    Err(e) => findings.push(format!("a check could not run: {e}")),
+                }
+            };
         // Spans count characters; SQLite's length() of TEXT does too.
         query(
             "SELECT p.id, p.span_start, p.span_end, coalesce(length(i.report), 0) FROM phrases p JOIN images i ON i.id = p.image_id
@@ -1238,12 +1258,12 @@ impl Project {
                     r.get::<_, i64>(3)?
                 ))
             },
-        )?;
+        );
         query(
             "SELECT l.phrase_id, l.region_id FROM links l JOIN phrases p ON p.id = l.phrase_id JOIN regions r ON r.id = l.region_id
              WHERE p.image_id != r.image_id",
             &|r| Ok(format!("link phrase {} → region {} joins different images", r.get::<_, Id>(0)?, r.get::<_, Id>(1)?)),
-        )?;
+        );
         query(
             &format!(
                 "SELECT t.region_id, t.k, t.ty, t.tx, r.kind FROM mask_tiles t JOIN regions r ON r.id = t.region_id JOIN images i ON i.id = r.image_id
@@ -1259,7 +1279,7 @@ impl Project {
                     r.get::<_, String>(4)?
                 ))
             },
-        )?;
+        );
         // Identities must be 16-byte blobs (a damaged or foreign row is named by its rowid).
         for t in ["images", "labels", "regions", "phrases", "heatmaps"] {
             query(
@@ -1270,7 +1290,7 @@ impl Project {
                         r.get::<_, i64>(0)?
                     ))
                 },
-            )?;
+            );
         }
         // Everything else that must decode: geometry, authors, statuses, tiles.
         if let Err(e) = self.load_document() {

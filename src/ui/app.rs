@@ -371,6 +371,8 @@ pub struct AppState {
     /// The settings window, while open.
     settings_draft: Option<super::welcome::Draft>,
     show_help: bool,
+    /// A damaged project refused on open, and the offer to salvage it.
+    damaged: super::damaged::Damaged,
     /// Graphics backend and adapter, shown in the help window for bug reports.
     graphics: String,
     wheel_steps: f32,
@@ -494,6 +496,7 @@ impl AppState {
             prefs: Preferences::default(),
             settings_draft: None,
             show_help: false,
+            damaged: Default::default(),
             graphics,
             wheel_steps: 0.0,
             view: None,
@@ -635,6 +638,11 @@ impl AppState {
     /// True while images or a project are loading.
     pub fn is_loading(&self) -> bool {
         !self.jobs.is_empty()
+    }
+
+    /// Whether the damaged-project window (with its salvage offer) shows.
+    pub fn offers_salvage(&self) -> bool {
+        self.damaged.is_open()
     }
 
     /// The open project's document, if a project is open.
@@ -946,6 +954,10 @@ impl AppState {
     fn on_load_event(&mut self, ctx: &egui::Context, job: u64, event: LoadEvent) {
         match event {
             LoadEvent::Failed(message) => self.errors.push(message),
+            LoadEvent::Damaged { path, message } => {
+                self.errors.push(message.clone());
+                self.damaged.offer(path, message);
+            }
             LoadEvent::Preview {
                 entry,
                 index,
@@ -4341,6 +4353,10 @@ impl AppState {
             p.poll_writer();
         }
         self.handle_input(&ctx);
+        if let Some((salvaged, said)) = self.damaged.ui(&ctx) {
+            self.message = Some(said);
+            self.commands.push(Command::Load(vec![salvaged]));
+        }
         if self.prefs.theme == ThemeChoice::System {
             let dark = self.prefs.theme.is_dark(ctx.system_theme());
             if dark != self.dark {

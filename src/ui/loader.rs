@@ -146,6 +146,13 @@ pub enum Event {
     },
     /// The job could not do its work (e.g. the project cannot be opened); the message names the file.
     Failed(String),
+    /// The project file is damaged (it was not modified); salvage can copy what is readable.
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// A load in progress.
@@ -262,6 +269,7 @@ impl LoadJob {
                         }
                         Event::Files(_)
                         | Event::Failed(_)
+                        | Event::Damaged { .. }
                         | Event::ImagesAdded { .. }
                         | Event::Preview { .. } => {}
                     }
@@ -388,6 +396,12 @@ fn load_project(path: &Path, send: &mut dyn FnMut(Event)) {
     });
     let (project, records, document, missing) = match opened {
         Ok(x) => x,
+        Err(e @ crate::store::StoreError::Corrupt { .. }) => {
+            return send(Event::Damaged {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            });
+        }
         Err(e) => return send(Event::Failed(e.to_string())),
     };
     send(Event::ProjectOpened(Box::new(ProjectContents {

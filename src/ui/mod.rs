@@ -17,6 +17,7 @@
 //! for them.
 
 mod app;
+mod damaged;
 mod demo;
 pub mod grounding;
 mod loader;
