@@ -7,6 +7,7 @@ pub mod dicom;
 pub mod image2d;
 pub mod ms_cxr;
 pub mod nifti;
+pub mod quiet_panic;
 pub mod radfact;
 pub mod split;
 

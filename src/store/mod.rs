@@ -537,7 +537,15 @@ impl Project {
                     schema::Migration::Sql(sql) => tx.execute_batch(sql),
                     schema::Migration::Rust(f) => f(&tx),
                 }
-                .map_err(|e| classify(&path, e))?;
+                .map_err(|e| match classify(&path, e) {
+                    // Rows the old schema held that the new one refuses: the file is damaged
+                    // (the transaction rolls back; the file stays as it was).
+                    StoreError::Sql { source, .. } => StoreError::Corrupt {
+                        path: path.clone(),
+                        why: format!("its rows cannot be migrated to schema {} ({source})", v + 1),
+                    },
+                    other => other,
+                })?;
                 tx.execute_batch(&format!("PRAGMA user_version = {}", v + 1))
                     .map_err(|e| classify(&path, e))?;
             }
@@ -1382,6 +1390,18 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
             }
             _ => {}
         }
+    }
+    // A statement that names a missing table or column (SQLite's message then quotes the SQL).
+    let text = e.to_string();
+    if let Some(what) = ["no such table", "no such column"]
+        .iter()
+        .find_map(|p| text.find(p).map(|at| &text[at..]))
+    {
+        let what = what.split(" in ").next().unwrap_or(what).trim();
+        return StoreError::Corrupt {
+            path: path.to_path_buf(),
+            why: format!("its tables do not match its schema version ({what})"),
+        };
     }
     if let rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) =
         &e

@@ -328,8 +328,26 @@ fn sign_extend(v: u64, bits: u16) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
-/// Decodes frame `frame` of a parsed file.
+/// Decodes frame `frame` of a parsed file. A codec that panics on damaged data (openjp2 does on
+/// some corrupt code streams) gives an error naming the file, not a crash; the panic message is not
+/// printed.
 pub fn decode_frame(obj: &DefaultDicomObject, h: &DicomHeader, frame: usize) -> Result<Frame> {
+    crate::io::quiet_panic::guard(|| decode_frame_unguarded(obj, h, frame)).unwrap_or_else(|| {
+        Err(IoError::dicom(
+            &h.path,
+            format!(
+                "frame {frame}: the {} decoder failed on damaged pixel data",
+                h.transfer_syntax
+            ),
+        ))
+    })
+}
+
+fn decode_frame_unguarded(
+    obj: &DefaultDicomObject,
+    h: &DicomHeader,
+    frame: usize,
+) -> Result<Frame> {
     let path = h.path.as_path();
     let layout = FrameLayout::of(h);
     let mut bytes = frame_bytes(obj, h, frame)?;

@@ -7,6 +7,7 @@
 
 pub mod codecs;
 pub mod decode;
+mod guard;
 pub mod header;
 pub mod jpeg12;
 pub mod seg;
@@ -48,6 +49,20 @@ pub fn is_dicomdir_like_name(path: &Path) -> bool {
 }
 
 fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
+    // Declared lengths are checked before the parser allocates them (a damaged length would make it
+    // allocate gigabytes).
+    // A file whose lengths do not fit its encoding may still read with another (the tolerant
+    // reader checks each guess the same way).
+    if let Err(why) = guard::check_file(
+        path,
+        guard::Encoding {
+            explicit: true,
+            big_endian: false,
+        },
+        until_pixel_data,
+    ) {
+        return open_tolerant(path).ok_or_else(|| IoError::dicom(path, why));
+    }
     let opts = OpenFileOptions::new();
     let opts = if until_pixel_data {
         opts.read_until(tags::PIXEL_DATA)
@@ -117,6 +132,10 @@ fn open_tolerant(path: &Path) -> Option<DefaultDicomObject> {
     };
     for ts_uid in candidates {
         let ts = TransferSyntaxRegistry.get(ts_uid)?;
+        // A guess whose lengths run past the end would make the parser allocate them: skip it.
+        if guard::Encoding::of(ts_uid).is_some_and(|e| guard::check_bytes(data, e).is_err()) {
+            continue;
+        }
         let Ok(obj) = InMemDicomObject::read_dataset_with_ts(data, ts) else {
             continue;
         };
