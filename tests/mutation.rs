@@ -4,7 +4,9 @@
 //! outcome must be exit 0 or a clear user error (exit 1): no panic, no signal, no hang, no exit 2;
 //! an import leaves the project passing `check`.
 //!
-//! Seeded and time-bounded: `VOXMARK_MUTATION_SECONDS` (default 40) and `VOXMARK_MUTATION_SEED`.
+//! Seeded and bounded: two threads run `VOXMARK_MUTATION_CASES` cases each (default 1,600: the same
+//! cases on every machine), stopping early at `VOXMARK_MUTATION_SECONDS` (default 120);
+//! `VOXMARK_MUTATION_SEED` picks another sequence.
 //! Cases that fail are written to `target/mutation-failures/` to be kept as regression fixtures
 //! in `tests/fixtures/mutation/`, which are replayed first.
 
@@ -356,7 +358,11 @@ fn mutated_inputs_give_exit_0_or_a_clear_error() {
     let seconds: f64 = std::env::var("VOXMARK_MUTATION_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(40.0);
+        .unwrap_or(120.0);
+    let per_thread: usize = std::env::var("VOXMARK_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1600);
     let seed: u64 = std::env::var("VOXMARK_MUTATION_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -412,7 +418,10 @@ fn mutated_inputs_give_exit_0_or_a_clear_error() {
                 (&inputs, &failures, &cases, &base, &image, dir.path());
             s.spawn(move || {
                 let mut rng = Rng(seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(t as u64 + 1)));
-                while started.elapsed().as_secs_f64() < seconds {
+                for _ in 0..per_thread {
+                    if started.elapsed().as_secs_f64() > seconds {
+                        break;
+                    }
                     let input = &inputs[rng.below(inputs.len())];
                     let (bytes, what) = mutate(&mut rng, &input.bytes);
                     let n = cases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
