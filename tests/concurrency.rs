@@ -356,6 +356,8 @@ fn two_writers_updating_one_region_give_one_conflict() {
         .unwrap();
     let mut b = Project::open(&project).unwrap();
     let mut doc_b = b.load_document().unwrap();
+    // `data_version` tells a reader cheaply that another connection wrote.
+    let seen_by_a = a.data_version().unwrap();
     let update = |doc: &mut voxmark::core::Document, status: Status| {
         let before = doc.regions[&id].clone();
         let after = Region {
@@ -371,6 +373,7 @@ fn two_writers_updating_one_region_give_one_conflict() {
     };
     let t_bob = update(&mut doc_b, Status::Rejected);
     b.commit(&t_bob, "human:bob").unwrap();
+    assert_ne!(a.data_version().unwrap(), seen_by_a, "a sees that b wrote");
     let t_alice = update(&mut doc_a, Status::Accepted);
     let err = a.commit(&t_alice, "human:alice").unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");

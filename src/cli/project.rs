@@ -493,6 +493,7 @@ pub fn stress(args: &StressArgs) -> i32 {
             modified_ms: t,
         };
         let mut note = String::new();
+        let mut new_phrase = None;
         let result = (|| -> Result<Option<crate::core::Transaction>, crate::core::EditError> {
             history.begin("stress")?;
             let label = match doc.label_named("Nodule") {
@@ -531,6 +532,7 @@ pub fn stress(args: &StressArgs) -> i32 {
             }
             if n % 5 == 0 {
                 let pid = Id::new();
+                new_phrase = Some(pid);
                 let phrase = Phrase {
                     id: pid,
                     image,
@@ -591,11 +593,8 @@ pub fn stress(args: &StressArgs) -> i32 {
         if let Err(e) = project.commit(&tx, &author.to_string()) {
             return store_error(e);
         }
-        if n % 5 == 0
-            && let Some(p) = doc.phrases.keys().next_back()
-        {
-            my_phrases.push(*p);
-        }
+        // Only once saved: later links may refer to it.
+        my_phrases.extend(new_phrase);
         if writeln!(out, "committed {id:#}{note}")
             .and_then(|_| out.flush())
             .is_err()

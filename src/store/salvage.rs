@@ -258,10 +258,7 @@ fn salvage_copy(copy: &Path, damaged: &Path, target: &Path) -> Result<SalvageRep
 fn copy_tables(src: &Connection, out: &mut Project, report: &mut SalvageReport) -> Result<()> {
     let path = out.path().to_path_buf();
     let e = |e| super::classify(&path, e);
-    let tx = out
-        .conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(e)?;
+    let tx = out.begin_write()?;
     let insert = |table: &str, values: &[Value]| -> rusqlite::Result<usize> {
         let cols = columns(table);
         let marks = (1..=values.len())
