@@ -426,6 +426,91 @@ fn two_writers_updating_one_region_give_one_conflict() {
     assert_eq!(a.changes_since(r0).unwrap(), vec![]);
 }
 
+/// A viewer's connection reads another writer's changes (`foreign_since`): only theirs, with the
+/// rows they name. Until it adopts those rows, its edits made on the old version are refused; after
+/// it, they go through. Its own commits never come back as foreign.
+#[test]
+fn foreign_changes_are_read_and_adopted_before_edits_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = new_project(dir.path(), [64, 64, 1]);
+    let mut a = Project::open(&project).unwrap();
+    let mut doc_a = a.load_document().unwrap();
+    let image = *doc_a.images.keys().next().unwrap();
+    let since = a.revision().unwrap();
+    let id = Id::new();
+    let add = Edit::AddRegion {
+        region: Region {
+            id,
+            image,
+            label: None,
+            shape: Shape::Point {
+                at: [1.0, 2.0, 0.0],
+            },
+            author: Author::Human("alice".into()),
+            prompt: None,
+            status: Status::Proposed,
+            confidence: None,
+            created_ms: 0,
+            modified_ms: 0,
+        },
+        mask: None,
+        links: vec![],
+    };
+    add.apply(&mut doc_a).unwrap();
+    let t = voxmark::core::Transaction {
+        name: "draw".into(),
+        edits: vec![add],
+    };
+    let own: std::collections::HashSet<Id> = [a.commit(&t, "human:alice").unwrap().txn].into();
+    let (since, none) = a.foreign_since(since, &own).unwrap();
+    assert!(none.is_none(), "its own commit is not another writer's");
+    // Bob accepts the region.
+    let mut b = Project::open(&project).unwrap();
+    let mut doc_b = b.load_document().unwrap();
+    let before = doc_b.regions[&id].clone();
+    let after = Region {
+        status: Status::Accepted,
+        ..before.clone()
+    };
+    let e = Edit::UpdateRegion { before, after };
+    e.apply(&mut doc_b).unwrap();
+    b.commit(
+        &voxmark::core::Transaction {
+            name: "accept".into(),
+            edits: vec![e],
+        },
+        "human:bob",
+    )
+    .unwrap();
+    let (_, remote) = a.foreign_since(since, &own).unwrap();
+    let remote = remote.expect("bob's change");
+    assert_eq!(remote.authors(), vec!["human:bob"]);
+    assert_eq!(remote.touched, BTreeSet::from([id]));
+    assert_eq!(remote.document.regions[&id].status, Status::Accepted);
+    // Alice rejects it on her old version before merging: refused.
+    let reject = |doc: &voxmark::core::Document| {
+        let before = doc.regions[&id].clone();
+        let after = Region {
+            status: Status::Rejected,
+            ..before.clone()
+        };
+        voxmark::core::Transaction {
+            name: "reject".into(),
+            edits: vec![Edit::UpdateRegion { before, after }],
+        }
+    };
+    assert!(matches!(
+        a.commit(&reject(&doc_a), "human:alice"),
+        Err(StoreError::Conflict { .. })
+    ));
+    // Merged and adopted: her edit on bob's version goes through.
+    voxmark::core::sync::merge(&mut doc_a, &remote.document, &remote.touched, false);
+    a.adopt(&remote.revisions);
+    a.commit(&reject(&doc_a), "human:alice").unwrap();
+    let stored = Project::open(&project).unwrap().load_document().unwrap();
+    assert_eq!(stored.regions[&id].status, Status::Rejected);
+}
+
 /// A shell import while another connection holds the file, then both close: the `.voxmark` file
 /// alone (no `-wal`, no `-shm`) holds everything; `voxmark copy` makes a consistent copy meanwhile.
 #[test]

@@ -23,6 +23,15 @@ use voxmark::ui::{AppState, Command};
 type App = Option<AppState>;
 
 fn harness(paths: Vec<PathBuf>, gpu: bool) -> Harness<'static, App> {
+    harness_with(paths, gpu, |_| {})
+}
+
+/// A harness whose app `setup` adjusts before its first frame.
+fn harness_with(
+    paths: Vec<PathBuf>,
+    gpu: bool,
+    setup: impl Fn(&mut AppState) + 'static,
+) -> Harness<'static, App> {
     let mut builder = Harness::builder().with_size(Vec2::new(1280.0, 800.0));
     if gpu {
         builder = builder.wgpu();
@@ -32,6 +41,7 @@ fn harness(paths: Vec<PathBuf>, gpu: bool) -> Harness<'static, App> {
             app.get_or_insert_with(|| {
                 let mut a = AppState::with_context(ui.ctx(), "test".into(), paths.clone());
                 a.set_user("tester");
+                setup(&mut a);
                 a
             })
             .frame_ui(ui);
@@ -318,13 +328,8 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
         1,
         "the loose image became the project's"
     );
+    draw_box(&mut h);
     let plane = app(&h).plane_rect().unwrap();
-    h.key_press(Key::B);
-    h.step();
-    drag(
-        &mut h,
-        &[plane.center(), plane.center() + Vec2::new(80.0, 50.0)],
-    );
     assert_eq!(app(&h).document().unwrap().regions.len(), 1);
     // Threshold fill (T): the range starts as the window, here the full 0…255 of the PNG, so the
     // connected fill from any voxel is the whole image; it runs on its own thread.
@@ -1282,4 +1287,197 @@ fn a_damaged_project_is_refused_unmodified_with_an_offer_to_salvage() {
         before,
         "the damaged file is not modified"
     );
+}
+
+/// Draws a box from the centre of the shown plane with the Box tool.
+fn draw_box(h: &mut Harness<'_, App>) {
+    let plane = app(h).plane_rect().unwrap();
+    h.key_press(Key::B);
+    h.step();
+    drag(h, &[plane.center(), plane.center() + Vec2::new(80.0, 50.0)]);
+}
+
+/// A box as another writer (`who`) commits it through its own connection.
+fn commit_box_as(project: &Path, image: voxmark::core::Id, who: &str) -> voxmark::core::Id {
+    use voxmark::core::{Author, Edit, Id, Region, Status, Transaction};
+    let mut p = Project::open(project).unwrap();
+    p.load_document().unwrap();
+    let id = Id::new();
+    let t = Transaction {
+        name: "box from another writer".into(),
+        edits: vec![Edit::AddRegion {
+            region: Region {
+                id,
+                image,
+                label: None,
+                shape: Shape::Box2d {
+                    slice: 0,
+                    min: [10.0, 10.0],
+                    max: [60.0, 40.0],
+                },
+                author: Author::Human(who.into()),
+                prompt: None,
+                status: Status::Accepted,
+                confidence: None,
+                created_ms: 0,
+                modified_ms: 0,
+            },
+            mask: None,
+            links: vec![],
+        }],
+    };
+    p.commit(&t, &format!("human:{who}")).unwrap();
+    id
+}
+
+/// Another process writes the open project: a CLI import appears in the viewer, as do another
+/// writer's box and its removal of the viewer's box; the viewer's own box is saved beside them,
+/// and undoing the box the other writer removed is refused with a message.
+#[test]
+fn other_writers_changes_appear_and_stale_undo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = cxr_project_with_report(dir.path(), "Small left effusion.") else {
+        return;
+    };
+    let corpus = common::corpus().unwrap();
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the project to open", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    let image = first_image(&Project::open(&project).unwrap());
+    // A CLI import into the open project.
+    let more = corpus.join("cxr/tbx11k/imgs/tb/tb0005.png");
+    let started = Instant::now();
+    let run = common::voxmark(["add".as_ref(), project.as_os_str(), more.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    step_until(&mut h, "the imported image to appear", |a| {
+        a.document().is_some_and(|d| d.images.len() == 2) && a.image_count() == 2
+    });
+    println!(
+        "a CLI import showed in the viewer after {:?} (its run included)",
+        started.elapsed()
+    );
+    // Another writer's box, with its author.
+    let theirs = commit_box_as(&project, image, "bob");
+    let started = Instant::now();
+    step_until(&mut h, "bob's box to appear", |a| {
+        a.document()
+            .is_some_and(|d| d.regions.contains_key(&theirs))
+    });
+    println!("another writer's box showed after {:?}", started.elapsed());
+    assert_eq!(
+        app(&h).document().unwrap().regions[&theirs]
+            .author
+            .to_string(),
+        "human:bob"
+    );
+    // The viewer draws a box: saved under its own author, beside bob's.
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .push_command(Command::Select(0));
+    h.step();
+    draw_box(&mut h);
+    step_until(&mut h, "the viewer's box to be saved", |a| a.unsaved() == 0);
+    assert_eq!(app(&h).save_state(), Some(voxmark::ui::SaveState::Saved));
+    let ours = *app(&h)
+        .document()
+        .unwrap()
+        .regions
+        .keys()
+        .find(|id| **id != theirs)
+        .unwrap();
+    let file = Project::open(&project).unwrap().load_document().unwrap();
+    assert!(file.regions.contains_key(&theirs) && file.regions.contains_key(&ours));
+    assert_eq!(file.regions[&ours].author.to_string(), "human:tester");
+    // Bob removes the viewer's box; the viewer follows, and its undo of that box is refused.
+    {
+        use voxmark::core::{Edit, Transaction};
+        let mut p = Project::open(&project).unwrap();
+        let doc = p.load_document().unwrap();
+        let t = Transaction {
+            name: "remove".into(),
+            edits: vec![Edit::remove_region(&doc, ours).unwrap()],
+        };
+        p.commit(&t, "human:bob").unwrap();
+    }
+    step_until(&mut h, "the removal to appear", |a| {
+        a.document().is_some_and(|d| !d.regions.contains_key(&ours))
+    });
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.step();
+    h.step();
+    let said = app(&h).message().unwrap_or_default().to_string();
+    assert!(
+        said.contains("cannot undo") && said.contains("human:bob"),
+        "{said}"
+    );
+    assert!(!app(&h).document().unwrap().regions.contains_key(&ours));
+    step_until(&mut h, "the writer to settle", |a| a.unsaved() == 0);
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    drop(h);
+    let p = Project::open(&project).unwrap();
+    let doc = p.load_document().unwrap();
+    assert_eq!(doc.images.len(), 2);
+    assert!(doc.regions.contains_key(&theirs) && !doc.regions.contains_key(&ours));
+    assert!(p.check().unwrap().is_empty());
+}
+
+/// A commit the file refuses (another process keeps it locked past the patience) shows "not
+/// saved" with the journal's count; the next start offers to re-apply the journal, which saves it.
+#[test]
+fn a_refused_commit_shows_not_saved_and_the_journal_reapplies_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = cxr_project_with_report(dir.path(), "Small left effusion.") else {
+        return;
+    };
+    let mut h = harness_with(vec![project.clone()], false, |a| {
+        a.set_busy_patience(Duration::from_millis(300));
+    });
+    step_until(&mut h, "the project to open", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    let lock = rusqlite::Connection::open(&project).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    draw_box(&mut h);
+    step_until(&mut h, "the commit to be refused", |a| a.unsaved() == 0);
+    match app(&h).save_state() {
+        Some(voxmark::ui::SaveState::NotSaved { why, journaled }) => {
+            assert_eq!(journaled, 1);
+            assert!(why.contains("was not saved"), "{why}");
+        }
+        other => panic!("expected not saved, got {other:?}"),
+    }
+    h.run();
+    assert!(h.query_by_label_contains("not saved").is_some());
+    assert_eq!(
+        app(&h).document().unwrap().regions.len(),
+        1,
+        "kept in memory"
+    );
+    drop(h);
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    assert!(
+        Project::open(&project)
+            .unwrap()
+            .load_document()
+            .unwrap()
+            .regions
+            .is_empty()
+    );
+    // The next start offers the journal; applying it saves the box and shows it.
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the journal offer", AppState::offers_journal);
+    h.run();
+    h.get_by_label("Apply them now").click();
+    step_until(&mut h, "the journal's box to come back", |a| {
+        a.unsaved() == 0 && a.document().is_some_and(|d| d.regions.len() == 1)
+    });
+    assert!(!app(&h).offers_journal());
+    assert_eq!(app(&h).save_state(), Some(voxmark::ui::SaveState::Saved));
+    drop(h);
+    let p = Project::open(&project).unwrap();
+    assert_eq!(p.load_document().unwrap().regions.len(), 1);
+    assert!(p.check().unwrap().is_empty(), "the journal is empty");
 }

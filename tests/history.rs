@@ -253,6 +253,7 @@ fn undo_all_gives_the_original_and_redo_all_the_edited() {
         let mut h = History::new(usize::MAX);
         let mut steps = 0;
         for _ in 0..(5 + r.below(25)) {
+            let before_step = doc.clone();
             h.begin("step").unwrap();
             for _ in 0..(1 + r.below(4)) {
                 if let Some(e) = random_edit(&mut r, &doc) {
@@ -267,10 +268,12 @@ fn undo_all_gives_the_original_and_redo_all_the_edited() {
                 }
             }
             if r.below(6) == 0 {
-                let before_abort = doc.clone();
                 h.abort(&mut doc).unwrap();
                 assert!(h.undo_len() == steps, "seed {seed}");
-                let _ = before_abort;
+                assert_eq!(
+                    doc, before_step,
+                    "seed {seed}: abort did not restore the document"
+                );
             } else if h.commit().unwrap().is_some() {
                 steps += 1;
             }
@@ -314,6 +317,54 @@ fn abort_reverts_the_open_transaction() {
     h.abort(&mut doc).unwrap();
     assert_eq!(doc, original);
     assert_eq!(h.undo_len(), 0);
+}
+
+/// A step whose rows another writer changed can be neither undone nor redone; the others can.
+#[test]
+fn stale_steps_are_refused_and_kept() {
+    let mut doc = start();
+    let mut h = History::new(1 << 20);
+    let region = |n: u128, x: f64| Region {
+        id: Id::from_u128(100 + n),
+        image: Id::from_u128(1),
+        label: None,
+        shape: Shape::Point { at: [x, 1.0, 0.0] },
+        author: Author::Human("a".into()),
+        prompt: None,
+        status: Status::Accepted,
+        confidence: None,
+        created_ms: 0,
+        modified_ms: 0,
+    };
+    for n in [1, 2] {
+        h.begin("draw").unwrap();
+        h.record(
+            &mut doc,
+            Edit::AddRegion {
+                region: region(n, 1.0),
+                mask: None,
+                links: vec![],
+            },
+        )
+        .unwrap();
+        h.commit().unwrap();
+    }
+    // Another writer changed region 101 (the first step).
+    let ids = [Id::from_u128(101)].into_iter().collect();
+    assert_eq!(
+        h.mark_stale(&ids, "region 00000065 was changed by human:bob"),
+        1
+    );
+    assert_eq!(h.mark_stale(&ids, "again"), 0, "a step is marked once");
+    // The second step undoes and redoes as before.
+    assert!(h.undo(&mut doc).unwrap().is_some());
+    assert!(h.redo(&mut doc).unwrap().is_some());
+    assert!(h.undo(&mut doc).unwrap().is_some());
+    let before = doc.clone();
+    let err = h.undo(&mut doc).unwrap_err().to_string();
+    assert!(err.contains("changed by human:bob"), "{err}");
+    assert_eq!(doc, before, "a refused undo changes nothing");
+    assert_eq!(h.undo_len(), 1, "the refused step stays");
 }
 
 #[test]

@@ -134,6 +134,10 @@ pub enum EditError {
     /// `begin` while one is open.
     #[error("transaction {0:?} is still open")]
     AlreadyOpen(String),
+    /// Undo or redo of a step whose rows another writer changed since (undoing it would overwrite
+    /// their work); the step is kept and can be neither undone nor redone.
+    #[error("{0}")]
+    Stale(String),
 }
 
 fn missing(what: &str, id: super::Id) -> EditError {
@@ -145,6 +149,33 @@ fn invalid(what: impl Into<String>) -> EditError {
 }
 
 impl Edit {
+    /// The ids of the rows this edit writes (a link writes both ends).
+    pub fn touches(&self) -> Vec<super::Id> {
+        match self {
+            Edit::AddImage(i) | Edit::RemoveImage(i) => vec![i.id],
+            Edit::SetReport { image, .. } => vec![*image],
+            Edit::AddLabel(l) | Edit::RemoveLabel(l) => vec![l.id],
+            Edit::UpdateLabel { after, .. } => vec![after.id],
+            Edit::AddRegion { region, links, .. } | Edit::RemoveRegion { region, links, .. } => {
+                std::iter::once(region.id)
+                    .chain(links.iter().copied())
+                    .collect()
+            }
+            Edit::UpdateRegion { after, .. } => vec![after.id],
+            Edit::AddPhrase { phrase, links } | Edit::RemovePhrase { phrase, links } => {
+                std::iter::once(phrase.id)
+                    .chain(links.iter().copied())
+                    .collect()
+            }
+            Edit::UpdatePhrase { after, .. } => vec![after.id],
+            Edit::Link { phrase, region } | Edit::Unlink { phrase, region } => {
+                vec![*phrase, *region]
+            }
+            Edit::AddHeatmap(h) | Edit::RemoveHeatmap(h) => vec![h.id],
+            Edit::PaintMask { region, .. } => vec![*region],
+        }
+    }
+
     /// The edit that undoes this one.
     pub fn inverse(&self) -> Edit {
         match self.clone() {
@@ -655,11 +686,20 @@ impl Transaction {
     }
 }
 
+/// One step on the undo or redo stack.
+#[derive(Debug)]
+struct Step {
+    t: Transaction,
+    size: usize,
+    /// Why the step can no longer be undone or redone: another writer changed its rows since.
+    stale: Option<String>,
+}
+
 /// Undo/redo stacks with an open transaction, capped in bytes.
 #[derive(Debug)]
 pub struct History {
-    undo: VecDeque<(Transaction, usize)>,
-    redo: Vec<(Transaction, usize)>,
+    undo: VecDeque<Step>,
+    redo: Vec<Step>,
     open: Option<Transaction>,
     bytes: usize,
     cap_bytes: usize,
@@ -721,10 +761,14 @@ impl History {
         self.redo.clear();
         let size = t.byte_size();
         self.bytes += size;
-        self.undo.push_back((t.clone(), size));
+        self.undo.push_back(Step {
+            t: t.clone(),
+            size,
+            stale: None,
+        });
         while self.bytes > self.cap_bytes && self.undo.len() > 1 {
-            if let Some((_, s)) = self.undo.pop_front() {
-                self.bytes -= s;
+            if let Some(s) = self.undo.pop_front() {
+                self.bytes -= s.size;
             }
         }
         Ok(Some(t))
@@ -739,49 +783,74 @@ impl History {
         Ok(())
     }
 
-    /// Undoes the latest step; returns the edits applied (to persist), or `None` when there is none.
-    pub fn undo(&mut self, doc: &mut Document) -> Result<Option<Transaction>, EditError> {
-        if self.open.is_some() {
-            return Err(EditError::AlreadyOpen(
-                self.open
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-            ));
+    fn closed(&self) -> Result<(), EditError> {
+        match &self.open {
+            Some(t) => Err(EditError::AlreadyOpen(t.name.clone())),
+            None => Ok(()),
         }
-        let Some((t, size)) = self.undo.pop_back() else {
+    }
+
+    /// Undoes the latest step; returns the edits applied (to persist), or `None` when there is none.
+    /// A step another writer made stale ([`Self::mark_stale`]) is refused and stays where it is.
+    pub fn undo(&mut self, doc: &mut Document) -> Result<Option<Transaction>, EditError> {
+        self.closed()?;
+        let Some(step) = self.undo.pop_back() else {
             return Ok(None);
         };
-        let inv = t.inverse();
-        if let Err(e) = apply_all(doc, &inv) {
-            self.undo.push_back((t, size));
+        if let Some(why) = &step.stale {
+            let e = EditError::Stale(format!("cannot undo \"{}\": {why}", step.t.name));
+            self.undo.push_back(step);
             return Err(e);
         }
-        self.bytes -= size;
-        self.redo.push((t, size));
+        let inv = step.t.inverse();
+        if let Err(e) = apply_all(doc, &inv) {
+            self.undo.push_back(step);
+            return Err(e);
+        }
+        self.bytes -= step.size;
+        self.redo.push(step);
         Ok(Some(inv))
     }
 
     /// Redoes the latest undone step; returns the edits applied, or `None` when there is none.
     pub fn redo(&mut self, doc: &mut Document) -> Result<Option<Transaction>, EditError> {
-        if self.open.is_some() {
-            return Err(EditError::AlreadyOpen(
-                self.open
-                    .as_ref()
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default(),
-            ));
-        }
-        let Some((t, size)) = self.redo.pop() else {
+        self.closed()?;
+        let Some(step) = self.redo.pop() else {
             return Ok(None);
         };
-        if let Err(e) = apply_all(doc, &t) {
-            self.redo.push((t, size));
+        if let Some(why) = &step.stale {
+            let e = EditError::Stale(format!("cannot redo \"{}\": {why}", step.t.name));
+            self.redo.push(step);
             return Err(e);
         }
-        self.bytes += size;
-        self.undo.push_back((t.clone(), size));
+        if let Err(e) = apply_all(doc, &step.t) {
+            self.redo.push(step);
+            return Err(e);
+        }
+        self.bytes += step.size;
+        let t = step.t.clone();
+        self.undo.push_back(step);
         Ok(Some(t))
+    }
+
+    /// Marks every undo and redo step that writes one of `ids` as stale: another writer changed
+    /// those rows since, so undoing or redoing the step would overwrite their work (or fail on rows
+    /// they removed). `why` says what happened. Returns how many steps it newly marked.
+    pub fn mark_stale(&mut self, ids: &std::collections::BTreeSet<super::Id>, why: &str) -> usize {
+        let mut n = 0;
+        for step in self.undo.iter_mut().chain(self.redo.iter_mut()) {
+            if step.stale.is_none()
+                && step
+                    .t
+                    .edits
+                    .iter()
+                    .any(|e| e.touches().iter().any(|id| ids.contains(id)))
+            {
+                step.stale = Some(why.to_string());
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Undo steps available.

@@ -15,6 +15,7 @@ pub mod projection;
 pub mod report;
 pub mod reslice;
 pub mod stats;
+pub mod sync;
 pub mod volume;
 
 pub use annotation::{

@@ -17,9 +17,11 @@ pub mod journal;
 mod read;
 pub mod salvage;
 pub mod schema;
+mod sync;
 mod write;
 
 pub use commit::{Change, Receipt};
+pub use sync::{Remote, Revisions};
 
 use crate::core::annotation::Shape;
 use crate::core::id::HandleError;
@@ -816,6 +818,15 @@ impl Project {
 
     /// Every image record.
     pub fn images(&self) -> Result<Vec<ImageRecord>> {
+        let (records, revs) = self.read_images()?;
+        self.known
+            .borrow_mut()
+            .extend(records.iter().map(|r| ("image", r.id)).zip(revs));
+        Ok(records)
+    }
+
+    /// Every image record with its row revision (not recorded as known).
+    fn read_images(&self) -> Result<(Vec<ImageRecord>, Vec<i64>)> {
         let mut st = self
             .conn
             .prepare(
@@ -825,9 +836,6 @@ impl Project {
             .map_err(self.sql_err())?;
         let rows = st
             .query_map([], |r| {
-                self.known
-                    .borrow_mut()
-                    .insert(("image", r.get(0)?), r.get::<_, i64>(17)?);
                 Ok((
                     r.get::<_, Id>(0)?,
                     r.get::<_, String>(1)?,
@@ -850,10 +858,12 @@ impl Project {
                     r.get::<_, String>(14)?,
                     r.get::<_, i64>(15)?,
                     r.get::<_, Option<String>>(16)?,
+                    r.get::<_, i64>(17)?,
                 ))
             })
             .map_err(self.sql_err())?;
         let mut out = Vec::new();
+        let mut revs = Vec::new();
         for row in rows {
             let (
                 id,
@@ -869,7 +879,9 @@ impl Project {
                 dtype,
                 comps,
                 report,
+                rev,
             ) = row.map_err(self.sql_err())?;
+            revs.push(rev);
             let corrupt = |what: &str| StoreError::Corrupt {
                 path: self.path.clone(),
                 why: format!("image {id}: bad {what}"),
@@ -894,7 +906,7 @@ impl Project {
                 report,
             });
         }
-        Ok(out)
+        Ok((out, revs))
     }
 
     /// Points an image at new files (after the user moved them); `files` must hold the same content.

@@ -27,10 +27,18 @@ impl Project {
 
     /// Reads the whole annotation document (no pixels are read), as one state of the file.
     pub fn load_document(&self) -> Result<Document> {
-        self.snapshot(|| self.read_document())
+        let (doc, known) = self.snapshot(|| self.read_document())?;
+        self.known.borrow_mut().extend(known);
+        Ok(doc)
     }
 
-    fn read_document(&self) -> Result<Document> {
+    /// Runs `read` in one read transaction (see `snapshot`), for the other modules of the store.
+    pub(super) fn read_snapshot<T>(&self, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.snapshot(read)
+    }
+
+    /// The document with the revision of every row it holds (not recorded as known).
+    pub(super) fn read_document(&self) -> Result<(Document, HashMap<super::commit::Row, i64>)> {
         let mut doc = Document::default();
         // Row revisions are recorded only once the whole document decoded.
         let mut known: HashMap<super::commit::Row, i64> = HashMap::new();
@@ -245,8 +253,7 @@ impl Project {
                 );
             }
         }
-        self.known.borrow_mut().extend(known);
-        Ok(doc)
+        Ok((doc, known))
     }
 
     /// `PRAGMA integrity_check` plus Voxmark's invariants; an empty list means the project is sound.

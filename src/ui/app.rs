@@ -9,12 +9,11 @@ use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use super::mpr::{self, Layout, Pane};
 use super::overlay::{self, MaskLayer};
 use super::prefs::{Preferences, ThemeChoice};
-use super::project::{self, OpenProject, RecordState};
+use super::session::{self, DocumentSession, RecordState, SaveState};
 use super::slice::{self, SliceValues, SliceView, Window};
 use super::theme;
 use super::tools::{self, Gesture, Settings, Tool};
 use super::view3d::{Mode3d, Orbit, View3d};
-use super::writer::Writer;
 use crate::core::annotation::{
     Grounding, ImageId, Label, LabelId, PhraseId, Region, RegionId, Shape, Status,
 };
@@ -40,6 +39,13 @@ pub enum Command {
     CloseProject,
     /// Write a consistent copy of the open project to a new file (SQLite's online backup).
     SaveCopy(PathBuf),
+    /// Re-apply the transactions a failed commit kept in the project's recovery journal.
+    ApplyJournal {
+        /// Drop entries that conflict with what other writers saved since.
+        discard_conflicts: bool,
+    },
+    /// Close the offer to re-apply the recovery journal (the journal stays).
+    DismissJournal,
     /// Show image `i`.
     Select(usize),
     /// Move `n` slices.
@@ -334,7 +340,7 @@ pub struct AppState {
     jobs: Vec<LoadJob>,
     next_job: u64,
     /// The open project.
-    project: Option<OpenProject>,
+    project: Option<DocumentSession>,
     /// Regions to highlight this frame (those of the hovered phrase, chip or list row).
     highlight: BTreeSet<RegionId>,
     /// The phrase under the pointer this frame.
@@ -362,6 +368,9 @@ pub struct AppState {
     message: Option<String>,
     /// Who draws: recorded as the author of new regions and in the audit table.
     user: crate::core::Author,
+    /// How long a commit waits for a file another process keeps locked before it goes to the
+    /// recovery journal (`VOXMARK_BUSY_PATIENCE_MS`; the store's minute when unset).
+    busy_patience: Option<std::time::Duration>,
     /// Recently opened projects, newest first; `None` when not kept (tests).
     recent: Option<Vec<PathBuf>>,
     /// The folder settings and recent projects are kept in; `None`: not kept (tests).
@@ -490,7 +499,11 @@ impl AppState {
             report_selection: None,
             free_phrase: String::new(),
             message: None,
-            user: crate::core::Author::Human(project::user_name()),
+            user: crate::core::Author::Human(session::user_name()),
+            busy_patience: std::env::var("VOXMARK_BUSY_PATIENCE_MS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(std::time::Duration::from_millis),
             recent: None,
             config: None,
             prefs: Preferences::default(),
@@ -647,7 +660,7 @@ impl AppState {
 
     /// The open project's document, if a project is open.
     pub fn document(&self) -> Option<&Document> {
-        self.project.as_ref().map(|p| &p.doc)
+        self.project.as_ref().map(|p| p.doc())
     }
 
     /// Queues a command as if a panel had pushed it (menus whose dialogs tests cannot click).
@@ -663,6 +676,11 @@ impl AppState {
     /// Sets who draws (`human:<name>`); projects opened afterwards record it.
     pub fn set_user(&mut self, name: &str) {
         self.user = crate::core::Author::Human(name.to_owned());
+    }
+
+    /// How long commits wait for a file another process keeps locked (for projects opened next).
+    pub fn set_busy_patience(&mut self, patience: std::time::Duration) {
+        self.busy_patience = Some(patience);
     }
 
     /// The selected image's slice index, if an image is shown.
@@ -703,29 +721,41 @@ impl AppState {
 
     /// Transactions handed to the writer and not yet in the file.
     pub fn unsaved(&self) -> usize {
-        self.project.as_ref().map_or(0, OpenProject::unsaved)
+        self.project.as_ref().map_or(0, DocumentSession::unsaved)
+    }
+
+    /// What the status bar says about saving, when a project is open.
+    pub fn save_state(&self) -> Option<SaveState> {
+        self.project.as_ref().map(DocumentSession::save_state)
+    }
+
+    /// True while the viewer offers to re-apply the project's recovery journal.
+    pub fn offers_journal(&self) -> bool {
+        self.project
+            .as_ref()
+            .is_some_and(DocumentSession::offers_journal)
+    }
+
+    /// Other writers' changes merged into the open project, and this viewer's saved transactions.
+    pub fn sync_counts(&self) -> (usize, usize) {
+        self.project
+            .as_ref()
+            .map_or((0, 0), |p| (p.merged(), p.saved()))
     }
 
     /// Messages of loads and saves that failed.
     pub fn problems(&self) -> Vec<String> {
         let mut out = self.errors.clone();
         if let Some(p) = &self.project {
-            out.extend(p.save_errors.iter().cloned());
+            out.extend(p.save_errors().iter().cloned());
         }
         out
     }
 
     /// Waits until every change handed to the project's writer is in the file.
     pub fn flush(&mut self) {
-        if let Some(p) = &mut self.project
-            && let Some(w) = p.writer.take()
-        {
-            for outcome in w.finish() {
-                match outcome.error {
-                    None => p.saved += 1,
-                    Some(e) => p.save_errors.push(format!("{}: {e}", outcome.name)),
-                }
-            }
+        if let Some(p) = &mut self.project {
+            p.flush();
         }
     }
 
@@ -951,6 +981,28 @@ impl AppState {
         }
     }
 
+    /// Takes in what the project's writer reported; images other writers added start loading.
+    fn poll_session(&mut self, ctx: &egui::Context) {
+        let Some(p) = &mut self.project else {
+            return;
+        };
+        let polled = p.poll_writer();
+        if let Some(note) = polled.note {
+            self.message = Some(note);
+        }
+        if polled.new_records.is_empty() {
+            return;
+        }
+        self.next_job += 1;
+        p.add_job(self.next_job);
+        match LoadJob::spawn_records(self.next_job, polled.new_records, ctx.clone()) {
+            Ok(job) => self.jobs.push(job),
+            Err(e) => self
+                .errors
+                .push(format!("cannot start loading new images: {e}")),
+        }
+    }
+
     fn on_load_event(&mut self, ctx: &egui::Context, job: u64, event: LoadEvent) {
         match event {
             LoadEvent::Failed(message) => self.errors.push(message),
@@ -1003,17 +1055,16 @@ impl AppState {
             }
             LoadEvent::ProjectOpened(contents) => {
                 self.close_project();
-                let mut project =
-                    OpenProject::new(contents.path, job, contents.records, contents.document);
-                project.who = self.user.clone();
+                let mut project = DocumentSession::new(
+                    contents.path,
+                    job,
+                    contents.records,
+                    contents.document,
+                    self.user.clone(),
+                );
                 super::shutdown::set_open_project(Some(project.path.clone()));
-                match Writer::spawn(contents.project, project.who.to_string(), ctx.clone()) {
-                    Ok(w) => project.writer = Some(w),
-                    Err(e) => project.save_errors.push(format!(
-                        "cannot start the project writer ({e}): changes stay in memory"
-                    )),
-                }
-                self.active_label = project.doc.first_label();
+                project.start_writer(contents.project, self.busy_patience, ctx);
+                self.active_label = project.doc().first_label();
                 if let (Some(list), Some(dir)) = (&mut self.recent, &self.config) {
                     *list = super::recent::with_first(list, &project.path);
                     if let Err(e) = super::recent::save(dir, list) {
@@ -1037,25 +1088,22 @@ impl AppState {
                 }
                 let n = added.len();
                 let mut first = None;
+                let mut records = Vec::new();
                 for (record, entry) in added {
+                    // Another writer's report may have brought it, loaded already.
+                    if self
+                        .images
+                        .iter()
+                        .any(|e| e.project_image == Some(record.id))
+                    {
+                        continue;
+                    }
                     let i = self.push_image(entry);
-                    let Some(p) = self.project.as_mut() else {
-                        return;
-                    };
-                    p.doc.images.insert(
-                        record.id,
-                        crate::core::ImageInfo {
-                            id: record.id,
-                            size: record.size,
-                            report: record.report.clone(),
-                        },
-                    );
-                    p.records.push(record);
-                    p.states.push(RecordState::Ready(i));
+                    records.push((record, RecordState::Ready(i)));
                     first.get_or_insert(i);
                 }
                 if let Some(p) = self.project.as_mut() {
-                    p.reindex();
+                    p.add_records(records);
                 }
                 if let Some(i) = first {
                     self.selected = Some(i);
@@ -1063,12 +1111,12 @@ impl AppState {
                 self.message = Some(format!("added {n} images to the project"));
             }
             LoadEvent::ProjectImage { id, result } => {
-                let Some(p) = self.project.as_ref().filter(|p| p.job == job) else {
+                let Some(p) = self.project.as_ref().filter(|p| p.owns_job(job)) else {
                     return; // from a project closed since
                 };
-                let Some(at) = p.records.iter().position(|r| r.id == id) else {
-                    return;
-                };
+                if !p.is_loading(id) {
+                    return; // not a record of it, or shown already
+                }
                 let state = match result {
                     Ok(entry) => {
                         let i = self.push_image(*entry);
@@ -1080,7 +1128,7 @@ impl AppState {
                     Err(why) => RecordState::Problem(why),
                 };
                 if let Some(p) = self.project.as_mut() {
-                    p.states[at] = state;
+                    p.image_loaded(id, state);
                 }
             }
         }
@@ -1099,14 +1147,30 @@ impl AppState {
             }
             Command::SaveCopy(target) => {
                 self.end_gesture();
-                let queued = match self.project.as_mut().and_then(|p| p.writer.as_mut()) {
-                    Some(w) => w.copy(target.clone()),
+                let queued = match self.project.as_mut() {
+                    Some(p) => p.save_copy(target.clone()),
                     None => Err("no project is open".into()),
                 };
                 self.message = Some(match queued {
                     Ok(()) => format!("saving a copy at {}…", target.display()),
                     Err(e) => e,
                 });
+            }
+            Command::ApplyJournal { discard_conflicts } => {
+                self.end_gesture();
+                let queued = match self.project.as_mut() {
+                    Some(p) => p.recover_journal(discard_conflicts),
+                    None => Err("no project is open".into()),
+                };
+                self.message = Some(match queued {
+                    Ok(()) => "applying the recovery journal…".into(),
+                    Err(e) => e,
+                });
+            }
+            Command::DismissJournal => {
+                if let Some(p) = &mut self.project {
+                    p.dismiss_journal_offer();
+                }
             }
             Command::Select(i) => {
                 if i < self.images.len() && self.selected != Some(i) {
@@ -1201,7 +1265,7 @@ impl AppState {
                     if self.heat_phrase.is_none()
                         && let Some((p, image)) = self.current_project_image()
                     {
-                        let with_map = grounding::heatmap_counts(&p.doc, image);
+                        let with_map = grounding::heatmap_counts(p.doc(), image);
                         let notes = p
                             .notes(image)
                             .map(|n| n.phrases.clone())
@@ -1331,7 +1395,7 @@ impl AppState {
     /// The "new phrase" command for the report selection, if text is selected.
     fn new_phrase_command(&self) -> Option<Command> {
         let (p, image) = self.current_project_image()?;
-        let report = p.doc.images.get(&image)?.report.as_deref()?;
+        let report = p.doc().images.get(&image)?.report.as_deref()?;
         phrase_from_selection(report, self.report_selection?)
     }
 
@@ -1346,7 +1410,7 @@ impl AppState {
             .unwrap_or_default()
             .into_iter()
             .filter(|r| {
-                p.doc
+                p.doc()
                     .regions
                     .get(r)
                     .is_some_and(|x| x.status == Status::Proposed)
@@ -1401,12 +1465,12 @@ impl AppState {
                 Some(_) => return Err("the model box works on the acquisition plane".into()),
                 None => (display.k, None),
             };
-            let phrase = phrase_on(&p.doc, self.active_phrase, image);
+            let phrase = phrase_on(p.doc(), self.active_phrase, image);
             let label = self
                 .active_label
-                .and_then(|l| p.doc.labels.get(&l))
+                .and_then(|l| p.doc().labels.get(&l))
                 .map(|l| l.name.clone());
-            let what = match (&bbox, phrase.and_then(|ph| p.doc.phrases.get(&ph))) {
+            let what = match (&bbox, phrase.and_then(|ph| p.doc().phrases.get(&ph))) {
                 (Some(_), _) => format!("model box on slice {slice}"),
                 (None, Some(ph)) => format!("model on `{}`", ph.text),
                 (None, None) => format!("model on image {image}"),
@@ -1417,7 +1481,7 @@ impl AppState {
                 bbox,
                 prompt: if bbox.is_none() {
                     phrase
-                        .and_then(|ph| p.doc.phrases.get(&ph))
+                        .and_then(|ph| p.doc().phrases.get(&ph))
                         .map(|x| x.text.clone())
                 } else {
                     None
@@ -1427,7 +1491,7 @@ impl AppState {
                 who: self.user.clone(),
             };
             let volume = std::sync::Arc::clone(&entry.volume);
-            let doc = super::models::job_document(&p.doc, image);
+            let doc = super::models::job_document(p.doc(), image);
             self.models.run(ctx, volume, doc, request, what.clone())?;
             self.model_phrase = phrase.filter(|_| bbox.is_some());
             self.message = Some(format!("{what}…"));
@@ -1462,12 +1526,12 @@ impl AppState {
             self.message = Some(format!("{what}: dropped, the project was closed"));
             return;
         };
-        if !p.doc.images.contains_key(&image) {
+        if !p.doc().images.contains_key(&image) {
             self.message = Some(format!("{what}: dropped, the image left the project"));
             return;
         }
-        let mut edits = crate::inference::job::rebase(outcome.edits, &p.doc);
-        let phrase = phrase.filter(|ph| p.doc.phrases.get(ph).is_some_and(|x| x.image == image));
+        let mut edits = crate::inference::job::rebase(outcome.edits, p.doc());
+        let phrase = phrase.filter(|ph| p.doc().phrases.get(ph).is_some_and(|x| x.image == image));
         let mut first = None;
         for e in &mut edits {
             if let Edit::AddRegion { region, links, .. } = e {
@@ -1514,7 +1578,7 @@ impl AppState {
         let now = now_ms();
         match command {
             Command::Undo => {
-                if p.history.is_open() {
+                if p.history().is_open() {
                     return Ok(());
                 }
                 self.message = Some(match p.undo()? {
@@ -1523,10 +1587,10 @@ impl AppState {
                 });
                 self.selected_region = self
                     .selected_region
-                    .filter(|r| p.doc.regions.contains_key(r));
+                    .filter(|r| p.doc().regions.contains_key(r));
             }
             Command::Redo => {
-                if p.history.is_open() {
+                if p.history().is_open() {
                     return Ok(());
                 }
                 self.message = Some(match p.redo()? {
@@ -1544,15 +1608,15 @@ impl AppState {
                     }
                     _ => shape,
                 };
-                let (mut edits, label) = label_for_drawing(&p.doc, self.active_label);
+                let (mut edits, label) = label_for_drawing(p.doc(), self.active_label);
                 let id = crate::core::Id::new();
-                let phrase = phrase_on(&p.doc, self.active_phrase, image);
+                let phrase = phrase_on(p.doc(), self.active_phrase, image);
                 edits.push(Edit::AddRegion {
                     region: new_region(id, image, label, shape, p, now),
                     mask: None,
                     links: phrase.into_iter().collect(),
                 });
-                edits.extend(grounded(&p.doc, phrase, now));
+                edits.extend(grounded(p.doc(), phrase, now));
                 p.transact(name, edits)?;
                 self.active_label = Some(label);
                 self.selected_region = Some(id);
@@ -1563,7 +1627,7 @@ impl AppState {
             }
             Command::SetReport(text) => {
                 let text = text.filter(|t| !t.trim().is_empty());
-                match crate::core::report::set_report_edits(&p.doc, image, text, now) {
+                match crate::core::report::set_report_edits(p.doc(), image, text, now) {
                     Some((edits, changes)) => {
                         p.transact("edit report", edits)?;
                         let mut m = "report saved".to_owned();
@@ -1582,7 +1646,7 @@ impl AppState {
                 }
             }
             Command::StrokeBegin { erase } => {
-                if p.history.is_open() {
+                if p.history().is_open() {
                     p.finish()?;
                 }
                 if erase {
@@ -1593,14 +1657,14 @@ impl AppState {
                         .unwrap_or_default()
                         .into_iter()
                         .filter(|r| {
-                            p.doc.regions.get(r).is_some_and(|x| {
+                            p.doc().regions.get(r).is_some_and(|x| {
                                 x.shape == Shape::Mask && x.status != Status::Rejected
                             })
                         })
                         .collect();
                 } else {
                     p.begin("brush stroke")?;
-                    let phrase = phrase_on(&p.doc, self.active_phrase, image);
+                    let phrase = phrase_on(p.doc(), self.active_phrase, image);
                     let (region, label) =
                         mask_target(p, image, size, self.active_label, phrase, now)?;
                     self.active_label = Some(label);
@@ -1613,7 +1677,7 @@ impl AppState {
                 erase,
                 across,
             } => {
-                if !p.history.is_open() {
+                if !p.history().is_open() {
                     return Ok(());
                 }
                 let Some((bounds, inside)) =
@@ -1622,7 +1686,7 @@ impl AppState {
                     return Ok(());
                 };
                 for &region in &self.stroke {
-                    let Some(mask) = p.doc.masks.get(&region) else {
+                    let Some(mask) = p.doc().masks.get(&region) else {
                         continue;
                     };
                     let value = u8::from(!erase);
@@ -1633,12 +1697,13 @@ impl AppState {
             }
             Command::StrokeEnd => {
                 let regions = std::mem::take(&mut self.stroke);
-                if !p.history.is_open() {
+                if !p.history().is_open() {
                     return Ok(());
                 }
                 // A new mask that got no voxel (a stroke outside the image) is not kept.
                 let empty_new = regions.iter().any(|r| {
-                    p.doc.masks.get(r).is_some_and(|m| m.count() == 0) && p.history.open_adds(*r)
+                    p.doc().masks.get(r).is_some_and(|m| m.count() == 0)
+                        && p.history().open_adds(*r)
                 });
                 if empty_new {
                     p.abort();
@@ -1703,7 +1768,7 @@ impl AppState {
                 self.message = Some("threshold fill…".into());
             }
             Command::DeleteRegion(region) => {
-                let edit = Edit::remove_region(&p.doc, region).ok_or("the region is gone")?;
+                let edit = Edit::remove_region(p.doc(), region).ok_or("the region is gone")?;
                 p.transact("delete region", vec![edit])?;
                 if self.selected_region == Some(region) {
                     self.selected_region = None;
@@ -1722,7 +1787,7 @@ impl AppState {
                 p.update_region(name, region, now, |r| r.status = status)?;
             }
             Command::AddLabel => {
-                let label = next_label(&p.doc);
+                let label = next_label(p.doc());
                 let id = label.id;
                 p.transact("add label", vec![Edit::AddLabel(label)])?;
                 self.active_label = Some(id);
@@ -1736,14 +1801,14 @@ impl AppState {
                 // The selected region is linked at once (select a box, then text, then P).
                 let links: Vec<RegionId> = self
                     .selected_region
-                    .filter(|r| p.doc.regions.get(r).is_some_and(|x| x.image == image))
+                    .filter(|r| p.doc().regions.get(r).is_some_and(|x| x.image == image))
                     .into_iter()
                     .collect();
                 let phrase = crate::core::Phrase {
                     id,
                     image,
                     text,
-                    author: p.who.clone(),
+                    author: p.who().clone(),
                     span,
                     category: None,
                     grounding: if links.is_empty() {
@@ -1768,18 +1833,18 @@ impl AppState {
                 p.update_phrase("set category", phrase, now, |ph| ph.category = category)?;
             }
             Command::ToggleLink { phrase, region } => {
-                if p.doc.links.contains(&(phrase, region)) {
+                if p.doc().links.contains(&(phrase, region)) {
                     p.transact("unlink", vec![Edit::Unlink { phrase, region }])?;
                     self.message = Some(format!("unlinked region #{region}"));
                 } else {
                     let mut edits = vec![Edit::Link { phrase, region }];
-                    edits.extend(grounded(&p.doc, Some(phrase), now));
+                    edits.extend(grounded(p.doc(), Some(phrase), now));
                     p.transact("link", edits)?;
                     self.message = Some(format!("linked region #{region} to phrase #{phrase}"));
                 }
             }
             Command::DeletePhrase(phrase) => {
-                let edit = Edit::remove_phrase(&p.doc, phrase).ok_or("the phrase is gone")?;
+                let edit = Edit::remove_phrase(p.doc(), phrase).ok_or("the phrase is gone")?;
                 p.transact("delete phrase", vec![edit])?;
                 if self.active_phrase == Some(phrase) {
                     self.active_phrase = None;
@@ -1787,7 +1852,7 @@ impl AppState {
             }
             Command::UpdateLabel(after) => {
                 let before = p
-                    .doc
+                    .doc()
                     .labels
                     .get(&after.id)
                     .ok_or("the label is gone")?
@@ -1814,7 +1879,7 @@ impl AppState {
         let size = entry.volume.size();
         let p = self.project.as_mut().ok_or("no project")?;
         p.begin(name)?;
-        let phrase = phrase_on(&p.doc, self.active_phrase, image);
+        let phrase = phrase_on(p.doc(), self.active_phrase, image);
         let (region, label) = match mask_target(p, image, size, self.active_label, phrase, now_ms())
         {
             Ok(x) => x,
@@ -1824,7 +1889,7 @@ impl AppState {
             }
         };
         let edit = p
-            .doc
+            .doc()
             .masks
             .get(&region)
             .and_then(|m| paint::paint_edit(region, m, bounds, inside, 1));
@@ -2148,7 +2213,7 @@ impl AppState {
     }
 
     /// The selected project image's id and the project, when the selected image belongs to it.
-    fn current_project_image(&self) -> Option<(&OpenProject, ImageId)> {
+    fn current_project_image(&self) -> Option<(&DocumentSession, ImageId)> {
         let (entry, _) = self.current()?;
         Some((self.project.as_ref()?, entry.project_image?))
     }
@@ -2248,7 +2313,7 @@ impl AppState {
             self.hovered_phrase = None;
             return;
         };
-        let doc = &p.doc;
+        let doc = p.doc();
         let notes = p.notes(image).cloned().unwrap_or_default();
         let k = self.current().map_or(0, |(_, d)| d.k);
         let mut highlight = BTreeSet::new();
@@ -2527,7 +2592,7 @@ impl AppState {
             egui::CollapsingHeader::new("Metrics")
                 .default_open(true)
                 .show(ui, |ui| {
-                    if let Some(ph) = metrics.show(ui, doc, &authors, p.revision, image, busy) {
+                    if let Some(ph) = metrics.show(ui, doc, &authors, p.revision(), image, busy) {
                         hovered_phrase = Some(ph);
                         highlight.extend(doc.regions_of(ph));
                     }
@@ -2605,7 +2670,7 @@ impl AppState {
             return;
         };
         let k = display.k;
-        let doc = &p.doc;
+        let doc = p.doc();
         let filter = self.region_filter;
         let regions: Vec<_> = notes
             .regions
@@ -2655,7 +2720,7 @@ impl AppState {
             let step = slice::subsample_step(view.size[0], view.size[1], max_side);
             let mut highlighted: Vec<RegionId> = self.highlight.iter().copied().collect();
             highlighted.extend(self.selected_region);
-            let key = (s, k, step, p.revision, highlighted, filter);
+            let key = (s, k, step, p.revision(), highlighted, filter);
             let fresh = self.overlay.as_ref().is_some_and(|o| o.key == key);
             if !fresh {
                 let image = overlay::mask_overlay(&layers, k, view.size, step);
@@ -2770,6 +2835,18 @@ impl AppState {
                 {
                     self.commands.push(Command::SaveCopy(path));
                 }
+                let journaled = self.project.as_ref().map_or(0, DocumentSession::journaled);
+                if ui
+                    .add_enabled(journaled > 0, egui::Button::new("Apply the recovery journal"))
+                    .on_hover_text(format!(
+                        "{journaled} transaction(s) a failed save kept beside the project (as `voxmark recover`)"
+                    ))
+                    .clicked()
+                {
+                    self.commands.push(Command::ApplyJournal {
+                        discard_conflicts: false,
+                    });
+                }
                 if ui
                     .add_enabled(has_project, egui::Button::new("Close project"))
                     .clicked()
@@ -2839,7 +2916,7 @@ impl AppState {
             }
             ui.separator();
             let (can_undo, can_redo) = self.project.as_ref().map_or((false, false), |p| {
-                (p.history.undo_len() > 0, p.history.redo_len() > 0)
+                (p.history().undo_len() > 0, p.history().redo_len() > 0)
             });
             if ui
                 .add_enabled(can_undo, egui::Button::new("Undo"))
@@ -3001,10 +3078,10 @@ impl AppState {
         let notes = proj.notes(image)?;
         let [i, j] = view.voxel_at(p)?;
         notes.regions.iter().rev().copied().find(|id| {
-            let Some(r) = proj.doc.regions.get(id) else {
+            let Some(r) = proj.doc().regions.get(id) else {
                 return false;
             };
-            if let Some(m) = proj.doc.masks.get(id) {
+            if let Some(m) = proj.doc().masks.get(id) {
                 return m.get([i, j, k]) != 0;
             }
             match overlay::screen_shape(&r.shape, k, view) {
@@ -3257,7 +3334,7 @@ impl AppState {
         if let Some(p) = self.project.as_ref()
             && let Some(notes) = entry.project_image.and_then(|image| p.notes(image))
         {
-            let doc = &p.doc;
+            let doc = p.doc();
             let lit =
                 |r: &Region| self.highlight.contains(&r.id) || self.selected_region == Some(r.id);
             let filter = self.region_filter;
@@ -3281,7 +3358,7 @@ impl AppState {
                         fixed,
                         index,
                         step,
-                        p.revision,
+                        p.revision(),
                         highlighted,
                         filter,
                     ),
@@ -3471,10 +3548,12 @@ impl AppState {
             .then(|| pointer.and_then(|p| self.region_at(&view, k, p)))
             .flatten();
         // Boxes are moved and resized in the acquisition plane.
-        let selected_shape = self
-            .selected_region
-            .filter(|_| fixed == 2)
-            .and_then(|r| Some((r, self.project.as_ref()?.doc.regions.get(&r)?.shape.clone())));
+        let selected_shape = self.selected_region.filter(|_| fixed == 2).and_then(|r| {
+            Some((
+                r,
+                self.project.as_ref()?.doc().regions.get(&r)?.shape.clone(),
+            ))
+        });
         let input = tools::Input {
             response,
             view: &view,
@@ -3591,14 +3670,42 @@ impl AppState {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if let Some(p) = &self.project {
-                    let state = match (p.save_errors.last(), p.unsaved()) {
-                        (Some(e), _) => {
-                            RichText::new(format!("not saved: {e}")).color(theme::ERROR_MUTED)
+                    let state = match p.save_state() {
+                        SaveState::NotSaved { why, journaled } => {
+                            let kept = match journaled {
+                                0 => String::new(),
+                                n => format!(" ({n} in the recovery journal)"),
+                            };
+                            let short: String = why.chars().take(60).collect();
+                            let more = if short.len() < why.len() { "…" } else { "" };
+                            (
+                                RichText::new(format!("not saved: {short}{more}{kept}"))
+                                    .color(theme::ERROR_MUTED)
+                                    .into(),
+                                Some(why),
+                            )
                         }
-                        (None, 0) => RichText::new("saved").color(theme::MUTED),
-                        (None, n) => RichText::new(format!("saving {n}…")).color(theme::MUTED),
+                        SaveState::Saved => {
+                            (RichText::new("saved").color(theme::MUTED).into(), None)
+                        }
+                        SaveState::Saving(n) => (
+                            RichText::new(format!("saving {n}…"))
+                                .color(theme::MUTED)
+                                .into(),
+                            None,
+                        ),
+                        SaveState::Journaled(n) => (
+                            RichText::new(format!("saved · {n} in the recovery journal"))
+                                .color(theme::ERROR_MUTED)
+                                .into(),
+                            Some("File → Apply the recovery journal".to_string()),
+                        ),
                     };
-                    ui.label(state);
+                    let (text, hover): (egui::WidgetText, Option<String>) = state;
+                    let r = ui.label(text);
+                    if let Some(h) = hover {
+                        r.on_hover_text(h);
+                    }
                     ui.separator();
                 }
                 ui.label(format!("tool: {}", self.tool.name()));
@@ -4035,7 +4142,7 @@ fn phrase_from_selection(report: &str, (start, end): (usize, usize)) -> Option<C
 /// The selected region: label, status, author, and delete.
 fn region_properties(
     ui: &mut Ui,
-    p: &OpenProject,
+    p: &DocumentSession,
     r: &Region,
     (k, slices): (usize, usize),
     commands: &mut Vec<Command>,
@@ -4059,7 +4166,7 @@ fn region_properties(
                 .color(theme::MUTED),
         );
     }
-    if let Some(m) = p.doc.masks.get(&r.id) {
+    if let Some(m) = p.doc().masks.get(&r.id) {
         ui.label(
             RichText::new(format!("{} voxels", m.count()))
                 .small()
@@ -4110,12 +4217,12 @@ fn region_properties(
     }
     let current = r
         .label
-        .and_then(|l| p.doc.labels.get(&l))
+        .and_then(|l| p.doc().labels.get(&l))
         .map_or("no label", |l| l.name.as_str());
-    egui::ComboBox::from_id_salt(("region-label", r.id))
+    let combo = egui::ComboBox::from_id_salt(("region-label", r.id))
         .selected_text(current)
         .show_ui(ui, |ui| {
-            for l in p.doc.labels.values() {
+            for l in p.doc().labels.values() {
                 if ui
                     .selectable_label(r.label == Some(l.id), &l.name)
                     .clicked()
@@ -4127,6 +4234,7 @@ fn region_properties(
                 }
             }
         });
+    grounding::name_widget(&combo.response, egui::Role::ComboBox, "region label");
     ui.horizontal(|ui| {
         if r.status != Status::Accepted && ui.button("Accept").clicked() {
             commands.push(Command::SetStatus {
@@ -4147,13 +4255,13 @@ fn region_properties(
 }
 
 /// One line about a region for tooltips: id, label, kind, status, author.
-fn region_summary(p: &OpenProject, id: RegionId) -> String {
-    let Some(r) = p.doc.regions.get(&id) else {
+fn region_summary(p: &DocumentSession, id: RegionId) -> String {
+    let Some(r) = p.doc().regions.get(&id) else {
         return format!("region {id} (not found)");
     };
     let label = r
         .label
-        .and_then(|l| p.doc.labels.get(&l))
+        .and_then(|l| p.doc().labels.get(&l))
         .map_or("no label", |l| l.name.as_str());
     let confidence = r
         .confidence
@@ -4168,17 +4276,17 @@ fn region_summary(p: &OpenProject, id: RegionId) -> String {
 }
 
 /// The slice that shows a region best (click a chip or row to go there).
-fn region_slice(p: &OpenProject, id: RegionId) -> Option<usize> {
-    let r = p.doc.regions.get(&id)?;
-    project::slice_of(&r.shape, p.doc.masks.get(&id))
+fn region_slice(p: &DocumentSession, id: RegionId) -> Option<usize> {
+    let r = p.doc().regions.get(&id)?;
+    session::slice_of(&r.shape, p.doc().masks.get(&id))
 }
 
 /// Whether a region has anything on slice `k`.
-fn region_on_slice(p: &OpenProject, id: RegionId, k: usize) -> bool {
-    let Some(r) = p.doc.regions.get(&id) else {
+fn region_on_slice(p: &DocumentSession, id: RegionId, k: usize) -> bool {
+    let Some(r) = p.doc().regions.get(&id) else {
         return false;
     };
-    match p.doc.masks.get(&id) {
+    match p.doc().masks.get(&id) {
         Some(m) => u32::try_from(k).is_ok_and(|k| {
             m.tiles()
                 .range((k, 0, 0)..=(k, u32::MAX, u32::MAX))
@@ -4231,7 +4339,7 @@ fn new_region(
     image: ImageId,
     label: LabelId,
     shape: Shape,
-    p: &OpenProject,
+    p: &DocumentSession,
     now: i64,
 ) -> Region {
     Region {
@@ -4239,7 +4347,7 @@ fn new_region(
         image,
         label: Some(label),
         shape,
-        author: p.who.clone(),
+        author: p.who().clone(),
         prompt: None,
         status: Status::Accepted,
         confidence: None,
@@ -4251,16 +4359,16 @@ fn new_region(
 /// The mask region the active label paints into on `image`, added (with its label if needed)
 /// inside the open transaction when there is none yet.
 fn mask_target(
-    p: &mut OpenProject,
+    p: &mut DocumentSession,
     image: ImageId,
     size: [usize; 3],
     active: Option<LabelId>,
     phrase: Option<PhraseId>,
     now: i64,
 ) -> Result<(RegionId, LabelId), String> {
-    let (edits, label) = label_for_drawing(&p.doc, active);
+    let (edits, label) = label_for_drawing(p.doc(), active);
     let existing = p
-        .doc
+        .doc()
         .regions
         .values()
         .find(|r| {
@@ -4273,7 +4381,7 @@ fn mask_target(
     let id = match existing {
         Some(id) => {
             if let Some(ph) = phrase
-                && !p.doc.links.contains(&(ph, id))
+                && !p.doc().links.contains(&(ph, id))
             {
                 p.record(Edit::Link {
                     phrase: ph,
@@ -4296,7 +4404,7 @@ fn mask_target(
             id
         }
     };
-    if let Some(edit) = grounded(&p.doc, phrase, now) {
+    if let Some(edit) = grounded(p.doc(), phrase, now) {
         p.record(edit)?;
     }
     Ok((id, label))
@@ -4349,10 +4457,13 @@ impl AppState {
     pub fn frame_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         self.poll_jobs(&ctx);
-        if let Some(p) = &mut self.project {
-            p.poll_writer();
-        }
+        self.poll_session(&ctx);
         self.handle_input(&ctx);
+        if let Some(p) = &self.project
+            && let Some(command) = super::recovery::offer(&ctx, p)
+        {
+            self.commands.push(command);
+        }
         if let Some((salvaged, said)) = self.damaged.ui(&ctx) {
             self.message = Some(said);
             self.commands.push(Command::Load(vec![salvaged]));

@@ -195,6 +195,24 @@ impl LoadJob {
         })
     }
 
+    /// Decodes project images that another writer added (one [`Event::ProjectImage`] each).
+    pub fn spawn_records(
+        id: u64,
+        records: Vec<ImageRecord>,
+        ctx: egui::Context,
+    ) -> std::io::Result<Self> {
+        let paths = records.iter().map(|r| r.source.clone()).collect();
+        Self::start(id, paths, ctx, move |send| {
+            for record in &records {
+                let result = decode_record(record, &mut |_| {});
+                send(Event::ProjectImage {
+                    id: record.id,
+                    result,
+                });
+            }
+        })
+    }
+
     /// Creates a project at `path` holding `records` (their content hashes are computed here),
     /// then opens it as [`Self::spawn_project`] does.
     pub fn spawn_new_project(

@@ -9,8 +9,10 @@
 //! the report with its phrase spans, the phrases and their regions; the status bar reads out voxel,
 //! LPS position and value under the cursor.
 //!
-//! Panels and tools push commands; `AppState::apply` is the only place the document changes, each
-//! edit one undo step handed to the project's writer thread at once (ARCHITECTURE.md §7).
+//! Panels and tools push commands; `AppState::apply` turns them into calls on the project's
+//! `DocumentSession` (`session`), the only owner of the document and its history: each edit is one
+//! undo step handed to the project's writer thread at once, and other writers' changes come back
+//! from that thread and are merged between steps (ARCHITECTURE.md §7).
 //!
 //! The 2D views window their planes on the CPU ([`slice`](mod@slice); exact, a few ms per plane in release);
 //! the GPU slice pass of the `render` module is used headless (`voxmark render`) and is the next step
@@ -26,8 +28,9 @@ pub mod mpr;
 mod overlay;
 mod paths;
 pub mod prefs;
-mod project;
 mod recent;
+mod recovery;
+mod session;
 mod shutdown;
 pub mod slice;
 pub mod tools;
@@ -37,6 +40,7 @@ mod writer;
 pub use app::{AppState, Command};
 pub use grounding::{HeatmapStyle, RegionFilter};
 pub use mpr::Layout;
+pub use session::SaveState;
 pub mod theme;
 
 use std::path::PathBuf;
