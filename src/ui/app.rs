@@ -4,6 +4,7 @@
 //! of the frame and is the only place the document changes (ARCHITECTURE.md §7). Each applied edit
 //! is one undo step and is handed to the project's writer thread at once.
 
+pub use super::command::Command;
 use super::grounding::{self, HeatmapStyle, MetricsPanel, RegionFilter};
 use super::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use super::mpr::{self, Layout, Pane};
@@ -25,216 +26,6 @@ use egui::{
 };
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-/// A change the UI asks for; applied in one place at the end of the frame (ARCHITECTURE.md §7).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    /// Load files, folders or projects.
-    Load(Vec<PathBuf>),
-    /// Create a project at this path holding the loose images, and open it.
-    NewProject(PathBuf),
-    /// Add the images in these files and folders to the open project.
-    AddImages(Vec<PathBuf>),
-    /// Close the open project (loose images stay).
-    CloseProject,
-    /// Write a consistent copy of the open project to a new file (SQLite's online backup).
-    SaveCopy(PathBuf),
-    /// Re-apply the transactions a failed commit kept in the project's recovery journal.
-    ApplyJournal {
-        /// Drop entries that conflict with what other writers saved since.
-        discard_conflicts: bool,
-    },
-    /// Close the offer to re-apply the recovery journal (the journal stays).
-    DismissJournal,
-    /// Show image `i`.
-    Select(usize),
-    /// Move `n` slices.
-    StepSlice(i64),
-    /// Go to slice `k` (clamped).
-    SetSlice(usize),
-    /// Change the window by a drag.
-    AdjustWindow {
-        /// Change of width.
-        dwidth: f64,
-        /// Change of centre.
-        dcenter: f64,
-    },
-    /// Next window preset.
-    NextPreset,
-    /// The image's first window again.
-    ResetWindow,
-    /// This window (a preset picked from the list).
-    SetWindow(Window),
-    /// Show or hide the shortcuts.
-    ToggleHelp,
-    /// Pick a tool.
-    SetTool(Tool),
-    /// Move the image on screen by a drag.
-    Pan(Vec2),
-    /// Zoom by `factor` keeping the point under `about` in place.
-    Zoom {
-        /// Scale factor.
-        factor: f32,
-        /// Screen point that stays put.
-        about: Pos2,
-    },
-    /// Fit the image to the viewport again.
-    ResetView,
-    /// Undo the latest step.
-    Undo,
-    /// Redo the latest undone step.
-    Redo,
-    /// Add a vector region with the active label.
-    AddShape {
-        /// Its geometry.
-        shape: Shape,
-        /// The undo step's name.
-        name: &'static str,
-    },
-    /// Ask the chosen promptable model for a mask inside this box (a `box2d` on the shown slice).
-    ModelBox(Shape),
-    /// Run the chosen model on the shown image (segmentation; grounding: the active phrase, else
-    /// every phrase of the image).
-    RunModel,
-    /// Choose the model (its manifest).
-    ChooseModel(PathBuf),
-    /// Stop the model job under way at its next step.
-    CancelModel,
-    /// Move or resize a region.
-    SetShape {
-        /// The region.
-        region: RegionId,
-        /// Its new geometry.
-        shape: Shape,
-    },
-    /// Start a brush or eraser stroke (one undo step until `StrokeEnd`).
-    StrokeBegin {
-        /// Eraser.
-        erase: bool,
-    },
-    /// Paint (or erase) the capsule between two positions (i, j, k).
-    StrokeTo {
-        /// Last position.
-        from: [f64; 3],
-        /// New position.
-        to: [f64; 3],
-        /// Eraser.
-        erase: bool,
-        /// The voxel axis held by the plane drawn in (2: the acquisition plane), across which a
-        /// disc brush stays one voxel thick.
-        across: usize,
-    },
-    /// End the stroke.
-    StrokeEnd,
-    /// A closed polygon: a vector region, or filled into the active label's mask.
-    ClosePolygon {
-        /// Vertices (i, j).
-        points: Vec<[f64; 2]>,
-        /// Slice.
-        k: usize,
-    },
-    /// Fill the connected voxels within the threshold range from a seed.
-    ThresholdFill {
-        /// Seed voxel.
-        seed: [usize; 3],
-    },
-    /// Select a region (or none).
-    SelectRegion(Option<RegionId>),
-    /// Delete a region.
-    DeleteRegion(RegionId),
-    /// Change a region's label.
-    SetRegionLabel {
-        /// The region.
-        region: RegionId,
-        /// The label.
-        label: LabelId,
-    },
-    /// Accept or reject a region.
-    SetStatus {
-        /// The region.
-        region: RegionId,
-        /// The new status.
-        status: Status,
-    },
-    /// Add a label with the next palette colour and make it active.
-    AddLabel,
-    /// Rename or recolour a label.
-    UpdateLabel(Label),
-    /// Draw with this label.
-    SetActiveLabel(LabelId),
-    /// A new phrase of the image's report: a `[start, end)` character span of it, or free text.
-    AddPhrase {
-        /// Span in characters of the report.
-        span: Option<(usize, usize)>,
-        /// Text (the span's text for spans).
-        text: String,
-    },
-    /// The phrase new regions are linked to (or none).
-    SelectPhrase(Option<PhraseId>),
-    /// Mark a phrase as "no visible grounding", or back to pending.
-    SetGrounding {
-        /// The phrase.
-        phrase: PhraseId,
-        /// Its new state.
-        grounding: Grounding,
-    },
-    /// Set or clear a phrase's category.
-    SetCategory {
-        /// The phrase.
-        phrase: PhraseId,
-        /// The category.
-        category: Option<String>,
-    },
-    /// Link the region to the phrase, or unlink it when linked.
-    ToggleLink {
-        /// The phrase.
-        phrase: PhraseId,
-        /// The region.
-        region: RegionId,
-    },
-    /// Delete a phrase (its links go with it; regions stay).
-    DeletePhrase(PhraseId),
-    /// Select the next proposal not reviewed yet and show its slice.
-    NextProposal,
-    /// Divide the centre into one view, 1×3 MPR or 2×2 with 3D.
-    SetLayout(Layout),
-    /// Move the crosshair (and the slices of every view) to voxel (i, j, k).
-    SetCursor([usize; 3]),
-    /// Move the plane across voxel axis `fixed` (0: i, 1: j) by `delta` voxels.
-    StepPlane {
-        /// The axis the plane is across.
-        fixed: usize,
-        /// Voxels to move.
-        delta: i64,
-    },
-    /// Turn the 3D view by a drag.
-    Orbit(Vec2),
-    /// Magnify the 3D view by `factor`.
-    Zoom3d(f32),
-    /// MIP or a DVR preset in the 3D view.
-    SetMode3d(Mode3d),
-    /// The 3D view from the front, fitted, again.
-    ResetOrbit,
-    /// Dark, light or the system's theme (saved).
-    SetTheme(ThemeChoice),
-    /// Use and save these settings (the settings window).
-    SetPreferences(Box<Preferences>),
-    /// Open the settings window.
-    ShowSettings,
-    /// Open the built-in demo project (made on first use).
-    OpenDemo,
-    /// Replace the shown image's report (`None` removes it); phrase spans follow the text.
-    SetReport(Option<String>),
-    /// Draw everyone's regions, people's only or models' only.
-    SetRegionFilter(RegionFilter),
-    /// The phrase whose heatmap is drawn (or none).
-    ShowHeatmap(Option<PhraseId>),
-    /// Heatmap visibility, opacity and colour table.
-    SetHeatmapStyle(HeatmapStyle),
-    /// Hide the heatmap, or show it (the active phrase's, else the first phrase's with one, when
-    /// none was chosen).
-    ToggleHeatmap,
-}
 
 /// MS-CXR's eight finding categories, offered for completion.
 pub const CATEGORIES: [&str; 8] = [
@@ -1180,6 +971,19 @@ impl AppState {
                 }
             }
             Command::ToggleHelp => self.show_help = !self.show_help,
+            Command::ScaleBrush(f) => {
+                let r = &mut self.settings.brush.radius_mm;
+                *r = (*r * f).clamp(0.1, 200.0);
+            }
+            Command::Cancel => {
+                if self.gesture != Gesture::Idle {
+                    self.end_gesture();
+                } else if self.show_help {
+                    self.show_help = false;
+                } else {
+                    self.apply(ctx, Command::SelectRegion(None));
+                }
+            }
             Command::SetTool(tool) => {
                 if tool.edits() && self.current_project_image().is_none() {
                     self.message = Some(format!(
@@ -1931,87 +1735,15 @@ impl AppState {
                 .iter()
                 .any(|e| matches!(e, Event::Text(t) if t == "?"))
         });
-        let selected_region = self.selected_region;
-        let active_phrase = self.active_phrase;
-        let region_filter = self.region_filter;
-        let mut new_phrase = self.new_phrase_command();
-        let mut cancel = false;
-        ctx.input_mut(|i| {
-            // Redo first: Ctrl+Z also matches Ctrl+Shift+Z (egui ignores unnamed Shift).
-            let redo = i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
-                || i.consume_key(Modifiers::COMMAND, Key::Y);
-            let undo = i.consume_key(Modifiers::COMMAND, Key::Z);
-            if redo {
-                self.commands.push(Command::Redo);
-            } else if undo {
-                self.commands.push(Command::Undo);
-            }
-            let mut key = |k: Key| i.consume_key(Modifiers::NONE, k);
-            let mut keys = vec![
-                (Key::ArrowUp, Command::StepSlice(1)),
-                (Key::ArrowDown, Command::StepSlice(-1)),
-                (Key::PageUp, Command::StepSlice(page)),
-                (Key::PageDown, Command::StepSlice(-page)),
-                (Key::Home, Command::SetSlice(0)),
-                (Key::End, Command::SetSlice(usize::MAX)),
-                (Key::R, Command::ResetWindow),
-                (Key::L, Command::NextPreset),
-                (Key::Z, Command::ResetView),
-                (Key::F1, Command::ToggleHelp),
-            ];
-            keys.extend(Layout::ALL.map(|l| (l.key(), Command::SetLayout(l))));
-            keys.extend(Tool::ALL.map(|t| (t.key(), Command::SetTool(t))));
-            if let Some(r) = selected_region {
-                keys.push((Key::Delete, Command::DeleteRegion(r)));
-                keys.push((Key::Backspace, Command::DeleteRegion(r)));
-                keys.push((
-                    Key::A,
-                    Command::SetStatus {
-                        region: r,
-                        status: Status::Accepted,
-                    },
-                ));
-                keys.push((
-                    Key::X,
-                    Command::SetStatus {
-                        region: r,
-                        status: Status::Rejected,
-                    },
-                ));
-                if let Some(phrase) = active_phrase {
-                    keys.push((Key::K, Command::ToggleLink { phrase, region: r }));
-                }
-            }
-            keys.push((Key::N, Command::NextProposal));
-            keys.push((Key::C, Command::SetRegionFilter(region_filter.next())));
-            keys.push((Key::H, Command::ToggleHeatmap));
-            if let Some(c) = new_phrase.take() {
-                keys.push((Key::P, c));
-            }
-            for (k, command) in keys {
-                if key(k) {
-                    self.commands.push(command);
-                }
-            }
-            let radius = &mut self.settings.brush.radius_mm;
-            if key(Key::OpenBracket) {
-                *radius = (*radius / 1.25).max(0.1);
-            }
-            if key(Key::CloseBracket) {
-                *radius = (*radius * 1.25).min(200.0);
-            }
-            if key(Key::Escape) {
-                cancel = true;
-            }
-        });
-        if cancel {
-            self.show_help = false;
-            if self.gesture == Gesture::Idle {
-                self.commands.push(Command::SelectRegion(None));
-            } else {
-                self.end_gesture();
-            }
-        }
+        let cx = super::keymap::Context {
+            page,
+            selected_region: self.selected_region,
+            active_phrase: self.active_phrase,
+            region_filter: self.region_filter,
+            new_phrase: self.new_phrase_command(),
+        };
+        let commands = ctx.input_mut(|i| super::keymap::commands_for_keys(i, &cx));
+        self.commands.extend(commands);
         if help {
             self.commands.push(Command::ToggleHelp);
         }
@@ -3776,14 +3508,9 @@ impl AppState {
                     .num_columns(2)
                     .striped(true)
                     .show(ui, |ui| {
-                        for (keys, what) in SHORTCUTS {
-                            ui.label(RichText::new(*keys).strong());
-                            ui.label(*what);
-                            ui.end_row();
-                        }
-                        for tool in Tool::ALL {
-                            ui.label(RichText::new(format!("{:?}", tool.key())).strong());
-                            ui.label(format!("{}: {}", tool.name(), tool.hint()));
+                        for (keys, what) in super::keymap::help_rows() {
+                            ui.label(RichText::new(keys).strong());
+                            ui.label(what);
                             ui.end_row();
                         }
                     });
@@ -3800,54 +3527,6 @@ impl AppState {
             });
     }
 }
-
-const SHORTCUTS: &[(&str, &str)] = &[
-    ("Mouse wheel, Up / Down", "next / previous slice"),
-    ("Page Up / Page Down", "10% of the slices forward / back"),
-    ("Home / End", "first / last slice"),
-    ("Ctrl + wheel", "zoom about the cursor"),
-    ("Middle-drag", "pan (left-drag in the select tool too)"),
-    ("Z", "fit the image to the view"),
-    (
-        "Right-drag",
-        "window: horizontal = width, vertical = centre",
-    ),
-    (
-        "L",
-        "next window preset: the file's, the modality's from Settings (CT lung…), auto, full range",
-    ),
-    ("R", "reset the window"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (Ctrl+Y redoes too)"),
-    ("Delete", "delete the selected region"),
-    ("A / X", "accept / reject the selected region (review)"),
-    ("N", "next proposal to review"),
-    (
-        "C",
-        "show all regions / people's only / models' only (compare a phrase's grounding)",
-    ),
-    ("H", "show / hide the phrase's heatmap"),
-    ("P", "new phrase from the words selected in the report"),
-    (
-        "K",
-        "link / unlink the selected region and the active phrase",
-    ),
-    ("[ / ]", "smaller / larger brush"),
-    ("Esc", "cancel the gesture, then clear the selection"),
-    (
-        "Drop files",
-        "load DICOM folders, NIfTI, PNG/JPEG/TIFF, .voxmark",
-    ),
-    ("1 / 3 / 4", "one view / 1×3 MPR / 2×2 with 3D"),
-    (
-        "Shift+click (any view), click (other planes, select tool)",
-        "move the crosshair: every view goes through it",
-    ),
-    (
-        "3D view: drag / wheel / double-click",
-        "orbit / zoom / front view again; menu: MIP or DVR preset",
-    ),
-    ("? / F1", "show or hide this list"),
-];
 
 /// The mask regions among `regions` as overlay layers, styled (highlighted where `lit` says).
 fn mask_layers<'a>(

@@ -19,6 +19,8 @@
 //! for them.
 
 mod app;
+mod command;
+mod keymap;
 mod damaged;
 mod demo;
 pub mod grounding;
