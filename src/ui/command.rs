@@ -226,4 +226,3 @@ pub enum Command {
     /// Esc: end the gesture in progress, else close the help, else clear the selection.
     Cancel,
 }
-

@@ -154,7 +154,11 @@ pub fn bindings() -> Vec<Binding> {
             Action::Cancel,
             "cancel the gesture, then clear the selection",
         ),
-        bind(&[(NONE, Key::F1)], Action::Help, "show or hide this list (? too)"),
+        bind(
+            &[(NONE, Key::F1)],
+            Action::Help,
+            "show or hide this list (? too)",
+        ),
     ];
     for l in Layout::ALL {
         out.push(bind(&[(NONE, l.key())], Action::Layout(l), l.name()));
@@ -329,7 +333,10 @@ mod tests {
     #[test]
     fn keys_give_their_commands() {
         let cx = cx();
-        assert_eq!(press(NONE, Key::PageDown, &cx), vec![Command::StepSlice(-4)]);
+        assert_eq!(
+            press(NONE, Key::PageDown, &cx),
+            vec![Command::StepSlice(-4)]
+        );
         assert_eq!(
             press(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z, &cx),
             vec![Command::Redo],
@@ -344,7 +351,10 @@ mod tests {
                 status: Status::Rejected
             }]
         );
-        assert_eq!(press(NONE, Key::CloseBracket, &cx), vec![Command::ScaleBrush(1.25)]);
+        assert_eq!(
+            press(NONE, Key::CloseBracket, &cx),
+            vec![Command::ScaleBrush(1.25)]
+        );
         assert_eq!(press(NONE, Key::B, &cx), vec![Command::SetTool(Tool::Box)]);
         // K needs an active phrase.
         assert!(press(NONE, Key::K, &cx).is_empty());

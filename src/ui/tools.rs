@@ -2,7 +2,7 @@
 //! pointer input over the slice into [`Command`]s; they never change the document themselves
 //! (ARCHITECTURE.md §7: `AppState::apply` does).
 
-use super::app::Command;
+use super::command::Command;
 use super::overlay::{self, ScreenShape};
 use super::slice::SliceView;
 use super::theme;
