@@ -5,6 +5,11 @@
 //!
 //! Run: `cargo bench --no-default-features --bench decode`. The corpus root is `$VOXMARK_TEST_DATA`, else
 //! `<CARGO_MANIFEST_DIR>/../shared/data`; when it is missing no benchmark is registered.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // benchmark code: a failed unwrap stops the run
 
 use std::path::{Path, PathBuf};
 

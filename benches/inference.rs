@@ -4,6 +4,11 @@
 //!
 //! Run: `ORT_DYLIB_PATH=… cargo bench --bench inference`. Needs the corpus (`$VOXMARK_TEST_DATA`, else
 //! `../shared/data`) and ONNX Runtime; without either no benchmark is registered.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // benchmark code: a failed unwrap stops the run
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};

@@ -4,6 +4,11 @@
 //!
 //! `cargo bench --no-default-features --bench store`. Under `cargo test` (no `--bench` argument) it
 //! runs once at 1/100 of the sizes, as a smoke test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // benchmark code: a failed unwrap stops the run
 
 use std::path::Path;
 use std::time::{Duration, Instant};

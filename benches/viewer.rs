@@ -6,6 +6,11 @@
 //! Data: the corpus CT (`$VOXMARK_TEST_DATA` or `../shared/data`) and, when present, the generated
 //! 512×512×300 series of `tools/bench_peers.py` in `bench-data/ct_300_series`.
 //! Prints numbers only: timings do not belong in assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // benchmark code: a failed unwrap stops the run
 
 use egui::{Event, Modifiers, MouseWheelUnit, PointerButton, Vec2};
 use egui_kittest::Harness;

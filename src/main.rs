@@ -13,7 +13,8 @@ fn main() {
             } else {
                 0
             };
-            let _ = e.print();
+            // With stdout or stderr closed there is nowhere left to say it; the exit code does.
+            e.print().ok();
             std::process::exit(code);
         }
     };

@@ -1,4 +1,9 @@
 //! The `voxmark info` contract (ARCHITECTURE.md §5): JSON fields, the table, exit codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Many writers on one project (ARCHITECTURE.md §4): real `voxmark` processes importing and
 //! committing at once, one of them killed with SIGKILL at random moments; conflicting updates; a
 //! file that is complete without its WAL; migration of a project written by the schema-3 release.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -3,6 +3,11 @@
 //! commit had returned (the process printed its id) is there.
 //!
 //! `VOXMARK_CRASH_KILLS` sets the number of kills (default 100; CI runs the default, run 1000 by hand).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

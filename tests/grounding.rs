@@ -1,5 +1,10 @@
 //! Grounding import/export/eval through the CLI: the RadFact example imports, evaluates and
 //! round-trips; a hand-built case gives hand-computed numbers; bad files name the field at fault.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -7,6 +7,11 @@
 //! the layout is compared on lavapipe (GPU tests; skipped without an adapter unless
 //! `VOXMARK_REQUIRE_GPU_TESTS=1`).
 #![cfg(feature = "gui")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

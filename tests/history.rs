@@ -1,6 +1,11 @@
 //! Property tests of edits and undo: any sequence of transactions followed by as many undos gives the
 //! original document back; as many redos give the edited one. Sequences come from a seeded generator,
 //! so a failure names a seed that reproduces it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 use voxmark::core::annotation::span_fits;
 use voxmark::core::mask::VoxelBox;

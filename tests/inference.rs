@@ -1,7 +1,11 @@
 //! LiteMedSAM through Voxmark against onnxruntime's Python API on the same inputs
 //! (`tools/litemedsam_reference.py`, run by `.ci/run`): the same boxes from the TotalSegmentator labels,
 //! the same Dice per box.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 #![cfg(feature = "inference")]
 
 mod common;
@@ -61,8 +65,8 @@ fn litemedsam_matches_onnxruntime_python_on_the_corpus_ct() {
         serde_json::from_str(&std::fs::read_to_string(&reference).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut model = Promptable::load(litemedsam(&corpus, dir.path()), None).unwrap();
-    let ct = common::gpu::load_one(&corpus.join("dicom/series/ct_abdomen_20sl_j2kr"));
-    let labels = common::gpu::load_one(&corpus.join("nifti/totalseg/example_seg_dicom.nii.gz"));
+    let ct = common::load_one(&corpus.join("dicom/series/ct_abdomen_20sl_j2kr"));
+    let labels = common::load_one(&corpus.join("nifti/totalseg/example_seg_dicom.nii.gz"));
     let [nx, ny, _] = ct.size();
     let intensity = Intensity::Window {
         lo: -160.0,

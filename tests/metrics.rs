@@ -1,5 +1,10 @@
 //! Grounding metrics against a reference implementation in Python (tools/metrics_reference.py,
 //! numpy, written from the definitions); CI regenerates the reference and checks it is unchanged.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 use voxmark::core::metrics::{Mask2, cnr, dice, iou, pointing_boxes, pointing_heatmap};
 

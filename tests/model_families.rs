@@ -2,7 +2,11 @@
 //! outputs are known (`tools/make_test_models.py`; `.ci/run` builds them and sets VOXMARK_TEST_MODELS),
 //! run through ONNX Runtime on corpus images. The expectations below are the graphs' formulas, stated
 //! here independently of the code under test.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 #![cfg(feature = "inference")]
 
 mod common;
@@ -87,7 +91,7 @@ fn masks_by_label(edits: &[Edit]) -> Vec<(String, MaskTiles)> {
 }
 
 fn ct(corpus: &Path) -> Volume {
-    common::gpu::load_one(&corpus.join("dicom/series/ct_abdomen_20sl_j2kr"))
+    common::load_one(&corpus.join("dicom/series/ct_abdomen_20sl_j2kr"))
 }
 
 #[test]
@@ -214,7 +218,7 @@ fn segmentation_3d_in_overlapping_tiles_gives_the_graphs_class_everywhere() {
 
 /// The demo chest radiograph (MONOCHROME1, 1841 × 1955: not square, so fitting pads and crops).
 fn chest() -> Volume {
-    common::gpu::load_one(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/chest_cr.dcm"))
+    common::load_one(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/chest_cr.dcm"))
 }
 
 #[test]

@@ -9,6 +9,11 @@
 //! `VOXMARK_MUTATION_SEED` picks another sequence.
 //! Cases that fail are written to `target/mutation-failures/` to be kept as regression fixtures
 //! in `tests/fixtures/mutation/`, which are replayed first.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Reader behaviour on real corpus files beyond the reference statistics: identical voxels across
 //! encodings, NIfTI volumes and versions, and clear errors on broken input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

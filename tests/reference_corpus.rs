@@ -4,6 +4,11 @@
 //!
 //! Size exact; spacing, origin and direction within 1e-4; min/max/mean within 1e-6 relative, except
 //! where a transfer syntax is lossy and decoders may round differently (named tolerances below).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -6,6 +6,11 @@
 //! Without an adapter these tests print "skipped: no GPU adapter" and pass, unless
 //! `VOXMARK_REQUIRE_GPU_TESTS=1` (set by `.ci/run`), which makes them fail.
 #![cfg(feature = "gpu")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 
@@ -29,7 +34,7 @@ fn ct_labels() -> Option<&'static Volume> {
     static L: OnceLock<Option<Volume>> = OnceLock::new();
     L.get_or_init(|| {
         common::corpus()
-            .map(|d| common::gpu::load_one(&d.join("nifti/totalseg/example_seg_dicom.nii.gz")))
+            .map(|d| common::load_one(&d.join("nifti/totalseg/example_seg_dicom.nii.gz")))
     })
     .as_ref()
 }
@@ -37,8 +42,7 @@ fn ct_labels() -> Option<&'static Volume> {
 fn mr() -> Option<&'static Volume> {
     static MR: OnceLock<Option<Volume>> = OnceLock::new();
     MR.get_or_init(|| {
-        common::corpus()
-            .map(|d| common::gpu::load_one(&d.join("dicom/series/mr_prostate_adc_20sl")))
+        common::corpus().map(|d| common::load_one(&d.join("dicom/series/mr_prostate_adc_20sl")))
     })
     .as_ref()
 }

@@ -7,6 +7,11 @@
 //! Without an adapter the GPU tests print "skipped: no GPU adapter" and pass, unless
 //! `VOXMARK_REQUIRE_GPU_TESTS=1` (set by `.ci/run`), which makes them fail.
 #![cfg(feature = "gpu")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Shaders without a GPU: every WGSL file under `shaders/` parses and validates with naga, and the
 //! uniform structs have the size and member offsets of their `#[repr(C)]` Rust twins.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 use std::path::{Path, PathBuf};
 

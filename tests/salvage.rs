@@ -2,6 +2,11 @@
 //! copies what can still be read into a sound project — a subset of the original that passes
 //! `check` — without modifying the damaged file. The project is real: the corpus CT with
 //! TotalSegmentator's 31 labels as mask regions, plus phrases and links.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! The project file: round trips, undo persisted, failure behaviour (newer schema, corrupt files,
 //! another process), mask strokes writing only their tiles, and `check`'s invariants.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)] // test code: a failed unwrap fails the test
 
 mod common;
 

@@ -872,8 +872,13 @@ pub fn apply_all(doc: &mut Document, t: &Transaction) -> Result<(), EditError> {
     for (n, e) in t.edits.iter().enumerate() {
         if let Err(err) = e.apply(doc) {
             for done in t.edits[..n].iter().rev() {
-                // Reverting edits that just applied cannot fail.
-                let _ = done.inverse().apply(doc);
+                // Reverting edits that just applied cannot fail; if one did, the document is
+                // not what it was and the error must say so.
+                if let Err(back) = done.inverse().apply(doc) {
+                    return Err(EditError::Invalid(format!(
+                        "{err}; undoing the edits before it failed too ({back})"
+                    )));
+                }
             }
             return Err(err);
         }

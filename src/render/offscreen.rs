@@ -136,7 +136,7 @@ fn read_mapped(
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         // The receiver waits below; if it is gone there is nobody to tell.
-        let _ = tx.send(r);
+        tx.send(r).ok();
     });
     device
         .poll(wgpu::PollType::wait_indefinitely())

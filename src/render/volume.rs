@@ -217,7 +217,7 @@ impl TransferFunction {
     }
 }
 
-/// A transfer function on the GPU: a lookup table of [`LUT_ENTRIES`] RGBA values (32-bit float) evenly
+/// A transfer function on the GPU: a lookup table of `LUT_ENTRIES` RGBA values (32-bit float) evenly
 /// spaced over the modality values of its first and last control point.
 #[derive(Debug)]
 pub struct GpuTransferFunction {

@@ -190,7 +190,8 @@ impl Project {
                 // commit stands either way (`recover` would find it applied and drop the entry).
                 let journal = journal::Journal::beside(&self.path);
                 if journal.path().exists() {
-                    let _ = journal.forget(t);
+                    // A stale entry is harmless: `recover` finds it applied and drops it.
+                    journal.forget(t).ok();
                 }
                 Ok(r)
             }

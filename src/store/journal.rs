@@ -88,7 +88,8 @@ impl Journal {
         f.write_all(&line).map_err(|e| self.error(e))?;
         f.sync_all().map_err(|e| self.error(e))?;
         if created {
-            sync_dir(&self.path);
+            // The new file's name must be on disk too, or a crash could lose the journal.
+            sync_dir(&self.path).map_err(|e| self.error(e))?;
         }
         Ok(())
     }
@@ -129,10 +130,7 @@ impl Journal {
     fn rewrite(&self, entries: &[Entry]) -> Result<()> {
         if entries.is_empty() {
             return match std::fs::remove_file(&self.path) {
-                Ok(()) => {
-                    sync_dir(&self.path);
-                    Ok(())
-                }
+                Ok(()) => sync_dir(&self.path).map_err(|e| self.error(e)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(self.error(e)),
             };
@@ -149,16 +147,14 @@ impl Journal {
         f.write_all(&buf).map_err(|e| self.error(e))?;
         f.sync_all().map_err(|e| self.error(e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| self.error(e))?;
-        sync_dir(&self.path);
-        Ok(())
+        sync_dir(&self.path).map_err(|e| self.error(e))
     }
 }
 
-fn sync_dir(file: &Path) {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
+fn sync_dir(file: &Path) -> std::io::Result<()> {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => Ok(()),
     }
 }
 

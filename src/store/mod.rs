@@ -2,7 +2,7 @@
 //! their geometry cached), labels, regions, mask tiles, phrases, links, heatmaps and the change log.
 //!
 //! Many writers (ARCHITECTURE.md §4): every entity has an [`Id`] made where it is created (UUIDv7),
-//! so writers never collide; every [`Transaction`] commits in its own SQLite transaction
+//! so writers never collide; every [`Transaction`](crate::core::Transaction) commits in its own SQLite transaction
 //! (`BEGIN IMMEDIATE`, busy waited out and retried) and appends one change-log row per edit with an
 //! increasing revision ([`Project::changes_since`]); updates and deletes carry the revision of the
 //! row they were made against and are refused as a [`StoreError::Conflict`] when another writer
@@ -306,8 +306,9 @@ pub struct Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        // The file must be complete on its own when this process is done with it.
-        let _ = self.checkpoint();
+        // The file must be complete on its own when this process is done with it. A drop cannot
+        // report a failure: the WAL then stays beside the file, which SQLite reads with it.
+        self.checkpoint().ok();
     }
 }
 
@@ -660,7 +661,8 @@ impl Project {
                 PathBuf::from(format!("{}-wal", partial.display())),
                 PathBuf::from(format!("{}-shm", partial.display())),
             ] {
-                let _ = std::fs::remove_file(p);
+                // A partial copy may not exist yet; the error returned says what failed.
+                std::fs::remove_file(p).ok();
             }
         }
         result

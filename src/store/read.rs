@@ -20,9 +20,16 @@ impl Project {
             .execute_batch("BEGIN DEFERRED")
             .map_err(self.sql_err())?;
         let out = read();
-        // A read transaction has nothing to keep: ending it cannot lose anything.
-        let _ = self.conn.execute_batch("COMMIT");
-        out
+        // A read transaction has nothing to keep: ending it cannot lose anything, but it must end
+        // (an open one would hold back checkpoints and turn the next write into an upgrade).
+        let ended = self
+            .conn
+            .execute_batch("COMMIT")
+            .or_else(|_| self.conn.execute_batch("ROLLBACK"));
+        match (out, ended) {
+            (Ok(_), Err(e)) => Err(self.sql_err()(e)),
+            (out, _) => out,
+        }
     }
 
     /// Reads the whole annotation document (no pixels are read), as one state of the file.

@@ -183,7 +183,8 @@ pub fn salvage(damaged: &Path, target: &Path) -> Result<SalvageReport> {
         std::fs::copy(&wal, format!("{}-wal", copy.display())).map_err(|e| io(&wal, e))?;
     }
     let result = salvage_copy(&copy, damaged, target);
-    let _ = std::fs::remove_dir_all(&scratch);
+    // Best effort: a scratch folder left in the temporary directory holds only a copy.
+    std::fs::remove_dir_all(&scratch).ok();
     result
 }
 
@@ -211,7 +212,7 @@ fn salvage_copy(copy: &Path, damaged: &Path, target: &Path) -> Result<SalvageRep
         let c = Connection::open(copy).map_err(|e| super::classify(damaged, e))?;
         // A truncated file is shorter than its header says: with `writable_schema` SQLite reads the
         // pages that are there instead of refusing the whole file (nothing is written to it).
-        let _ = c.execute_batch("PRAGMA writable_schema = ON");
+        c.execute_batch("PRAGMA writable_schema = ON").ok();
         c.query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| super::classify(damaged, e))?
     };
@@ -230,7 +231,9 @@ fn salvage_copy(copy: &Path, damaged: &Path, target: &Path) -> Result<SalvageRep
         })?);
     }
     let src = Connection::open(copy).map_err(|e| super::classify(damaged, e))?;
-    let _ = src.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA writable_schema = ON");
+    // Without them reading goes on, refusing what SQLite refuses.
+    src.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA writable_schema = ON")
+        .ok();
     let mut out = Project::create(target)?;
     let mut report = SalvageReport::default();
     let result = copy_tables(&src, &mut out, &mut report);
@@ -238,7 +241,8 @@ fn salvage_copy(copy: &Path, damaged: &Path, target: &Path) -> Result<SalvageRep
     if let Err(e) = result {
         drop(out);
         for p in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{p}", target.display()));
+            // A partial result may not exist yet; the error returned says what failed.
+            std::fs::remove_file(format!("{}{p}", target.display())).ok();
         }
         return Err(e);
     }

@@ -14,11 +14,11 @@ use super::theme;
 use super::tools::{Gesture, Settings, Tool};
 use super::view3d::View3d;
 use crate::core::annotation::{ImageId, LabelId, PhraseId, RegionId};
-pub use crate::ui::command::Command;
-use crate::ui::jobs::FillJob;
+use crate::ui::command::Command;
 use crate::ui::textures::{
     Cached, OverlayTexture, PlaneKey, PlaneOverlayKey, PreviewTexture, SliceTexture,
 };
+use crate::ui::tools::FillJob;
 use crate::ui::view_state::ViewState;
 use egui::{Rect, Ui, Vec2};
 use std::collections::BTreeSet;

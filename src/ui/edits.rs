@@ -7,14 +7,14 @@ use crate::core::annotation::{
 };
 use crate::core::paint;
 use crate::core::{Document, Edit, MaskTiles};
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::session::DocumentSession;
 use crate::ui::theme;
 use crate::ui::tools::{self};
 
 use crate::ui::app::AppState;
-use crate::ui::jobs::{FILL_LIMIT, FillJob};
 use crate::ui::panels::status::format_value;
+use crate::ui::tools::{FILL_LIMIT, FillJob};
 
 pub(in crate::ui) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -348,7 +348,7 @@ impl AppState {
                             three_d,
                             FILL_LIMIT,
                         );
-                        let _ = tx.send(filled);
+                        tx.send(filled).ok();
                     })
                     .map_err(|e| format!("cannot start the fill: {e}"))?;
                 let uid = self.displays.get(s).map_or(0, |d| d.uid);

@@ -1,7 +1,7 @@
 //! Applying the frame's commands: the one place the views, the workspace and (through the
 //! `DocumentSession`) the document change; and the keyboard and dropped files that make commands.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::grounding::{self};
 use crate::ui::tools::{Gesture, Tool};
 use egui::Event;
@@ -197,8 +197,10 @@ impl AppState {
 
     /// Abandons a gesture in progress (an open stroke is committed: what was painted stays).
     pub(in crate::ui) fn end_gesture(&mut self) {
-        if !self.stroke.is_empty() || matches!(self.gesture, Gesture::Stroke { .. }) {
-            let _ = self.apply_edit(Command::StrokeEnd);
+        if (!self.stroke.is_empty() || matches!(self.gesture, Gesture::Stroke { .. }))
+            && let Err(e) = self.apply_edit(Command::StrokeEnd)
+        {
+            self.message = Some(e);
         }
         self.gesture = Gesture::Idle;
     }
@@ -244,6 +246,17 @@ impl AppState {
         self.commands.extend(commands);
         if help {
             self.commands.push(Command::ToggleHelp);
+        }
+    }
+
+    /// Slice, window, zoom and pan of the selected image.
+    pub(in crate::ui) fn apply_view(&mut self, command: Command) {
+        let shown = self.view.map(|v| v.rect);
+        if let Some((entry, view)) = self
+            .selected
+            .and_then(|s| Some((self.images.get(s)?, self.displays.get_mut(s)?)))
+        {
+            view.apply(entry, shown, command);
         }
     }
 }

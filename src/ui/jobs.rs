@@ -4,24 +4,12 @@
 use crate::core::Edit;
 use crate::core::annotation::{ImageId, RegionId, Shape, Status};
 use crate::core::paint;
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::tools::Tool;
 
 use crate::ui::app::AppState;
 use crate::ui::edits::{mask_target, now_ms, phrase_on};
 use crate::ui::panels::phrases::region_slice;
-
-/// A threshold fill computing on its own thread: the filled box and voxels, or `None` when the seed
-/// is out of range.
-pub(in crate::ui) struct FillJob {
-    pub(in crate::ui) rx: std::sync::mpsc::Receiver<Option<(crate::core::VoxelBox, Vec<bool>)>>,
-    /// The image (its display uid) it fills.
-    pub(in crate::ui) image: u64,
-    pub(in crate::ui) started: std::time::Instant,
-}
-
-/// The most voxels one threshold fill takes (a 512×512×300 CT has 78.6 M).
-pub(in crate::ui) const FILL_LIMIT: usize = 100_000_000;
 
 impl AppState {
     pub(in crate::ui) fn poll_jobs(&mut self, ctx: &egui::Context) {

@@ -257,7 +257,7 @@ impl LoadJob {
             .spawn(move || {
                 let post = |tx: &Sender<Option<Event>>, m: Option<Event>| {
                     // The receiver is gone only when the window closed; nothing to report then.
-                    let _ = tx.send(m);
+                    tx.send(m).ok();
                     ctx.request_repaint();
                 };
                 work(&mut |event| post(&tx, Some(event)));

@@ -28,11 +28,13 @@ pub fn inference_status(ctx: &egui::Context) -> Option<String> {
         let started = std::thread::Builder::new()
             .name("voxmark-ort-probe".into())
             .spawn(move || {
-                let _ = STATUS.set(probe());
+                STATUS.set(probe()).ok();
                 ctx.request_repaint();
             });
         if let Err(e) = started {
-            let _ = STATUS.set(format!("Inference unavailable: cannot look for it ({e})"));
+            STATUS
+                .set(format!("Inference unavailable: cannot look for it ({e})"))
+                .ok();
         }
     });
     STATUS.get().cloned()
@@ -280,12 +282,13 @@ impl ModelJobs {
         };
         self.prefetched = Some((image, slice));
         if let Ok(tx) = self.sender(ctx) {
-            let _ = tx.send(Ask::Prefetch {
+            tx.send(Ask::Prefetch {
                 manifest,
                 volume: Arc::clone(volume),
                 image,
                 slice,
-            });
+            })
+            .ok();
         }
     }
 
@@ -300,7 +303,7 @@ impl ModelJobs {
             return;
         }
         if let Ok(tx) = self.sender(ctx) {
-            let _ = tx.send(Ask::Load { manifest });
+            tx.send(Ask::Load { manifest }).ok();
         }
     }
 }
@@ -354,7 +357,7 @@ fn worker(
             }
             Err(e) => Err(e.clone()),
         };
-        let _ = tx.send(Reply::Loaded(said));
+        tx.send(Reply::Loaded(said)).ok();
         ctx.request_repaint();
         *loaded = Some((path.clone(), result?));
         Ok(())
@@ -367,7 +370,8 @@ fn worker(
         for (n, ask) in asks.into_iter().enumerate() {
             match ask {
                 Ask::Load { manifest } => {
-                    let _ = ensure(&manifest, &mut loaded);
+                    // Its outcome went to the UI as `Reply::Loaded`.
+                    ensure(&manifest, &mut loaded).ok();
                 }
                 Ask::Prefetch {
                     manifest,
@@ -379,7 +383,8 @@ fn worker(
                         continue;
                     }
                     if let Some((_, model)) = loaded.as_mut() {
-                        let _ = job::prefetch(model, image, &volume, slice);
+                        // Prefetching only saves time: a failure shows when the model runs.
+                        job::prefetch(model, image, &volume, slice).ok();
                     }
                 }
                 Ask::Run {
@@ -409,12 +414,13 @@ fn worker(
                         )
                         .map_err(|e| e.to_string())
                     });
-                    let _ = tx.send(Reply::Done {
+                    tx.send(Reply::Done {
                         image: request.image,
                         what,
                         outcome,
                         seconds: started.elapsed().as_secs_f64(),
-                    });
+                    })
+                    .ok();
                     ctx.request_repaint();
                 }
             }

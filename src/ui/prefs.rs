@@ -1,5 +1,5 @@
 //! The viewer's settings, kept in `settings.toml` in the platform's config folder
-//! ([`super::paths::config_dir`]): theme, the window presets offered for each modality, and the model
+//! (`paths::config_dir`): theme, the window presets offered for each modality, and the model
 //! folder. Missing keys take their defaults and unknown keys are ignored, so older and newer files both
 //! load; a file that cannot be read is reported, left as it is, and moved aside to
 //! `settings.toml.bak` before the first save replaces it.

@@ -3,7 +3,7 @@
 
 use crate::core::Document;
 use crate::core::annotation::RegionId;
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::grounding::RegionFilter;
 use crate::ui::mpr::Layout;
 use crate::ui::prefs::Preferences;
@@ -15,6 +15,8 @@ use egui::Rect;
 use std::path::PathBuf;
 
 use crate::ui::app::AppState;
+use crate::ui::loader::ImageEntry;
+use crate::ui::view_state::ViewState;
 
 impl AppState {
     /// The names of the selected image's window presets, in the order L cycles through them.
@@ -210,5 +212,11 @@ impl AppState {
         if let Some(p) = &mut self.project {
             p.flush();
         }
+    }
+
+    /// The shown image and how it is viewed.
+    pub(in crate::ui) fn current(&self) -> Option<(&ImageEntry, &ViewState)> {
+        let s = self.selected?;
+        Some((self.images.get(s)?, self.displays.get(s)?))
     }
 }

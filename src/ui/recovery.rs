@@ -2,7 +2,7 @@
 //! project (`<project>.recovery`) are not lost, and the next time the project opens the viewer
 //! offers to commit them, as `voxmark recover` does.
 
-use super::app::Command;
+use super::command::Command;
 use super::session::DocumentSession;
 
 /// Draws the offer while `session` has one; returns the user's answer.

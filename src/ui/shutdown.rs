@@ -26,7 +26,7 @@ pub fn install(ctx: egui::Context) {
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else {
         return;
     };
-    let _ = std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("voxmark-signals".into())
         .spawn(move || {
             if signals.forever().next().is_some() {
@@ -37,6 +37,9 @@ pub fn install(ctx: egui::Context) {
                 std::process::exit(1);
             }
         });
+    if let Err(e) = spawned {
+        eprintln!("voxmark: signals will not close the viewer cleanly ({e}); use File → Quit");
+    }
 }
 
 /// Not on this platform: the window's own close path saves.
@@ -53,6 +56,7 @@ fn last_resort() {
     if let Some(path) = path
         && let Ok(p) = crate::store::Project::open(&path)
     {
-        let _ = p.checkpoint();
+        // The last resort of a process that is ending: nothing is left to report to.
+        p.checkpoint().ok();
     }
 }

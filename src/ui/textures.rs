@@ -3,9 +3,7 @@
 
 use crate::core::annotation::RegionId;
 use crate::ui::grounding::RegionFilter;
-use crate::ui::slice::{self, Window};
-
-use crate::ui::app::AppState;
+use crate::ui::slice::Window;
 
 /// A texture and the key it was made from.
 pub(in crate::ui) type Cached<K> = Option<(K, egui::TextureHandle)>;
@@ -62,41 +60,4 @@ pub(in crate::ui) type OverlayKey = (usize, usize, usize, u64, Vec<RegionId>, Re
 pub(in crate::ui) struct PreviewTexture {
     pub(in crate::ui) key: (usize, usize, u64, u64),
     pub(in crate::ui) texture: egui::TextureHandle,
-}
-
-impl AppState {
-    /// Re-extracts the slice and re-uploads the texture only when image, slice or window changed.
-    pub(in crate::ui) fn slice_texture(&mut self, ctx: &egui::Context) -> Option<egui::TextureId> {
-        let s = self.selected?;
-        let (entry, display) = (self.images.get(s)?, self.displays.get(s)?);
-        let key = (s, display.k, display.window);
-        if let Some(t) = &self.texture
-            && t.key == key
-        {
-            return Some(t.texture.id());
-        }
-        let volume = &entry.volume;
-        if self
-            .slice_cache
-            .as_ref()
-            .is_none_or(|(k, _)| *k != (s, display.k))
-        {
-            let max_side = ctx.input(|i| i.max_texture_side);
-            self.slice_cache = Some(((s, display.k), slice::extract(volume, display.k, max_side)));
-        }
-        let values = &self.slice_cache.as_ref()?.1;
-        let image = slice::to_image(values, display.window, volume.meta.photometric);
-        let options = egui::TextureOptions::LINEAR;
-        match &mut self.texture {
-            Some(t) => {
-                t.texture.set(image, options);
-                t.key = key;
-            }
-            None => {
-                let texture = ctx.load_texture("voxmark-slice", image, options);
-                self.texture = Some(SliceTexture { key, texture });
-            }
-        }
-        self.texture.as_ref().map(|t| t.texture.id())
-    }
 }

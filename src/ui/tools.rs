@@ -1,14 +1,12 @@
-//! The annotation tools: which one is active, its settings, and the gesture in progress. Tools turn
-//! pointer input over the slice into [`Command`]s; they never change the document themselves
-//! (ARCHITECTURE.md §7: `AppState::apply` does).
+//! The annotation tools: which one is active, its settings, the gesture in progress and the plane
+//! geometry they share (box handles, boxes over slices). `viewport::input` turns pointer input into
+//! commands with them; they never change the document themselves (ARCHITECTURE.md §7).
 
-use super::command::Command;
 use super::overlay::{self, ScreenShape};
 use super::slice::SliceView;
-use super::theme;
 use crate::core::annotation::{RegionId, Shape};
 use crate::core::paint::Brush;
-use egui::{Key, Painter, PointerButton, Pos2, Rect, Response, Stroke};
+use egui::{Key, Pos2};
 
 /// A tool of the toolbar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,35 +327,6 @@ pub fn box_between(a: [f64; 2], b: [f64; 2], k: usize, size: [usize; 2]) -> Opti
     })
 }
 
-/// Input over the slice for one frame.
-pub struct Input<'a> {
-    /// The viewport's response.
-    pub response: &'a Response,
-    /// Where the plane is on screen.
-    pub view: &'a SliceView,
-    /// The slice shown.
-    pub k: usize,
-    /// The selected region and its shape, if any.
-    pub selected: Option<(RegionId, &'a Shape)>,
-    /// The region under the pointer, if any (for clicks in the select tool).
-    pub hovered: Option<RegionId>,
-    /// Voxel size in mm (i, j, k).
-    pub spacing_mm: [f64; 3],
-    /// The voxel axis the plane holds at `k`: 2 for the acquisition plane, 0 or 1 for the planes
-    /// across i and j.
-    pub fixed: usize,
-}
-
-impl Input<'_> {
-    /// Continuous voxel coordinates (i, j, k) of plane coordinates `uv` on this view's plane.
-    pub fn voxel(&self, uv: [f64; 2]) -> [f64; 3] {
-        let mut v = [self.k as f64; 3];
-        v[self.view.axes[0]] = uv[0];
-        v[self.view.axes[1]] = uv[1];
-        v
-    }
-}
-
 /// Tools that draw in the planes across i and j too (the others work in the acquisition plane).
 pub fn draws_across(tool: Tool) -> bool {
     matches!(tool, Tool::Box | Tool::Brush | Tool::Eraser | Tool::Point)
@@ -402,277 +371,27 @@ pub fn box_in_plane(
     box_over_slices(&ij, first, last, size[1])
 }
 
-/// Turns one frame of pointer input into commands, updating the gesture in progress.
-pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut Vec<Command>) {
-    let r = input.response;
-    let view = input.view;
-    let k = input.k;
-    let at = |p: Pos2| view.voxel_from_screen(p);
-    let primary_down = r.ctx.input(|i| i.pointer.primary_down());
-    let press = r.ctx.input(|i| i.pointer.press_origin());
-    let pointer = r.interact_pointer_pos().or(r.hover_pos());
-    let dragging_primary = r.dragged_by(PointerButton::Primary);
-    match tool {
-        Tool::Navigate => {
-            if r.drag_started_by(PointerButton::Primary)
-                && let (Some(p0), Some((id, shape))) = (press, input.selected)
-                && let Some(handle) = handle_at(shape, k, view, p0)
-            {
-                *gesture = Gesture::Edit {
-                    region: id,
-                    original: shape.clone(),
-                    handle,
-                    from: at(p0),
-                    current: shape.clone(),
-                };
-            }
-            if let Gesture::Edit {
-                original,
-                handle,
-                from,
-                current,
-                region,
-            } = gesture
-            {
-                if dragging_primary && let Some(p) = pointer {
-                    *current = dragged(original, *handle, *from, at(p), view.size);
-                }
-                if r.drag_stopped() {
-                    if current != original {
-                        out.push(Command::SetShape {
-                            region: *region,
-                            shape: current.clone(),
-                        });
-                    }
-                    *gesture = Gesture::Idle;
-                }
-            } else if dragging_primary {
-                out.push(Command::Pan(r.drag_delta()));
-            } else if r.clicked_by(PointerButton::Primary) {
-                out.push(Command::SelectRegion(input.hovered));
-            }
-        }
-        Tool::Window => {}
-        Tool::Box | Tool::ModelBox => {
-            if r.drag_started_by(PointerButton::Primary)
-                && let Some(p0) = press
-            {
-                *gesture = Gesture::Box {
-                    start: at(p0),
-                    end: at(p0),
-                };
-            }
-            if let Gesture::Box { start, end } = gesture {
-                if let Some(p) = pointer {
-                    *end = at(p);
-                }
-                if r.drag_stopped() || !primary_down {
-                    if let Some(shape) = box_in_plane(*start, *end, k, input.fixed, view.size) {
-                        out.push(if tool == Tool::ModelBox {
-                            Command::ModelBox(shape)
-                        } else {
-                            Command::AddShape {
-                                shape,
-                                name: "draw box",
-                            }
-                        });
-                    }
-                    *gesture = Gesture::Idle;
-                }
-            }
-        }
-        Tool::Brush | Tool::Eraser => {
-            let erase = tool == Tool::Eraser;
-            if (r.drag_started_by(PointerButton::Primary) || r.clicked_by(PointerButton::Primary))
-                && let Some(p0) = press.or(pointer)
-            {
-                let first = input.voxel(at(p0));
-                out.push(Command::StrokeBegin { erase });
-                out.push(Command::StrokeTo {
-                    from: first,
-                    to: first,
-                    erase,
-                    across: input.fixed,
-                });
-                *gesture = Gesture::Stroke { last: first };
-            }
-            if let Gesture::Stroke { last } = gesture {
-                if dragging_primary && let Some(p) = pointer {
-                    let to = input.voxel(at(p));
-                    if to != *last {
-                        out.push(Command::StrokeTo {
-                            from: *last,
-                            to,
-                            erase,
-                            across: input.fixed,
-                        });
-                        *last = to;
-                    }
-                }
-                if !primary_down || r.drag_stopped() || r.clicked() {
-                    out.push(Command::StrokeEnd);
-                    *gesture = Gesture::Idle;
-                }
-            }
-        }
-        Tool::Polygon => {
-            let closing = r.double_clicked_by(PointerButton::Primary)
-                || r.ctx.input(|i| i.key_pressed(Key::Enter));
-            if r.clicked_by(PointerButton::Primary)
-                && let Some(p) = pointer
-            {
-                match gesture {
-                    Gesture::Polygon { points, k: pk } if *pk == k => points.push(at(p)),
-                    _ => {
-                        *gesture = Gesture::Polygon {
-                            points: vec![at(p)],
-                            k,
-                        }
-                    }
-                }
-            }
-            if closing && let Gesture::Polygon { points, k: pk } = gesture {
-                let mut points = std::mem::take(points);
-                // A double click adds its position twice.
-                points.dedup_by(|a, b| (a[0] - b[0]).abs() < 0.25 && (a[1] - b[1]).abs() < 0.25);
-                if points.len() >= 3 {
-                    out.push(Command::ClosePolygon { points, k: *pk });
-                }
-                *gesture = Gesture::Idle;
-            }
-        }
-        Tool::Threshold => {
-            if r.clicked_by(PointerButton::Primary)
-                && let Some(p) = pointer
-                && let Some([i, j]) = view.voxel_at(p)
-            {
-                out.push(Command::ThresholdFill { seed: [i, j, k] });
-            }
-        }
-        Tool::Ruler => {
-            if r.drag_started_by(PointerButton::Primary)
-                && let Some(p0) = press
-            {
-                *gesture = Gesture::Ruler {
-                    a: at(p0),
-                    b: at(p0),
-                    k,
-                };
-            }
-            if let Gesture::Ruler { b, .. } = gesture
-                && dragging_primary
-                && let Some(p) = pointer
-            {
-                *b = at(p);
-            }
-        }
-        Tool::Point => {
-            if r.clicked_by(PointerButton::Primary)
-                && let Some(p) = pointer
-                && view.rect.contains(p)
-            {
-                out.push(Command::AddShape {
-                    shape: Shape::Point {
-                        at: input.voxel(at(p)),
-                    },
-                    name: "place point",
-                });
-            }
-        }
-    }
-}
-
 /// Length of a ruler in mm: voxel steps times spacing (the grid's axes are orthogonal).
 pub fn ruler_mm(a: [f64; 2], b: [f64; 2], spacing_mm: [f64; 3]) -> f64 {
     ((b[0] - a[0]) * spacing_mm[0]).hypot((b[1] - a[1]) * spacing_mm[1])
 }
 
-/// Draws the gesture in progress, the brush cursor and the ruler.
-pub fn paint(
-    painter: &Painter,
-    tool: Tool,
-    gesture: &Gesture,
-    settings: &Settings,
-    input: &Input<'_>,
-    pointer: Option<Pos2>,
-) {
-    let view = input.view;
-    let stroke = Stroke::new(1.5, theme::ACCENT);
-    match gesture {
-        Gesture::Box { start, end } => {
-            let r =
-                Rect::from_two_pos(view.screen_from_voxel(*start), view.screen_from_voxel(*end));
-            painter.rect_stroke(r, 0.0, stroke, egui::StrokeKind::Middle);
-        }
-        Gesture::Polygon { points, k } if *k == input.k => {
-            let mut screen: Vec<Pos2> = points.iter().map(|&p| view.screen_from_voxel(p)).collect();
-            if let Some(p) = pointer {
-                screen.push(p);
-            }
-            painter.add(egui::Shape::line(screen.clone(), stroke));
-            for p in &screen {
-                painter.circle_filled(*p, 2.5, theme::ACCENT);
-            }
-        }
-        Gesture::Ruler { a, b, k } if *k == input.k => {
-            let (pa, pb) = (view.screen_from_voxel(*a), view.screen_from_voxel(*b));
-            painter.line_segment([pa, pb], Stroke::new(1.5, theme::HIGHLIGHT));
-            for p in [pa, pb] {
-                painter.circle_filled(p, 2.5, theme::HIGHLIGHT);
-            }
-            painter.text(
-                pb + egui::vec2(8.0, 0.0),
-                egui::Align2::LEFT_CENTER,
-                format!("{:.1} mm", ruler_mm(*a, *b, input.spacing_mm)),
-                egui::FontId::proportional(13.0),
-                theme::HIGHLIGHT,
-            );
-        }
-        Gesture::Edit { current, .. } => {
-            if let Some(shape) = overlay::screen_shape(current, input.k, view) {
-                overlay::paint(
-                    painter,
-                    &shape,
-                    overlay::Style {
-                        color: theme::ACCENT,
-                        dashed: false,
-                        highlighted: false,
-                    },
-                    None,
-                );
-            }
-        }
-        _ => {}
-    }
-    if matches!(tool, Tool::Brush | Tool::Eraser)
-        && let Some(p) = pointer
-        && view.rect.contains(p)
-    {
-        // The brush outline: an ellipse of the radius in mm on screen.
-        let [i, j] = view.voxel_from_screen(p);
-        let r = settings.brush.radius_mm;
-        let [su, sw] = view.axes.map(|a| input.spacing_mm[a]);
-        let rx = (view.screen_from_voxel([i + r / su, j]).x - p.x).abs();
-        let ry = (view.screen_from_voxel([i, j + r / sw]).y - p.y).abs();
-        let n = 48;
-        let points: Vec<Pos2> = (0..n)
-            .map(|t| {
-                let a = t as f32 / n as f32 * std::f32::consts::TAU;
-                p + egui::vec2(rx * a.cos(), ry * a.sin())
-            })
-            .collect();
-        let color = if tool == Tool::Eraser {
-            theme::ERROR_MUTED
-        } else {
-            theme::ACCENT
-        };
-        painter.add(egui::Shape::closed_line(points, Stroke::new(1.0, color)));
-    }
+/// A threshold fill computing on its own thread: the filled box and voxels, or `None` when the seed
+/// is out of range.
+pub(in crate::ui) struct FillJob {
+    pub(in crate::ui) rx: std::sync::mpsc::Receiver<Option<(crate::core::VoxelBox, Vec<bool>)>>,
+    /// The image (its display uid) it fills.
+    pub(in crate::ui) image: u64,
+    pub(in crate::ui) started: std::time::Instant,
 }
+
+/// The most voxels one threshold fill takes (a 512×512×300 CT has 78.6 M).
+pub(in crate::ui) const FILL_LIMIT: usize = 100_000_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use egui::Rect;
 
     fn view() -> SliceView {
         SliceView {

@@ -1,13 +1,11 @@
 //! How one image is viewed (slice, window, zoom, pan, crosshair, 3D orbit), kept apart from its
 //! voxels, and the view commands that change it.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::loader::ImageEntry;
 use crate::ui::slice::Window;
 use crate::ui::view3d::{Mode3d, Orbit};
-use egui::Vec2;
-
-use crate::ui::app::AppState;
+use egui::{Rect, Vec2};
 
 /// View settings of one image, kept apart from its voxels.
 pub(in crate::ui) struct ViewState {
@@ -28,15 +26,16 @@ pub(in crate::ui) struct ViewState {
     pub(in crate::ui) uid: u64,
 }
 
-impl AppState {
-    /// Slice, window, zoom and pan of the selected image.
-    pub(in crate::ui) fn apply_view(&mut self, command: Command) {
-        let Some((entry, display)) = self
-            .selected
-            .and_then(|s| Some((self.images.get(s)?, self.displays.get_mut(s)?)))
-        else {
-            return;
-        };
+impl ViewState {
+    /// Applies a view command (slice, window, zoom, pan, crosshair, 3D camera) for `entry`, shown
+    /// in `shown` (the plane's rectangle, for zooming about the cursor); other commands are ignored.
+    pub(in crate::ui) fn apply(
+        &mut self,
+        entry: &ImageEntry,
+        shown: Option<Rect>,
+        command: Command,
+    ) {
+        let display = self;
         let last_k = entry.volume.size()[2].saturating_sub(1);
         let presets = &entry.presets;
         match command {
@@ -72,8 +71,8 @@ impl AppState {
                 let zoom = (display.zoom * factor).clamp(0.1, 64.0);
                 let f = zoom / display.zoom;
                 // Keep the point under the cursor in place: the centre moves away from it by f.
-                if let Some(view) = self.view {
-                    let centre = view.rect.center();
+                if let Some(rect) = shown {
+                    let centre = rect.center();
                     let new_centre = about + (centre - about) * f;
                     display.pan += new_centre - centre;
                 }
@@ -106,10 +105,5 @@ impl AppState {
             Command::ResetOrbit => display.orbit = Orbit::default(),
             _ => {}
         }
-    }
-
-    pub(in crate::ui) fn current(&self) -> Option<(&ImageEntry, &ViewState)> {
-        let s = self.selected?;
-        Some((self.images.get(s)?, self.displays.get(s)?))
     }
 }

@@ -2,7 +2,7 @@
 //! loose images, adding images, and the images with their view states; load events and the
 //! project writer's reports come in here.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::loader::{self, Event as LoadEvent, ImageEntry, LoadJob};
 use crate::ui::session::{DocumentSession, RecordState};
 use crate::ui::slice::{self, SliceView};

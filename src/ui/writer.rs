@@ -191,7 +191,7 @@ impl Writer {
                 };
                 let mut send = |r: Report| {
                     // The receiver is gone only when the app closed.
-                    let _ = report_tx.send(r);
+                    report_tx.send(r).ok();
                     ctx.request_repaint();
                 };
                 loop {
@@ -289,8 +289,10 @@ impl Writer {
 
     fn close(&mut self) {
         self.jobs = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            eprintln!("voxmark: the project writer stopped unexpectedly; see the status bar");
         }
     }
 }

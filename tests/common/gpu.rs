@@ -51,18 +51,7 @@ pub fn gpu() -> Option<MutexGuard<'static, RenderContext>> {
     }
 }
 
-/// The one image at `path`.
-pub fn load_one(path: &Path) -> Volume {
-    let mut scan = voxmark::io::scan_paths(&[path.to_path_buf()]);
-    assert_eq!(
-        scan.images.len(),
-        1,
-        "{}: {:?}",
-        path.display(),
-        scan.errors
-    );
-    scan.images.remove(0).volume
-}
+pub use super::load_one;
 
 /// The corpus CT series (`dicom/series/ct_abdomen_20sl_j2kr`), loaded once per test binary.
 pub fn ct() -> Option<&'static Volume> {

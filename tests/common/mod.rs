@@ -129,3 +129,16 @@ pub fn image_ids(project: &std::path::Path) -> Vec<String> {
 pub fn handle(id: &str) -> String {
     id.replace('-', "")[24..].to_string()
 }
+
+/// The one image at `path`.
+pub fn load_one(path: &std::path::Path) -> voxmark::core::Volume {
+    let mut scan = voxmark::io::scan_paths(&[path.to_path_buf()]);
+    assert_eq!(
+        scan.images.len(),
+        1,
+        "{}: {:?}",
+        path.display(),
+        scan.errors
+    );
+    scan.images.remove(0).volume
+}

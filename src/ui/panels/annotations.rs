@@ -2,7 +2,7 @@
 
 use crate::core::Document;
 use crate::core::annotation::{Grounding, ImageId, LabelId, PhraseId, RegionId};
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::grounding::{self, HeatmapStyle, RegionFilter};
 use crate::ui::overlay::{self};
 use crate::ui::theme;

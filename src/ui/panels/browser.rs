@@ -1,7 +1,7 @@
 //! The left panel: the loose images and the project's images with their counts and filter.
 
 use crate::core::annotation::ImageId;
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::loader::{self};
 use crate::ui::session::{DocumentSession, RecordState};
 use crate::ui::theme;

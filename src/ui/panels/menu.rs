@@ -1,6 +1,6 @@
 //! The menu bar.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::mpr::Layout;
 use crate::ui::prefs::ThemeChoice;
 use crate::ui::session::DocumentSession;

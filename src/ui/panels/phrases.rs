@@ -1,7 +1,7 @@
 //! The phrase and region controls of the right panel, and region summaries.
 
 use crate::core::annotation::{Grounding, Region, RegionId, Status};
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::grounding::{self};
 use crate::ui::overlay::{self};
 use crate::ui::session::{self, DocumentSession};

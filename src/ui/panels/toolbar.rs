@@ -1,6 +1,6 @@
 //! The toolbar: tools, layouts, and the chosen tool's settings.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::mpr::Layout;
 use crate::ui::tools::Tool;
 use egui::Ui;

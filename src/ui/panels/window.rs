@@ -1,6 +1,6 @@
 //! The window panel: presets, width and centre, and the histogram of the shown image.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::theme;
 use egui::Ui;
 

@@ -1,7 +1,7 @@
 //! The planes across the acquisition plane, through the crosshair.
 
 use crate::core::annotation::{Region, RegionId};
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::mpr::{self};
 use crate::ui::overlay::{self};
 use crate::ui::slice::{self, SliceView};

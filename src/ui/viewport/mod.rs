@@ -2,6 +2,7 @@
 //! (`across`), the 3D view (`volume`), and what they share (panes, crosshairs, region overlays).
 
 pub(in crate::ui) mod across;
+pub(in crate::ui) mod input;
 pub(in crate::ui) mod primary;
 pub(in crate::ui) mod volume;
 

@@ -1,14 +1,14 @@
 //! The acquisition plane: where the tools draw, with regions, heatmaps and previews.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::mpr::{self};
-use crate::ui::slice::SliceView;
+use crate::ui::slice::{self, SliceView};
 use crate::ui::theme;
 use crate::ui::tools::{self, Tool};
 use egui::{Color32, PointerButton, Rect, RichText, Sense, Ui};
 
 use crate::ui::app::AppState;
-use crate::ui::textures::PreviewTexture;
+use crate::ui::textures::{PreviewTexture, SliceTexture};
 use crate::ui::viewport::{paint_crosshair, pane_title, wheel_lines};
 
 impl AppState {
@@ -199,7 +199,7 @@ impl AppState {
                 self.project.as_ref()?.doc().regions.get(&r)?.shape.clone(),
             ))
         });
-        let input = tools::Input {
+        let input = crate::ui::viewport::input::Input {
             response,
             view: &view,
             k,
@@ -210,11 +210,11 @@ impl AppState {
         };
         let mut out = Vec::new();
         let was_busy = tools::busy(&self.gesture);
-        tools::interact(self.tool, &mut self.gesture, &input, &mut out);
+        crate::ui::viewport::input::interact(self.tool, &mut self.gesture, &input, &mut out);
         if !was_busy && tools::busy(&self.gesture) {
             self.gesture_plane = fixed;
         }
-        tools::paint(
+        crate::ui::viewport::input::paint(
             painter,
             self.tool,
             &self.gesture,
@@ -281,5 +281,40 @@ impl AppState {
         if let Some(t) = &self.preview {
             painter.image(t.texture.id(), view.rect, view.uv(), Color32::WHITE);
         }
+    }
+
+    /// Re-extracts the slice and re-uploads the texture only when image, slice or window changed.
+    pub(in crate::ui) fn slice_texture(&mut self, ctx: &egui::Context) -> Option<egui::TextureId> {
+        let s = self.selected?;
+        let (entry, display) = (self.images.get(s)?, self.displays.get(s)?);
+        let key = (s, display.k, display.window);
+        if let Some(t) = &self.texture
+            && t.key == key
+        {
+            return Some(t.texture.id());
+        }
+        let volume = &entry.volume;
+        if self
+            .slice_cache
+            .as_ref()
+            .is_none_or(|(k, _)| *k != (s, display.k))
+        {
+            let max_side = ctx.input(|i| i.max_texture_side);
+            self.slice_cache = Some(((s, display.k), slice::extract(volume, display.k, max_side)));
+        }
+        let values = &self.slice_cache.as_ref()?.1;
+        let image = slice::to_image(values, display.window, volume.meta.photometric);
+        let options = egui::TextureOptions::LINEAR;
+        match &mut self.texture {
+            Some(t) => {
+                t.texture.set(image, options);
+                t.key = key;
+            }
+            None => {
+                let texture = ctx.load_texture("voxmark-slice", image, options);
+                self.texture = Some(SliceTexture { key, texture });
+            }
+        }
+        self.texture.as_ref().map(|t| t.texture.id())
     }
 }

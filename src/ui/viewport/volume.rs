@@ -1,6 +1,6 @@
 //! The 3D view pane: the render module's volume pass, orbit and zoom.
 
-pub use crate::ui::command::Command;
+use crate::ui::command::Command;
 use crate::ui::theme;
 use crate::ui::view3d::{Mode3d, View3d};
 use egui::{Color32, PointerButton, Pos2, Rect, Ui, Vec2};
