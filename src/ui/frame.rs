@@ -54,6 +54,9 @@ impl AppState {
                     self.end_gesture();
                     self.selected = Some(i);
                     self.selected_region = None;
+                    // The phrase being grounded and the report selection belong to the image left.
+                    self.active_phrase = None;
+                    self.report_selection = None;
                 }
             }
             Command::ToggleHelp => self.show_help = !self.show_help,

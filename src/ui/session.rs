@@ -522,8 +522,9 @@ impl DocumentSession {
             out.new_records.extend(self.merge_remote(remote));
         }
         if changes > 0 {
+            let noun = if changes == 1 { "change" } else { "changes" };
             out.note = Some(format!(
-                "{changes} change(s) by {} merged",
+                "{changes} {noun} by {} merged from the file",
                 authors.join(", ")
             ));
         }

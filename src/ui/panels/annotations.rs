@@ -318,7 +318,11 @@ impl AppState {
         ui.add_space(6.0);
         ui.heading(format!("Phrases ({})", notes.phrases.len()));
         let heat_counts = grounding::heatmap_counts(doc, image);
-        if let Some(ph) = self.active_phrase.and_then(|ph| doc.phrases.get(&ph)) {
+        if let Some(ph) = self
+            .active_phrase
+            .and_then(|ph| doc.phrases.get(&ph))
+            .filter(|ph| ph.image == image)
+        {
             ui.label(
                 RichText::new(format!(
                     "Drawing grounds “{}” (click it again to stop)",

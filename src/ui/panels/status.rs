@@ -120,10 +120,6 @@ impl AppState {
                     ));
                 }
                 ui.separator();
-                if let Some(m) = &self.message {
-                    ui.label(RichText::new(m).color(theme::MUTED));
-                    ui.separator();
-                }
                 let preset = display
                     .preset
                     .and_then(|p| entry.presets.get(p))
@@ -139,6 +135,13 @@ impl AppState {
                     display.k + 1,
                     display.k
                 ));
+                // Last, so that it takes the room left beside the read-out and is cut short
+                // there (the whole text on hover) instead of drawing over it.
+                if let Some(m) = &self.message {
+                    ui.separator();
+                    ui.add(egui::Label::new(RichText::new(m).color(theme::MUTED)).truncate())
+                        .on_hover_text(m);
+                }
             });
         });
         cancel

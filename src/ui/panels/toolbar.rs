@@ -10,7 +10,11 @@ use crate::ui::app::AppState;
 impl AppState {
     pub(in crate::ui) fn toolbar(&mut self, ui: &mut Ui) {
         let editable = self.current_project_image().is_some();
-        ui.horizontal_wrapped(|ui| {
+        // Two rows of fixed height that never wrap: choosing a tool changes what the second row
+        // holds, never the height of the bar (the panels below do not move).
+        let row = ui.spacing().interact_size.y;
+        ui.horizontal(|ui| {
+            ui.set_min_height(row);
             for tool in Tool::ALL {
                 let enabled = editable || !tool.edits();
                 let hint = if enabled {
@@ -48,18 +52,6 @@ impl AppState {
                 self.commands.push(Command::Redo);
             }
             ui.separator();
-            self.tool_settings(ui);
-            if let Some((entry, display)) = self.current() {
-                let nz = entry.volume.size()[2];
-                if nz > 1 {
-                    let mut k = display.k;
-                    ui.label("Slice");
-                    if ui.add(egui::Slider::new(&mut k, 0..=nz - 1)).changed() {
-                        self.commands.push(Command::SetSlice(k));
-                    }
-                }
-            }
-            ui.separator();
             for layout in Layout::ALL {
                 if ui
                     .add(egui::Button::selectable(
@@ -80,10 +72,28 @@ impl AppState {
                 self.commands.push(Command::ToggleHelp);
             }
         });
+        ui.horizontal(|ui| {
+            ui.set_min_height(row);
+            if let Some((entry, display)) = self.current() {
+                let nz = entry.volume.size()[2];
+                if nz > 1 {
+                    let mut k = display.k;
+                    ui.label("Slice");
+                    if ui.add(egui::Slider::new(&mut k, 0..=nz - 1)).changed() {
+                        self.commands.push(Command::SetSlice(k));
+                    }
+                    ui.separator();
+                }
+            }
+            ui.label(egui::RichText::new(self.tool.name()).strong());
+            if !self.tool_settings(ui) {
+                ui.weak(self.tool.hint());
+            }
+        });
     }
 
-    /// The active tool's settings beside the tool buttons.
-    pub(in crate::ui) fn tool_settings(&mut self, ui: &mut Ui) {
+    /// The active tool's settings in the toolbar's second row; false when it has none.
+    pub(in crate::ui) fn tool_settings(&mut self, ui: &mut Ui) -> bool {
         let s = &mut self.settings;
         match self.tool {
             Tool::Brush | Tool::Eraser => {
@@ -97,7 +107,6 @@ impl AppState {
                 .on_hover_text("[ and ] change it");
                 ui.checkbox(&mut s.brush.sphere, "3D")
                     .on_hover_text("a sphere across slices instead of a disc on the slice");
-                ui.separator();
             }
             Tool::Threshold => {
                 ui.label("Range");
@@ -106,7 +115,6 @@ impl AppState {
                 ui.add(egui::DragValue::new(&mut s.threshold.1).speed(1.0));
                 ui.checkbox(&mut s.threshold_3d, "3D")
                     .on_hover_text("fill connected voxels across slices");
-                ui.separator();
             }
             Tool::Box => {
                 ui.label("Depth ±");
@@ -116,7 +124,6 @@ impl AppState {
                         .suffix(" slices"),
                 )
                 .on_hover_text("0: a 2D box; more: a 3D box over that many slices above and below");
-                ui.separator();
             }
             Tool::ModelBox => {
                 let models = &self.models;
@@ -174,16 +181,15 @@ impl AppState {
                 {
                     self.commands.push(Command::RunModel);
                 }
-                ui.separator();
             }
             Tool::Polygon => {
                 ui.checkbox(&mut s.polygon_to_mask, "Fill into mask")
                     .on_hover_text(
                         "closed polygons paint the active label instead of staying vectors",
                     );
-                ui.separator();
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 }

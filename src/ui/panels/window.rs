@@ -62,7 +62,8 @@ impl AppState {
                 [hi, top],
                 [h.hi.max(hi), top],
             ];
-            egui_plot::Plot::new("histogram")
+            // One plot per image: a plot keeps its axis in memory under its id.
+            egui_plot::Plot::new(("histogram", display.uid))
                 .height(90.0)
                 .show_y(false)
                 .show_axes([true, false])
