@@ -1,8 +1,8 @@
 //! Keeps the rules of ARCHITECTURE.md §2 and §7 true:
 //! - each module reaches only the crate modules and external crates its row allows, whether it
 //!   names them in a `use` (grouped `use crate::{a::X, b::{Y, Z}}` included) or inline in code;
-//! - inside `ui/`, only `session.rs` (the `DocumentSession`) may change the document or the undo
-//!   history;
+//! - inside `ui/`, only `session/` (the `DocumentSession` and its drawing rules) may change the
+//!   document or the undo history;
 //! - the modules of `ui/` import one another without cycles.
 //!
 //! Each checker works on source text, so the self-tests below feed it lines that break a rule and
@@ -49,7 +49,7 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
     ("cli", &["ui"], &["egui", "eframe", "rfd"]),
 ];
 
-/// What in `ui/` outside `session.rs` would change the document or the history.
+/// What in `ui/` outside `session/` would change the document or the history.
 const DOCUMENT_MUTATION: &[&str] = &[
     "&mut Document",
     "&mut crate::core::Document",
@@ -217,7 +217,7 @@ fn rule_violations(module: &str, file: &str, text: &str) -> Vec<String> {
     found
 }
 
-/// Document or history changes in a `ui/` file other than `session.rs`.
+/// Document or history changes in a `ui/` file outside `session/`.
 fn mutation_violations(file: &str, text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for (n, line) in code_lines(text) {
@@ -232,7 +232,7 @@ fn mutation_violations(file: &str, text: &str) -> Vec<String> {
             });
             if whole {
                 found.push(format!(
-                    "{file}:{n}: only ui/session.rs may change the document or history ({m}): {}",
+                    "{file}:{n}: only ui/session/ may change the document or history ({m}): {}",
                     line.trim()
                 ));
             }
@@ -374,23 +374,24 @@ fn only_the_session_changes_the_document() {
     let mut files = Vec::new();
     rust_files(&ui, &mut files);
     let mut found = Vec::new();
-    for file in files.iter().filter(|f| !f.ends_with("session.rs")) {
+    let session_dir = ui.join("session");
+    for file in files.iter().filter(|f| !f.starts_with(&session_dir)) {
         let text = std::fs::read_to_string(file).unwrap();
         found.extend(mutation_violations(&file.display().to_string(), &text));
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
     // The session hands out its document and history read-only.
-    let session = std::fs::read_to_string(ui.join("session.rs")).unwrap();
+    let session = std::fs::read_to_string(session_dir.join("mod.rs")).unwrap();
     for (n, line) in code_lines(&session) {
         assert!(
             !(line.contains("pub")
                 && (line.contains("-> &mut Document") || line.contains("-> &mut History"))),
-            "session.rs:{n} hands out a mutable document or history: {line}"
+            "session/mod.rs:{n} hands out a mutable document or history: {line}"
         );
         assert!(
             !(line.trim_start().starts_with("pub ")
                 && (line.contains(" doc:") || line.contains(" history:"))),
-            "session.rs:{n}: the document and history fields are private: {line}"
+            "session/mod.rs:{n}: the document and history fields are private: {line}"
         );
     }
 }

@@ -160,6 +160,39 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// This shape (a 2D or 3D box) over slices `k0..=k1` (either order, clamped to `0..slices`): a 3D box,
+    /// or a 2D box when one slice remains. Other shapes: `None`.
+    pub fn box_over_slices(&self, k0: usize, k1: usize, slices: usize) -> Option<Shape> {
+        let (min, max) = match self {
+            Shape::Box2d { min, max, .. } => (*min, *max),
+            Shape::Box3d { min, max } => ([min[0], min[1]], [max[0], max[1]]),
+            _ => return None,
+        };
+        let last = slices.checked_sub(1)?;
+        let (lo, hi) = (k0.min(k1).min(last), k0.max(k1).min(last));
+        Some(if lo == hi {
+            Shape::Box2d {
+                slice: u32::try_from(lo).unwrap_or(u32::MAX),
+                min,
+                max,
+            }
+        } else {
+            Shape::Box3d {
+                min: [min[0], min[1], lo as f64],
+                max: [max[0], max[1], hi as f64],
+            }
+        })
+    }
+
+    /// The slices a 2D or 3D box covers, `(first, last)`.
+    pub fn box_slices(&self) -> Option<(usize, usize)> {
+        match self {
+            Shape::Box2d { slice, .. } => Some((*slice as usize, *slice as usize)),
+            Shape::Box3d { min, max } => Some((min[2].max(0.0) as usize, max[2].max(0.0) as usize)),
+            _ => None,
+        }
+    }
+
     /// The kind name stored in the project (`box2d`, `box3d`, `mask`, `polygon`, `point`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -464,5 +497,30 @@ mod tests {
         assert!(!span_fits(Some(r), (8, r.chars().count() + 1)));
         assert!(!span_fits(Some(r), (3, 3)));
         assert!(!span_fits(None, (0, 1)));
+    }
+
+    #[test]
+    fn boxes_extend_over_slices_and_back() {
+        let b = Shape::Box2d {
+            slice: 5,
+            min: [1.0, 2.0],
+            max: [3.0, 4.0],
+        };
+        let b3 = b.box_over_slices(8, 3, 20).unwrap();
+        assert_eq!(
+            b3,
+            Shape::Box3d {
+                min: [1.0, 2.0, 3.0],
+                max: [3.0, 4.0, 8.0],
+            }
+        );
+        assert_eq!(b3.box_slices(), Some((3, 8)));
+        assert_eq!(b3.box_over_slices(5, 5, 20).unwrap(), b);
+        // Clamped to the grid; other shapes are not boxes.
+        assert_eq!(
+            b.box_over_slices(0, 99, 20).unwrap().box_slices(),
+            Some((0, 19))
+        );
+        assert_eq!(Shape::Mask.box_over_slices(0, 1, 20), None);
     }
 }

@@ -2,154 +2,22 @@
 //! phrases, links and review, and the rules they follow (which label a new region takes, which
 //! mask a stroke paints, which phrase it grounds).
 
-use crate::core::annotation::{
-    Grounding, ImageId, Label, LabelId, PhraseId, Region, RegionId, Shape, Status,
-};
+use crate::core::Edit;
+use crate::core::annotation::{Grounding, RegionId, Shape, Status};
 use crate::core::paint;
-use crate::core::{Document, Edit, MaskTiles};
 use crate::ui::command::Command;
-use crate::ui::session::DocumentSession;
-use crate::ui::theme;
-use crate::ui::tools::{self};
 
 use crate::ui::app::AppState;
 use crate::ui::panels::status::format_value;
+use crate::ui::session::rules::{
+    grounded, label_for_drawing, mask_target, new_region, next_label, phrase_on,
+};
 use crate::ui::tools::{FILL_LIMIT, FillJob};
 
 pub(in crate::ui) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The label a new region gets: the active one, else the first, else a new "Label 1" (whose
-/// `AddLabel` edit is returned to go first in the same undo step).
-pub(in crate::ui) fn label_for_drawing(
-    doc: &Document,
-    active: Option<LabelId>,
-) -> (Vec<Edit>, LabelId) {
-    if let Some(l) = active.filter(|l| doc.labels.contains_key(l)) {
-        return (Vec::new(), l);
-    }
-    if let Some(l) = doc.first_label() {
-        return (Vec::new(), l);
-    }
-    let label = next_label(doc);
-    let id = label.id;
-    (vec![Edit::AddLabel(label)], id)
-}
-
-/// A new label: "Label N" with the next palette colour.
-pub(in crate::ui) fn next_label(doc: &Document) -> Label {
-    let mut n = doc.labels.len() + 1;
-    while doc.labels.values().any(|l| l.name == format!("Label {n}")) {
-        n += 1;
-    }
-    Label {
-        id: doc.new_label_id(&format!("Label {n}")),
-        name: format!("Label {n}"),
-        color: theme::LABEL_PALETTE[(n - 1) % theme::LABEL_PALETTE.len()],
-    }
-}
-
-/// A region drawn by the viewer's user now.
-pub(in crate::ui) fn new_region(
-    id: RegionId,
-    image: ImageId,
-    label: LabelId,
-    shape: Shape,
-    p: &DocumentSession,
-    now: i64,
-) -> Region {
-    Region {
-        id,
-        image,
-        label: Some(label),
-        shape,
-        author: p.who().clone(),
-        prompt: None,
-        status: Status::Accepted,
-        confidence: None,
-        created_ms: now,
-        modified_ms: now,
-    }
-}
-
-/// The mask region the active label paints into on `image`, added (with its label if needed)
-/// inside the open transaction when there is none yet.
-pub(in crate::ui) fn mask_target(
-    p: &mut DocumentSession,
-    image: ImageId,
-    size: [usize; 3],
-    active: Option<LabelId>,
-    phrase: Option<PhraseId>,
-    now: i64,
-) -> Result<(RegionId, LabelId), String> {
-    let (edits, label) = label_for_drawing(p.doc(), active);
-    let existing = p
-        .doc()
-        .regions
-        .values()
-        .find(|r| {
-            r.image == image
-                && r.label == Some(label)
-                && r.shape == Shape::Mask
-                && r.status != Status::Rejected
-        })
-        .map(|r| r.id);
-    let id = match existing {
-        Some(id) => {
-            if let Some(ph) = phrase
-                && !p.doc().links.contains(&(ph, id))
-            {
-                p.record(Edit::Link {
-                    phrase: ph,
-                    region: id,
-                })?;
-            }
-            id
-        }
-        None => {
-            for edit in edits {
-                p.record(edit)?;
-            }
-            let id = crate::core::Id::new();
-            let region = new_region(id, image, label, Shape::Mask, p, now);
-            p.record(Edit::AddRegion {
-                region,
-                mask: Some(MaskTiles::new(size)),
-                links: phrase.into_iter().collect(),
-            })?;
-            id
-        }
-    };
-    if let Some(edit) = grounded(p.doc(), phrase, now) {
-        p.record(edit)?;
-    }
-    Ok((id, label))
-}
-
-/// `phrase` when it belongs to `image` (drawing links to it).
-pub(in crate::ui) fn phrase_on(
-    doc: &Document,
-    phrase: Option<PhraseId>,
-    image: ImageId,
-) -> Option<PhraseId> {
-    phrase.filter(|ph| doc.phrases.get(ph).is_some_and(|x| x.image == image))
-}
-
-/// The edit marking `phrase` as annotated, when it is not yet.
-pub(in crate::ui) fn grounded(doc: &Document, phrase: Option<PhraseId>, now: i64) -> Option<Edit> {
-    let before = doc.phrases.get(&phrase?)?;
-    (before.grounding != Grounding::Annotated).then(|| {
-        let mut after = before.clone();
-        after.grounding = Grounding::Annotated;
-        after.modified_ms = now;
-        Edit::UpdatePhrase {
-            before: before.clone(),
-            after,
-        }
-    })
 }
 
 impl AppState {
@@ -193,11 +61,10 @@ impl AppState {
             Command::AddShape { shape, name } => {
                 // Box depth: the box reaches that many slices above and below.
                 let d = self.settings.box_depth;
-                let shape = match tools::box_slices(&shape) {
-                    Some((k, _)) if d > 0 => {
-                        tools::box_over_slices(&shape, k.saturating_sub(d), k + d, size[2])
-                            .unwrap_or(shape)
-                    }
+                let shape = match shape.box_slices() {
+                    Some((k, _)) if d > 0 => shape
+                        .box_over_slices(k.saturating_sub(d), k + d, size[2])
+                        .unwrap_or(shape),
                     _ => shape,
                 };
                 let (mut edits, label) = label_for_drawing(p.doc(), self.active_label);

@@ -8,8 +8,9 @@ use crate::ui::command::Command;
 use crate::ui::tools::Tool;
 
 use crate::ui::app::AppState;
-use crate::ui::edits::{mask_target, now_ms, phrase_on};
+use crate::ui::edits::now_ms;
 use crate::ui::panels::phrases::region_slice;
+use crate::ui::session::rules::{mask_target, phrase_on};
 
 impl AppState {
     pub(in crate::ui) fn poll_jobs(&mut self, ctx: &egui::Context) {

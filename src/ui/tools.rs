@@ -282,39 +282,6 @@ pub fn dragged(
     }
 }
 
-/// `shape` (a 2D or 3D box) over slices `k0..=k1` (either order, clamped to `0..slices`): a 3D box,
-/// or a 2D box when one slice remains. Other shapes: `None`.
-pub fn box_over_slices(shape: &Shape, k0: usize, k1: usize, slices: usize) -> Option<Shape> {
-    let (min, max) = match shape {
-        Shape::Box2d { min, max, .. } => (*min, *max),
-        Shape::Box3d { min, max } => ([min[0], min[1]], [max[0], max[1]]),
-        _ => return None,
-    };
-    let last = slices.checked_sub(1)?;
-    let (lo, hi) = (k0.min(k1).min(last), k0.max(k1).min(last));
-    Some(if lo == hi {
-        Shape::Box2d {
-            slice: u32::try_from(lo).unwrap_or(u32::MAX),
-            min,
-            max,
-        }
-    } else {
-        Shape::Box3d {
-            min: [min[0], min[1], lo as f64],
-            max: [max[0], max[1], hi as f64],
-        }
-    })
-}
-
-/// The slices a 2D or 3D box covers, `(first, last)`.
-pub fn box_slices(shape: &Shape) -> Option<(usize, usize)> {
-    match shape {
-        Shape::Box2d { slice, .. } => Some((*slice as usize, *slice as usize)),
-        Shape::Box3d { min, max } => Some((min[2].max(0.0) as usize, max[2].max(0.0) as usize)),
-        _ => None,
-    }
-}
-
 /// A box dragged from `a` to `b` (i, j), clipped to the plane; `None` when smaller than a voxel.
 pub fn box_between(a: [f64; 2], b: [f64; 2], k: usize, size: [usize; 2]) -> Option<Shape> {
     let clip = |v: f64, n: usize| v.clamp(-0.5, n as f64 - 0.5);
@@ -368,7 +335,7 @@ pub fn box_in_plane(
         min: lo,
         max: hi,
     };
-    box_over_slices(&ij, first, last, size[1])
+    ij.box_over_slices(first, last, size[1])
 }
 
 /// Length of a ruler in mm: voxel steps times spacing (the grid's axes are orthogonal).
@@ -488,30 +455,5 @@ mod tests {
     #[test]
     fn ruler_length_uses_the_spacing() {
         assert!((ruler_mm([0.0, 0.0], [3.0, 4.0], [0.5, 0.5, 2.0]) - 2.5).abs() < 1e-12);
-    }
-
-    #[test]
-    fn boxes_extend_over_slices_and_back() {
-        let b = Shape::Box2d {
-            slice: 5,
-            min: [1.0, 2.0],
-            max: [3.0, 4.0],
-        };
-        let b3 = box_over_slices(&b, 8, 3, 20).unwrap();
-        assert_eq!(
-            b3,
-            Shape::Box3d {
-                min: [1.0, 2.0, 3.0],
-                max: [3.0, 4.0, 8.0],
-            }
-        );
-        assert_eq!(box_slices(&b3), Some((3, 8)));
-        assert_eq!(box_over_slices(&b3, 5, 5, 20).unwrap(), b);
-        // Clamped to the grid; other shapes are not boxes.
-        assert_eq!(
-            box_slices(&box_over_slices(&b, 0, 99, 20).unwrap()),
-            Some((0, 19))
-        );
-        assert_eq!(box_over_slices(&Shape::Mask, 0, 1, 20), None);
     }
 }

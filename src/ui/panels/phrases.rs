@@ -6,7 +6,6 @@ use crate::ui::grounding::{self};
 use crate::ui::overlay::{self};
 use crate::ui::session::{self, DocumentSession};
 use crate::ui::theme;
-use crate::ui::tools::{self};
 use egui::{RichText, Ui};
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -146,7 +145,7 @@ pub(in crate::ui) fn region_properties(
                 .color(theme::MUTED),
         );
     }
-    if let Some((k0, k1)) = tools::box_slices(&r.shape) {
+    if let Some((k0, k1)) = r.shape.box_slices() {
         ui.horizontal(|ui| {
             let span = if k0 == k1 {
                 format!("slice {k0}")
@@ -166,7 +165,7 @@ pub(in crate::ui) fn region_properties(
                     .small_button(format!("Extend to slice {k}"))
                     .on_hover_text("a 3D box over every slice between")
                     .clicked()
-                && let Some(shape) = tools::box_over_slices(&r.shape, a, b, slices)
+                && let Some(shape) = r.shape.box_over_slices(a, b, slices)
             {
                 commands.push(Command::SetShape {
                     region: r.id,
@@ -179,7 +178,7 @@ pub(in crate::ui) fn region_properties(
                     .small_button(format!("Only slice {k}"))
                     .on_hover_text("back to a 2D box on this slice")
                     .clicked()
-                && let Some(shape) = tools::box_over_slices(&r.shape, k, k, slices)
+                && let Some(shape) = r.shape.box_over_slices(k, k, slices)
             {
                 commands.push(Command::SetShape {
                     region: r.id,

@@ -9,6 +9,8 @@
 //! Other writers' changes are merged row by row (`core::sync::merge`) between transactions, never
 //! inside a stroke; undo and redo of a step whose rows they changed since are refused.
 
+pub(in crate::ui) mod rules;
+
 use super::writer::{Report, Writer};
 use crate::core::annotation::{Author, ImageId, ImageInfo, PhraseId, RegionId, Shape, Status};
 use crate::core::{Document, Edit, History, Id, MaskTiles};
