@@ -73,7 +73,7 @@ pub struct Request {
 }
 
 /// The edits one run makes, and a line saying what they are.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
     /// Edits to record in one transaction (labels and phrases first, then what refers to them).
     pub edits: Vec<Edit>,

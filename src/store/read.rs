@@ -21,15 +21,16 @@ impl Project {
             .map_err(self.sql_err())?;
         let out = read();
         // A read transaction has nothing to keep: ending it cannot lose anything, but it must end
-        // (an open one would hold back checkpoints and turn the next write into an upgrade).
-        let ended = self
-            .conn
-            .execute_batch("COMMIT")
-            .or_else(|_| self.conn.execute_batch("ROLLBACK"));
-        match (out, ended) {
-            (Ok(_), Err(e)) => Err(self.sql_err()(e)),
-            (out, _) => out,
+        // (an open one would hold back checkpoints and turn the next write into an upgrade). Some
+        // errors (a damaged page) end it already; only one still open after ROLLBACK is an error.
+        if self.conn.execute_batch("COMMIT").is_err()
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+            && !self.conn.is_autocommit()
+        {
+            return out.and(Err(self.sql_err()(e)));
         }
+        out
     }
 
     /// Reads the whole annotation document (no pixels are read), as one state of the file.

@@ -221,6 +221,26 @@ pub enum Command {
     /// Hide the heatmap, or show it (the active phrase's, else the first phrase's with one, when
     /// none was chosen).
     ToggleHeatmap,
+    /// A threshold fill finished on its thread: the filled box and voxels (`None`: nothing in
+    /// range at the seed), for the image whose view has this uid.
+    FillDone {
+        /// The view uid of the image it filled.
+        image: u64,
+        /// The filled box and which of its voxels are inside.
+        filled: Option<(crate::core::VoxelBox, Vec<bool>)>,
+    },
+    /// A model job finished: its edits are recorded as one undo step (or its error shown).
+    #[cfg(feature = "inference")]
+    ModelDone {
+        /// The project image it ran on.
+        image: crate::core::ImageId,
+        /// What ran, for the undo step and the status line.
+        what: String,
+        /// Its edits, or why it failed.
+        outcome: Result<crate::inference::job::Outcome, String>,
+        /// How long it took.
+        seconds: f64,
+    },
     /// Multiply the brush radius (kept within 0.1…200 mm).
     ScaleBrush(f64),
     /// Esc: end the gesture in progress, else close the help, else clear the selection.

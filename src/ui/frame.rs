@@ -190,6 +190,25 @@ impl AppState {
                     self.message = Some(e);
                 }
             }
+            Command::FillDone { image, filled } => {
+                let outcome = match filled {
+                    _ if self.current().map(|(_, d)| d.uid) != Some(image) => {
+                        Err("threshold fill dropped: another image is shown".to_owned())
+                    }
+                    Some((bounds, inside)) => self.fill_mask("threshold fill", bounds, &inside),
+                    None => Err("threshold fill: nothing in range at the seed".to_owned()),
+                };
+                if let Err(e) = outcome {
+                    self.message = Some(e);
+                }
+            }
+            #[cfg(feature = "inference")]
+            Command::ModelDone {
+                image,
+                what,
+                outcome,
+                seconds,
+            } => self.finish_model(image, &what, outcome, seconds),
             edit => {
                 if let Err(e) = self.apply_edit(edit) {
                     self.message = Some(e);

@@ -1,16 +1,19 @@
 //! Background jobs that end in edits: threshold fills and model runs (polled each frame, their
 //! results applied as commands), and stepping through model proposals.
 
+#[cfg(feature = "inference")]
 use crate::core::Edit;
-use crate::core::annotation::{ImageId, RegionId, Shape, Status};
+#[cfg(feature = "inference")]
+use crate::core::annotation::ImageId;
+use crate::core::annotation::{RegionId, Shape, Status};
 use crate::core::paint;
-use crate::ui::command::Command;
-use crate::ui::tools::Tool;
-
 use crate::ui::app::AppState;
+use crate::ui::command::Command;
 use crate::ui::edits::now_ms;
 use crate::ui::panels::phrases::region_slice;
 use crate::ui::session::rules::{mask_target, phrase_on};
+#[cfg(feature = "inference")]
+use crate::ui::tools::Tool;
 
 impl AppState {
     pub(in crate::ui) fn poll_jobs(&mut self, ctx: &egui::Context) {
@@ -24,7 +27,12 @@ impl AppState {
                     what,
                     outcome,
                     seconds,
-                } => self.finish_model(image, &what, outcome, seconds),
+                } => self.commands.push(Command::ModelDone {
+                    image,
+                    what,
+                    outcome,
+                    seconds,
+                }),
             }
         }
         // Encode the shown slice while the user aims the model box.
@@ -42,16 +50,7 @@ impl AppState {
                 Ok(filled) => {
                     let image = job.image;
                     self.fill = None;
-                    let outcome = match filled {
-                        _ if self.current().map(|(_, d)| d.uid) != Some(image) => {
-                            Err("threshold fill dropped: another image is shown".to_owned())
-                        }
-                        Some((bounds, inside)) => self.fill_mask("threshold fill", bounds, &inside),
-                        None => Err("threshold fill: nothing in range at the seed".to_owned()),
-                    };
-                    if let Err(e) = outcome {
-                        self.message = Some(e);
-                    }
+                    self.commands.push(Command::FillDone { image, filled });
                     ctx.request_repaint();
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => {
