@@ -61,8 +61,6 @@ const DOCUMENT_MUTATION: &[&str] = &[
     "sync::merge(",
     "doc_mut(",
     "history_mut(",
-    ".doc.",
-    ".history.",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -4,7 +4,7 @@
 //! of the frame and is the only place the document changes (ARCHITECTURE.md §7). Each applied edit
 //! is one undo step and is handed to the project's writer thread at once.
 
-use super::grounding::{HeatmapStyle, MetricsPanel, RegionFilter};
+use super::grounding::{HeatmapStyle, RegionFilter};
 use super::loader::{ImageEntry, LoadJob};
 use super::mpr::Layout;
 use super::prefs::{Preferences, ThemeChoice};
@@ -13,7 +13,7 @@ use super::slice::{SliceValues, SliceView};
 use super::theme;
 use super::tools::{Gesture, Settings, Tool};
 use super::view3d::View3d;
-use crate::core::annotation::{ImageId, LabelId, PhraseId, RegionId};
+use crate::core::annotation::{LabelId, PhraseId, RegionId};
 use crate::ui::command::Command;
 use crate::ui::textures::{
     Cached, OverlayTexture, PlaneKey, PlaneOverlayKey, PreviewTexture, SliceTexture,
@@ -37,6 +37,8 @@ pub struct AppState {
     /// Regions to highlight this frame (those of the hovered phrase, chip or list row).
     pub(in crate::ui) highlight: BTreeSet<RegionId>,
     /// The phrase under the pointer this frame.
+    /// The right panel's own state (report draft and selection, free phrase, metrics).
+    pub(in crate::ui) annotations: crate::ui::grounding::AnnotationsPanel,
     pub(in crate::ui) hovered_phrase: Option<PhraseId>,
     pub(in crate::ui) selected: Option<usize>,
     /// The active tool, its settings and the gesture in progress.
@@ -54,9 +56,7 @@ pub struct AppState {
     /// The phrase new regions are linked to.
     pub(in crate::ui) active_phrase: Option<PhraseId>,
     /// The characters selected in the report, `[start, end)`.
-    pub(in crate::ui) report_selection: Option<(usize, usize)>,
     /// Free phrase being typed.
-    pub(in crate::ui) free_phrase: String,
     /// The latest action's outcome, shown in the status bar.
     pub(in crate::ui) message: Option<String>,
     /// Who draws: recorded as the author of new regions and in the audit table.
@@ -122,9 +122,7 @@ pub struct AppState {
     pub(in crate::ui) heat_phrase: Option<PhraseId>,
     pub(in crate::ui) heat_texture: Cached<(crate::core::HeatmapId, u32, crate::render::Colormap)>,
     /// The metrics section's authors and last scores.
-    pub(in crate::ui) metrics: MetricsPanel,
     /// The report being edited: its image and text.
-    pub(in crate::ui) report_draft: Option<(ImageId, String)>,
     /// What the acquisition-plane view drew last frame: the heatmap and the regions.
     pub(in crate::ui) drawn: (Option<crate::core::HeatmapId>, Vec<RegionId>),
 }
@@ -179,6 +177,7 @@ impl AppState {
             next_job: 0,
             project: None,
             highlight: BTreeSet::new(),
+            annotations: Default::default(),
             hovered_phrase: None,
             selected: None,
             tool: Tool::Navigate,
@@ -189,8 +188,6 @@ impl AppState {
             selected_region: None,
             active_label: None,
             active_phrase: None,
-            report_selection: None,
-            free_phrase: String::new(),
             message: None,
             user: crate::core::Author::Human(session::user_name()),
             busy_patience: std::env::var("VOXMARK_BUSY_PATIENCE_MS")
@@ -228,8 +225,6 @@ impl AppState {
             heatmap_style: HeatmapStyle::default(),
             heat_phrase: None,
             heat_texture: None,
-            metrics: MetricsPanel::default(),
-            report_draft: None,
             drawn: (None, Vec::new()),
             fill: None,
             image_filter: String::new(),

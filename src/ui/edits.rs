@@ -280,8 +280,8 @@ impl AppState {
                 };
                 p.transact("new phrase", vec![Edit::AddPhrase { phrase, links }])?;
                 self.active_phrase = Some(id);
-                self.report_selection = None;
-                self.free_phrase.clear();
+                self.annotations.report_selection = None;
+                self.annotations.free_phrase.clear();
                 self.message = Some(format!("phrase #{id}: draw regions to ground it"));
             }
             Command::SetGrounding { phrase, grounding } => {

@@ -56,7 +56,7 @@ impl AppState {
                     self.selected_region = None;
                     // The phrase being grounded and the report selection belong to the image left.
                     self.active_phrase = None;
-                    self.report_selection = None;
+                    self.annotations.report_selection = None;
                 }
             }
             Command::ToggleHelp => self.show_help = !self.show_help,
@@ -231,7 +231,7 @@ impl AppState {
     pub(in crate::ui) fn new_phrase_command(&self) -> Option<Command> {
         let (p, image) = self.current_project_image()?;
         let report = p.doc().images.get(&image)?.report.as_deref()?;
-        phrase_from_selection(report, self.report_selection?)
+        phrase_from_selection(report, self.annotations.report_selection?)
     }
 
     /// Keys and dropped files, read before the panels draw.

@@ -449,6 +449,20 @@ fn iou_histogram(ui: &mut Ui, ious: &[f64]) {
         });
 }
 
+/// The annotations panel's own state: the report being edited, the words selected in it, the free phrase
+/// being typed and the metrics section's choices.
+#[derive(Default)]
+pub(in crate::ui) struct AnnotationsPanel {
+    /// The report text being edited, for the image it belongs to.
+    pub(in crate::ui) report_draft: Option<(ImageId, String)>,
+    /// Characters selected in the shown report (start, end), for "New phrase".
+    pub(in crate::ui) report_selection: Option<(usize, usize)>,
+    /// The free phrase being typed.
+    pub(in crate::ui) free_phrase: String,
+    /// The metrics section's authors and last scores.
+    pub(in crate::ui) metrics: MetricsPanel,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

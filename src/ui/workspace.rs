@@ -162,7 +162,7 @@ impl AppState {
         self.selected_region = None;
         self.active_label = None;
         self.active_phrase = None;
-        self.report_selection = None;
+        self.annotations.report_selection = None;
         self.gesture = Gesture::Idle;
         self.stroke.clear();
     }

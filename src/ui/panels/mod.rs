@@ -6,6 +6,7 @@ pub(in crate::ui) mod annotations;
 pub(in crate::ui) mod browser;
 pub(in crate::ui) mod menu;
 pub(in crate::ui) mod phrases;
+pub(in crate::ui) mod report;
 pub(in crate::ui) mod status;
 pub(in crate::ui) mod toolbar;
 pub(in crate::ui) mod window;

@@ -1,11 +1,13 @@
 //! The phrase and region controls of the right panel, and region summaries.
 
+use super::annotations::{Cx, Out};
 use crate::core::annotation::{Grounding, Region, RegionId, Status};
 use crate::ui::command::Command;
 use crate::ui::grounding::{self};
 use crate::ui::overlay::{self};
 use crate::ui::session::{self, DocumentSession};
 use crate::ui::theme;
+use egui::{Color32, Sense};
 use egui::{RichText, Ui};
 
 /// MS-CXR's eight finding categories, offered for completion.
@@ -266,5 +268,135 @@ pub(in crate::ui) fn region_on_slice(p: &DocumentSession, id: RegionId, k: usize
                 .is_some()
         }),
         None => overlay::on_slice(&r.shape, k),
+    }
+}
+
+/// The image's phrases: each with its grounding state, category, IoU, heatmap chip and its regions
+/// as chips; clicking a phrase makes regions drawn next link to it.
+pub(in crate::ui) fn phrases_section(
+    ui: &mut Ui,
+    cx: &Cx<'_>,
+    metrics: &crate::ui::grounding::MetricsPanel,
+    out: &mut Out,
+) {
+    let (doc, image, p) = (cx.doc, cx.image, cx.p);
+    ui.heading(format!("Phrases ({})", cx.notes.phrases.len()));
+    let heat_counts = grounding::heatmap_counts(doc, image);
+    if let Some(ph) = cx
+        .active_phrase
+        .and_then(|ph| doc.phrases.get(&ph))
+        .filter(|ph| ph.image == image)
+    {
+        ui.label(
+            RichText::new(format!(
+                "Drawing grounds “{}” (click it again to stop)",
+                grounding::truncate_chars(&ph.text, 40)
+            ))
+            .small()
+            .color(theme::ACCENT),
+        );
+    }
+    for id in &cx.notes.phrases {
+        let Some(ph) = doc.phrases.get(id) else {
+            continue;
+        };
+        let linked: Vec<RegionId> = doc.regions_of(ph.id).collect();
+        let frame = egui::Frame::new()
+            .inner_margin(egui::Margin::same(4))
+            .corner_radius(3.0)
+            .fill(if cx.active_phrase == Some(ph.id) {
+                ui.visuals().selection.bg_fill
+            } else if cx.hovered_phrase == Some(ph.id) {
+                theme::report_backgrounds(cx.dark)[2]
+            } else {
+                Color32::TRANSPARENT
+            })
+            .show(ui, |ui| {
+                ui.set_min_width(ui.available_width());
+                let active = cx.active_phrase == Some(ph.id);
+                let title = ui
+                    .add(egui::Label::new(&ph.text).sense(Sense::click()))
+                    .on_hover_text(if active {
+                        "click to stop grounding this phrase"
+                    } else {
+                        "click to ground this phrase: regions drawn next are linked to it"
+                    });
+                if title.clicked() {
+                    out.commands
+                        .push(Command::SelectPhrase((!active).then_some(ph.id)));
+                }
+                phrase_controls(ui, ph, cx.selected_region, &linked, &mut out.commands);
+                ui.horizontal_wrapped(|ui| {
+                    if let Some(cat) = &ph.category {
+                        ui.label(RichText::new(cat).small().color(theme::MUTED));
+                    }
+                    match ph.grounding {
+                        Grounding::NoVisible => {
+                            ui.label(
+                                RichText::new("no visible grounding")
+                                    .small()
+                                    .color(theme::MUTED),
+                            );
+                        }
+                        Grounding::Pending if linked.is_empty() => {
+                            ui.label(
+                                RichText::new("not grounded yet")
+                                    .small()
+                                    .color(theme::MUTED),
+                            );
+                        }
+                        _ => {}
+                    }
+                    if let Some(iou) = metrics.phrase_iou(ph.id) {
+                        ui.label(RichText::new(format!("IoU {iou:.2}")).small().color(
+                            if iou >= 0.5 {
+                                theme::REGION
+                            } else {
+                                theme::MODEL
+                            },
+                        ))
+                        .on_hover_text("truth vs prediction (Metrics below)");
+                    }
+                    if heat_counts.contains_key(&ph.id) {
+                        let shown = cx.heat_phrase == Some(ph.id);
+                        if ui
+                            .selectable_label(shown, RichText::new("heatmap").small())
+                            .on_hover_text("show this phrase's heatmap over the image (H hides)")
+                            .clicked()
+                        {
+                            out.commands
+                                .push(Command::ShowHeatmap((!shown).then_some(ph.id)));
+                        }
+                    }
+                    for r in &linked {
+                        let chip = ui
+                            .add(
+                                egui::Button::new(RichText::new(format!("#{r}")).small())
+                                    .fill(theme::report_backgrounds(cx.dark)[2])
+                                    .small(),
+                            )
+                            .on_hover_text(region_summary(p, *r));
+                        if chip.hovered() {
+                            out.highlight.insert(*r);
+                        }
+                        let here = doc.regions.get(r).is_some_and(|x| x.image == image);
+                        if chip.clicked()
+                            && here
+                            && let Some(k) = region_slice(p, *r)
+                        {
+                            out.commands.push(Command::SetSlice(k));
+                        }
+                    }
+                });
+            });
+        if ui.rect_contains_pointer(frame.response.rect) {
+            out.hovered_phrase = Some(ph.id);
+            if out.highlight.is_empty() {
+                out.highlight.extend(linked.iter().copied());
+            }
+        }
+    }
+    if cx.notes.phrases.is_empty() {
+        ui.weak("No phrases.");
     }
 }
