@@ -285,7 +285,7 @@ impl AppState {
                         continue;
                     }
                     let i = self.push_image(entry);
-                    records.push((record, RecordState::Ready(i)));
+                    records.push((record, RecordState::Ready(self.displays[i].uid)));
                     first.get_or_insert(i);
                 }
                 if let Some(p) = self.project.as_mut() {
@@ -309,7 +309,7 @@ impl AppState {
                         if self.selected.is_none() {
                             self.selected = Some(i);
                         }
-                        RecordState::Ready(i)
+                        RecordState::Ready(self.displays[i].uid)
                     }
                     Err(why) => RecordState::Problem(why),
                 };

@@ -140,23 +140,30 @@ impl AppState {
                 "{} accepted · {} proposed · {} rejected\n{} phrases · {} links",
                 c.accepted, c.proposed, c.rejected, c.phrases, c.links
             );
-            match state {
-                RecordState::Ready(i) => {
+            let shown_at = match state {
+                RecordState::Ready(uid) => self.displays.iter().position(|d| d.uid == *uid),
+                _ => None,
+            };
+            match (state, shown_at) {
+                (RecordState::Ready(_), Some(i)) => {
                     let text = format!("{title}\n{counts}");
                     let response = ui
-                        .selectable_label(self.selected == Some(*i), text)
+                        .selectable_label(self.selected == Some(i), text)
                         .on_hover_text(record.source.display().to_string());
                     if response.clicked() {
-                        self.commands.push(Command::Select(*i));
+                        self.commands.push(Command::Select(i));
                     }
                 }
-                RecordState::Loading => {
+                (RecordState::Ready(_), None) => {
+                    ui.label(RichText::new(title).color(theme::MUTED));
+                }
+                (RecordState::Loading, _) => {
                     ui.horizontal(|ui| {
                         ui.spinner();
                         ui.label(RichText::new(title).color(theme::MUTED));
                     });
                 }
-                RecordState::Problem(why) => {
+                (RecordState::Problem(why), _) => {
                     ui.label(RichText::new(title).color(theme::MUTED));
                     ui.label(RichText::new(why).small().color(theme::ERROR_MUTED));
                 }

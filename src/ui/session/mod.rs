@@ -77,8 +77,9 @@ pub fn index(doc: &Document) -> BTreeMap<ImageId, ImageNotes> {
 pub enum RecordState {
     /// Its pixels are being read.
     Loading,
-    /// Shown; the index into the viewer's images.
-    Ready(usize),
+    /// Shown; the key of its view (`ViewState::uid`, stable while the viewer runs: indices shift
+    /// when loose images close).
+    Ready(u64),
     /// Not shown: why (missing files, unreadable).
     Problem(String),
 }
