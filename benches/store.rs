@@ -175,6 +175,32 @@ fn main() {
         300.0,
     );
 
+    // A viewer holding that project open learns of another writer's one-box commit: the change
+    // log after its revision, the rows it names and the document they belong to (what the viewer's
+    // writer thread does when `data_version` moves).
+    let mut next = 1u128 << 100;
+    let sync = best(runs, || {
+        let viewer = Project::open(&big).unwrap();
+        viewer.load_document().unwrap();
+        let since = viewer.revision().unwrap();
+        let mut other = Project::open(&big).unwrap();
+        let mut doc = other.load_document().unwrap();
+        next += 1;
+        commit_all(&mut other, &mut doc, "one box", boxes(next, 1, 1));
+        let start = Instant::now();
+        let (_, remote) = viewer
+            .foreign_since(since, &std::collections::HashSet::new())
+            .unwrap();
+        let d = start.elapsed();
+        assert_eq!(remote.unwrap().touched.len(), 1);
+        d
+    });
+    report(
+        &format!("another writer's box, read by a viewer holding {n_regions} regions"),
+        sync,
+        300.0,
+    );
+
     // Insert many regions in one transaction.
     let insert = best(runs, || {
         let path = dir.path().join(format!(

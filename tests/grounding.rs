@@ -322,6 +322,39 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
             && text.contains(",150.0,200.0,210.0,150.0,512,512"),
         "{text}"
     );
+    // Paths are relative to the folder the images share, never this machine's layout.
+    assert!(
+        text.contains(",00000001_000.png,") && !text.contains(&*data.to_string_lossy()),
+        "{text}"
+    );
+    let abs = dir.path().join("abs.csv");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        os("--out"),
+        abs.clone().into(),
+        os("--absolute-paths"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        std::fs::read_to_string(&abs)
+            .unwrap()
+            .contains(&*images[0].to_string_lossy())
+    );
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr"),
+        os("--out"),
+        abs.into(),
+        os("--root"),
+        dir.path().into(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("is not under --root"), "{}", run.stderr);
     // Import the export into a fresh project and export again: identical.
     let project2 = dir.path().join("m2.voxmark");
     assert_eq!(
@@ -356,6 +389,69 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
         0
     );
     assert_eq!(text, std::fs::read_to_string(&out2).unwrap());
+    // COCO grounding export of images without a report: the caption is built from the phrases
+    // (joined with ". "), tokens_positive points into it, and the command says so.
+    let coco_out = dir.path().join("m.coco.json");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("coco"),
+        os("--out"),
+        coco_out.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("wrote 2 image(s) and 4 box annotation(s)")
+            && run.stdout.contains("2 image(s) had no report"),
+        "{}",
+        run.stdout
+    );
+    let coco: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&coco_out).unwrap()).unwrap();
+    let captions: Vec<&str> = coco["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["caption"].as_str().unwrap())
+        .collect();
+    assert!(
+        captions.contains(&"enlarged heart, \"globular\". left lower lobe opacity.")
+            || captions.contains(&"left lower lobe opacity. enlarged heart, \"globular\"."),
+        "{captions:?}"
+    );
+    for a in coco["annotations"].as_array().unwrap() {
+        let img = &coco["images"][a["image_id"].as_u64().unwrap() as usize - 1];
+        let caption: Vec<char> = img["caption"].as_str().unwrap().chars().collect();
+        let (s, e) = (
+            a["tokens_positive"][0][0].as_u64().unwrap() as usize,
+            a["tokens_positive"][0][1].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            caption[s..e].iter().collect::<String>(),
+            a["label_text"].as_str().unwrap()
+        );
+    }
+    // Nothing to export (no report, no phrase): exit 1, and no empty file.
+    let empty = dir.path().join("e.voxmark");
+    assert_eq!(common::voxmark([os("new"), empty.clone().into()]).code, 0);
+    assert_eq!(
+        common::voxmark([os("add"), empty.clone().into(), images[0].clone().into()]).code,
+        0
+    );
+    let none = dir.path().join("none.json");
+    let run = common::voxmark([
+        os("export"),
+        empty.into(),
+        os("--format"),
+        os("coco"),
+        os("--out"),
+        none.clone().into(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("nothing to export"), "{}", run.stderr);
+    assert!(!none.exists());
     // A bad number names its line and column; nothing is imported.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "dicom_id,category_name,label_text,path,x,y,w,h,image_width,image_height\n00000001_000,A,b,p.png,1,2,3,4,1024,1024\n00000001_000,A,b,p.png,1,2,three,4,1024,1024\n").unwrap();

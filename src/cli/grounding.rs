@@ -98,12 +98,40 @@ pub struct ExportArgs {
     /// Split by patient (never by image or slice): `NAME=FRACTION,…`, default
     /// `train=0.8,val=0.1,test=0.1`. MS-CXR CSV gets a `split` column; COCO and RadFact write one
     /// file per split (`out.train.json`, …). The patient is the DICOM PatientID, else the
-    /// StudyInstanceUID, else a MIMIC-CXR `p<subject>` folder, else the image itself.
+    /// StudyInstanceUID, else a MIMIC-CXR `p<subject>` folder, a CheXpert `patient<NNNNN>` folder or
+    /// an NIH ChestX-ray14 file name (`<patient>_<image>.png`), else the image itself.
     #[arg(long, num_args = 0..=1, default_missing_value = "train=0.8,val=0.1,test=0.1")]
     pub split: Option<String>,
     /// Seed of the patient shuffle for `--split`.
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
+    /// MS-CXR CSV: image paths are written relative to this folder (default: the folder all the
+    /// exported images are in), so that a shared dataset carries no local folder layout.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// MS-CXR CSV: write the image paths as they are on this machine (absolute) instead.
+    #[arg(long, conflicts_with = "root")]
+    pub absolute_paths: bool,
+}
+
+/// The deepest folder that holds every one of `files` (empty when they share none).
+fn common_folder(files: &[&std::path::Path]) -> PathBuf {
+    let mut common: Option<Vec<std::path::Component<'_>>> = None;
+    for f in files {
+        let parts: Vec<_> = f
+            .parent()
+            .map_or_else(Vec::new, |d| d.components().collect());
+        common = Some(match common {
+            None => parts,
+            Some(c) => c
+                .into_iter()
+                .zip(parts)
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    common.unwrap_or_default().into_iter().collect()
 }
 
 /// Arguments of `voxmark eval`.
@@ -962,22 +990,43 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
         Ok(s) => s,
         Err(c) => return c,
     };
+    let firsts: Vec<&std::path::Path> = records
+        .iter()
+        .filter(|r| chosen.contains(&r.id))
+        .filter_map(|r| r.files.first().map(PathBuf::as_path))
+        .collect();
+    let root = args.root.clone().unwrap_or_else(|| common_folder(&firsts));
     let mut rows = Vec::new();
     for rec in &records {
         if !chosen.contains(&rec.id) {
             continue;
         }
         let split = splits.as_ref().and_then(|s| s.get(&rec.id).cloned());
+        let path = match rec.files.first() {
+            None => String::new(),
+            Some(f) if args.absolute_paths => f.display().to_string(),
+            Some(f) => match f.strip_prefix(&root) {
+                // MS-CXR's paths use '/' on every system.
+                Ok(rel) => rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                Err(_) => {
+                    return user_error(format!(
+                        "image {} is not under --root {}: {}",
+                        rec.id,
+                        root.display(),
+                        f.display()
+                    ));
+                }
+            },
+        };
         let dicom_id = rec
             .files
             .first()
             .and_then(|f| f.file_stem())
             .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let path = rec
-            .files
-            .first()
-            .map(|f| f.display().to_string())
             .unwrap_or_default();
         for p in phrases_by(doc, rec.id, author) {
             for r in doc
@@ -1007,7 +1056,16 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
     if let Err(e) = ms_cxr::write(&args.out, &rows) {
         return user_error(e);
     }
-    println!("wrote {} box row(s) to {}", rows.len(), args.out.display());
+    if args.absolute_paths {
+        println!("wrote {} box row(s) to {}", rows.len(), args.out.display());
+    } else {
+        println!(
+            "wrote {} box row(s) to {} (paths relative to {})",
+            rows.len(),
+            args.out.display(),
+            root.display()
+        );
+    }
     0
 }
 
@@ -1024,12 +1082,30 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
         Ok(i) => i,
         Err(c) => return c,
     };
-    let chosen: Vec<ImageId> = records
+    // Images with a report, or with phrases of the author (their caption is built from them).
+    let asked: Vec<ImageId> = records
         .iter()
         .filter(|r| wanted.is_empty() || wanted.contains(&r.id))
-        .filter(|r| doc.images.get(&r.id).is_some_and(|i| i.report.is_some()))
         .map(|r| r.id)
         .collect();
+    let chosen: Vec<ImageId> = asked
+        .iter()
+        .copied()
+        .filter(|id| {
+            doc.images.get(id).is_some_and(|i| i.report.is_some())
+                || !phrases_by(doc, *id, author).is_empty()
+        })
+        .collect();
+    if chosen.is_empty() {
+        return user_error(format!(
+            "nothing to export: none of the {} image(s) has a report or a phrase by {author}; no file written",
+            asked.len()
+        ));
+    }
+    let left_out = asked.len() - chosen.len();
+    if left_out > 0 {
+        println!("{left_out} image(s) without a report or a phrase by {author} left out");
+    }
     let splits = match splits_of(args, &records, &chosen) {
         Ok(s) => s,
         Err(c) => return c,
@@ -1037,7 +1113,8 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
     // One category table for every split, so that ids mean the same in each file.
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
     for p in doc.phrases.values() {
-        if chosen.contains(&p.image) && &p.author == author && p.span.is_some() {
+        let captioned = doc.images.get(&p.image).is_some_and(|i| i.report.is_none());
+        if chosen.contains(&p.image) && &p.author == author && (p.span.is_some() || captioned) {
             let name = p.category.clone().unwrap_or_else(|| "finding".into());
             let n = categories.len() + 1;
             categories.entry(name).or_insert(n);
@@ -1053,7 +1130,28 @@ fn export_coco(args: &ExportArgs, project: &Project, doc: &Document, author: &Au
     0
 }
 
-/// One COCO-with-grounding file of `records` (images with a report).
+/// The caption of an image without a report: its phrases in order, joined with ". ", and each
+/// phrase's character span in it.
+fn caption_from_phrases(phrases: &[Phrase]) -> (String, Vec<(usize, usize)>) {
+    let mut caption = String::new();
+    let mut spans = Vec::new();
+    for p in phrases {
+        let text = p.text.trim().trim_end_matches('.').trim_end();
+        if !caption.is_empty() {
+            caption.push_str(". ");
+        }
+        let start = caption.chars().count();
+        caption.push_str(text);
+        spans.push((start, start + text.chars().count()));
+    }
+    if !caption.is_empty() {
+        caption.push('.');
+    }
+    (caption, spans)
+}
+
+/// One COCO-with-grounding file of `records`: the report is the caption, or, for an image without
+/// one, the caption is built from its phrases ([`caption_from_phrases`]).
 fn write_coco(
     doc: &Document,
     records: &[&ImageRecord],
@@ -1061,10 +1159,20 @@ fn write_coco(
     categories: &BTreeMap<String, usize>,
     out_path: &std::path::Path,
 ) -> i32 {
-    let (mut images, mut annotations, mut skipped) = (Vec::new(), Vec::new(), 0usize);
+    let (mut images, mut annotations, mut skipped, mut built) =
+        (Vec::new(), Vec::new(), 0usize, 0usize);
     for rec in records {
-        let Some(caption) = doc.images.get(&rec.id).and_then(|i| i.report.clone()) else {
-            continue;
+        let phrases = phrases_by(doc, rec.id, author);
+        let report = doc.images.get(&rec.id).and_then(|i| i.report.clone());
+        // Each phrase with its span in the caption (`None`: a phrase without a span in a report).
+        let (caption, spans): (String, Vec<Option<(usize, usize)>>) = match report {
+            Some(r) => (r, phrases.iter().map(|p| p.span).collect()),
+            None if !phrases.is_empty() => {
+                built += 1;
+                let (c, s) = caption_from_phrases(&phrases);
+                (c, s.into_iter().map(Some).collect())
+            }
+            None => continue,
         };
         let file_name = rec
             .files
@@ -1075,18 +1183,19 @@ fn write_coco(
         // COCO numbers its images itself: 1, 2, … in the file's order.
         let coco_image = images.len() + 1;
         images.push(json!({"id": coco_image, "file_name": file_name, "width": rec.size[0], "height": rec.size[1], "caption": caption}));
-        for p in phrases_by(doc, rec.id, author) {
+        for (p, span) in phrases.iter().zip(spans) {
             let boxes: Vec<_> = doc
                 .regions_of(p.id)
                 .filter_map(|r| doc.regions.get(&r))
                 .filter(|r| &r.author == author)
                 .collect();
-            let Some((start, end)) = p.span else {
+            let Some((start, end)) = span else {
                 skipped += boxes.len();
                 continue;
             };
             let name = p.category.clone().unwrap_or_else(|| "finding".into());
             let category = categories.get(&name).copied().unwrap_or(0);
+            let phrase: String = caption.chars().skip(start).take(end - start).collect();
             for r in boxes {
                 if let Shape::Box2d { min, max, .. } = r.shape {
                     // Micro-pixel rounding keeps exports stable across round trips (±0.5 pixel
@@ -1096,7 +1205,7 @@ fn write_coco(
                     annotations.push(json!({
                         "id": annotations.len() + 1, "image_id": coco_image, "category_id": category,
                         "bbox": [x, y, w, h], "area": (w * h * 1e6).round() / 1e6, "iscrowd": 0,
-                        "tokens_positive": [[start, end]], "phrase": p.text, "label_text": p.text,
+                        "tokens_positive": [[start, end]], "phrase": phrase, "label_text": p.text,
                     }));
                 }
             }
@@ -1108,18 +1217,34 @@ fn write_coco(
         "annotations": annotations,
         "categories": categories.iter().map(|(name, id)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
     });
-    if let Err(e) = std::fs::write(
-        out_path,
-        serde_json::to_string_pretty(&out).unwrap_or_default() + "\n",
-    ) {
+    let text = match serde_json::to_string_pretty(&out) {
+        Ok(t) => t + "\n",
+        Err(e) => {
+            return user_error(format!(
+                "cannot encode the COCO file ({e}): {}",
+                out_path.display()
+            ));
+        }
+    };
+    if let Err(e) = std::fs::write(out_path, text) {
         return user_error(format!("cannot write ({e}): {}", out_path.display()));
     }
     println!(
-        "wrote {} image(s) and {} box annotation(s) to {}; {skipped} box(es) of phrases without a report span left out",
+        "wrote {} image(s) and {} box annotation(s) to {}",
         images.len(),
         annotations.len(),
         out_path.display()
     );
+    if built > 0 {
+        println!(
+            "{built} image(s) had no report: their caption is their phrases joined with \". \", and tokens_positive points into it"
+        );
+    }
+    if skipped > 0 {
+        println!(
+            "{skipped} box(es) of phrases without a span in their image's report left out (give the phrase a span, or remove the report)"
+        );
+    }
     0
 }
 

@@ -2,8 +2,11 @@
 //! in both the training and the test set (never split by image or slice).
 //!
 //! The patient of an image is, in order: the DICOM PatientID of its first file, else its
-//! StudyInstanceUID (anonymised files often keep only that), else a MIMIC-CXR style path component
-//! `p<8 digits>` (`files/p10/p10000032/s50414267/…`, MS-CXR's layout), else the image alone.
+//! StudyInstanceUID (anonymised files often keep only that), else the dataset's own convention in
+//! the path: MIMIC-CXR's `p<8 digits>` folder (`files/p10/p10000032/s50414267/…`, MS-CXR's layout),
+//! CheXpert's `patient<5 digits>` folder (`train/patient00001/study1/view1_frontal.jpg`), NIH
+//! ChestX-ray14's file name (`00000001_000.png`: patient 00000001, image 000); else the image
+//! alone.
 //! Patients are ordered by a seeded hash of their key and cut into the splits by the requested
 //! fractions, so the assignment is deterministic and independent of the images' order. Keys stay in
 //! memory: exports carry split names only, never a patient identifier.
@@ -20,6 +23,10 @@ pub enum KeySource {
     Study,
     /// A `p<8 digits>` folder of a MIMIC-CXR style path.
     MimicPath,
+    /// A `patient<5 digits>` folder of a CheXpert path.
+    ChexpertPath,
+    /// An NIH ChestX-ray14 file name, `<8 digits>_<3 digits>.png`.
+    NihFileName,
     /// Nothing known: the image counts as its own patient.
     Image,
 }
@@ -31,6 +38,8 @@ impl KeySource {
             KeySource::PatientId => "DICOM PatientID",
             KeySource::Study => "DICOM StudyInstanceUID (no PatientID)",
             KeySource::MimicPath => "MIMIC-CXR path (p<subject>)",
+            KeySource::ChexpertPath => "CheXpert path (patient<NNNNN>)",
+            KeySource::NihFileName => "NIH ChestX-ray14 file name (<patient>_<image>.png)",
             KeySource::Image => "none: the image is its own patient",
         }
     }
@@ -48,6 +57,12 @@ pub fn patient_key(files: &[impl AsRef<Path>], image_id: crate::core::Id) -> (St
         if let Some(subject) = mimic_subject(first) {
             return (subject, KeySource::MimicPath);
         }
+        if let Some(patient) = chexpert_patient(first) {
+            return (patient, KeySource::ChexpertPath);
+        }
+        if let Some(patient) = nih_patient(first) {
+            return (patient, KeySource::NihFileName);
+        }
     }
     (format!("image:{image_id:#}"), KeySource::Image)
 }
@@ -60,6 +75,26 @@ fn mimic_subject(path: &Path) -> Option<String> {
         .filter_map(|c| c.as_os_str().to_str())
         .rfind(|c| c.len() == 9 && c.starts_with('p') && c[1..].bytes().all(|b| b.is_ascii_digit()))
         .map(|c| format!("mimic:{c}"))
+}
+
+/// `patient00001` from `…/train/patient00001/study1/view1_frontal.jpg`: the last folder that is
+/// `patient` and five digits.
+fn chexpert_patient(path: &Path) -> Option<String> {
+    path.parent()?
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .rfind(|c| {
+            c.len() == 12 && c.starts_with("patient") && c[7..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(|c| format!("chexpert:{c}"))
+}
+
+/// `00000001` from `00000001_000.png` (NIH ChestX-ray14: patient, `_`, follow-up number).
+fn nih_patient(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    let (patient, image) = stem.split_once('_')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(patient, 8) && digits(image, 3)).then(|| format!("nih:{patient}"))
 }
 
 /// Split names and fractions, `train=0.8,val=0.1,test=0.1` (fractions are normalised to sum 1).
@@ -214,6 +249,21 @@ mod tests {
         let p = Path::new("data/files/p10/p10000032/s50414267/02aa804e.jpg");
         assert_eq!(mimic_subject(p).as_deref(), Some("mimic:p10000032"));
         assert_eq!(mimic_subject(Path::new("xray/p1/a.png")), None);
+        // CheXpert folders and NIH ChestX-ray14 file names name their patient: two follow-ups of
+        // one NIH patient are one patient.
+        let c = Path::new("CheXpert-v1.0/train/patient00001/study1/view1_frontal.jpg");
+        assert_eq!(
+            patient_key(&[c], crate::core::Id::from_u128(4)),
+            ("chexpert:patient00001".to_owned(), KeySource::ChexpertPath)
+        );
+        for f in ["images/00000001_000.png", "other/00000001_002.png"] {
+            assert_eq!(
+                patient_key(&[Path::new(f)], crate::core::Id::from_u128(4)),
+                ("nih:00000001".to_owned(), KeySource::NihFileName)
+            );
+        }
+        assert_eq!(nih_patient(Path::new("0000001_000.png")), None);
+        assert_eq!(nih_patient(Path::new("00000001_00.png")), None);
         let (key, source) = patient_key(&[p], crate::core::Id::from_u128(4));
         assert_eq!(
             (key.as_str(), source),
