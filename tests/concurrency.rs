@@ -492,6 +492,11 @@ fn foreign_changes_are_read_and_adopted_before_edits_go_through() {
     assert_eq!(remote.authors(), vec!["human:bob"]);
     assert_eq!(remote.touched, BTreeSet::from([id]));
     assert_eq!(remote.document.regions[&id].status, Status::Accepted);
+    assert_eq!(
+        (remote.document.regions.len(), remote.document.images.len()),
+        (1, 0),
+        "only the rows named are read"
+    );
     // Alice rejects it on her old version before merging: refused.
     let reject = |doc: &voxmark::core::Document| {
         let before = doc.regions[&id].clone();

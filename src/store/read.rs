@@ -47,6 +47,34 @@ impl Project {
 
     /// The document with the revision of every row it holds (not recorded as known).
     pub(super) fn read_document(&self) -> Result<(Document, HashMap<super::commit::Row, i64>)> {
+        self.read_document_of(None)
+    }
+
+    /// [`Self::read_document`] restricted to the rows `only` names (by id; a link when either end
+    /// is named, a mask's tiles with its region), or everything when `None`.
+    pub(super) fn read_document_of(
+        &self,
+        only: Option<&[Id]>,
+    ) -> Result<(Document, HashMap<super::commit::Row, i64>)> {
+        let ids: &[Id] = only.unwrap_or(&[]);
+        // `WHERE a IN (?1, …) OR b IN (?1, …)`, or nothing when every row is wanted.
+        let clause = |cols: &[&str]| -> String {
+            if only.is_none() {
+                return String::new();
+            }
+            let list = (1..=ids.len())
+                .map(|n| format!("?{n}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let list = if list.is_empty() {
+                "NULL".to_owned()
+            } else {
+                list
+            };
+            let tests: Vec<String> = cols.iter().map(|c| format!("{c} IN ({list})")).collect();
+            format!(" WHERE {}", tests.join(" OR "))
+        };
+        let params = || rusqlite::params_from_iter(ids.iter());
         let mut doc = Document::default();
         // Row revisions are recorded only once the whole document decoded.
         let mut known: HashMap<super::commit::Row, i64> = HashMap::new();
@@ -58,9 +86,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, size_x, size_y, size_z, report, rev FROM images")
+                .prepare(&format!(
+                    "SELECT id, size_x, size_y, size_z, report, rev FROM images{}",
+                    clause(&["id"])
+                ))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 known.insert(("image", id), r.get(5).map_err(&err)?);
@@ -82,9 +113,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, name, color, rev FROM labels")
+                .prepare(&format!(
+                    "SELECT id, name, color, rev FROM labels{}",
+                    clause(&["id"])
+                ))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 known.insert(("label", id), r.get(3).map_err(&err)?);
@@ -101,9 +135,9 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev FROM regions")
+                .prepare(&format!("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev FROM regions{}", clause(&["id"])))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 known.insert(("region", id), r.get(11).map_err(&err)?);
@@ -141,9 +175,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT region_id, k, ty, tx, data FROM mask_tiles")
+                .prepare(&format!(
+                    "SELECT region_id, k, ty, tx, data FROM mask_tiles{}",
+                    clause(&["region_id"])
+                ))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 let key: TileKey = (
@@ -170,9 +207,9 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author, rev FROM phrases")
+                .prepare(&format!("SELECT id, image_id, text, span_start, span_end, category, grounding, created_ms, modified_ms, author, rev FROM phrases{}", clause(&["id"])))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 known.insert(("phrase", id), r.get(10).map_err(&err)?);
@@ -209,9 +246,12 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT phrase_id, region_id FROM links")
+                .prepare(&format!(
+                    "SELECT phrase_id, region_id FROM links{}",
+                    clause(&["phrase_id", "region_id"])
+                ))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 doc.links
                     .insert((r.get(0).map_err(&err)?, r.get(1).map_err(&err)?));
@@ -220,9 +260,9 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt, rev FROM heatmaps")
+                .prepare(&format!("SELECT id, image_id, phrase_id, author, slice, width, height, data, created_ms, prompt, rev FROM heatmaps{}", clause(&["id"])))
                 .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
+            let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
                 let id: Id = r.get(0).map_err(&err)?;
                 known.insert(("heatmap", id), r.get(10).map_err(&err)?);

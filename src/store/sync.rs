@@ -12,6 +12,10 @@ use super::{Change, ImageRecord, Project, Result};
 use crate::core::{Document, Id};
 use std::collections::{BTreeSet, HashSet};
 
+/// Above this many rows, a foreign change is read with the whole document (one query per table
+/// either way; SQLite allows 32,766 parameters).
+const MAX_LISTED: usize = 2000;
+
 /// The revisions of the rows a [`Remote`] carries, to be adopted once merged.
 #[derive(Clone, Debug, Default)]
 pub struct Revisions {
@@ -30,7 +34,8 @@ pub struct Remote {
     pub touched: BTreeSet<Id>,
     /// A change that names no row (a migration, a recovery): take the whole document.
     pub everything: bool,
-    /// The annotation document as the file holds it now.
+    /// The rows named in `touched` as the file holds them now (the whole document when
+    /// `everything`, or when too many rows changed to list).
     pub document: Document,
     /// The records of the touched images that the file holds (new images need them to load).
     pub records: Vec<ImageRecord>,
@@ -98,7 +103,10 @@ impl Project {
         touched: BTreeSet<Id>,
         everything: bool,
     ) -> Result<Remote> {
-        let (document, revs) = self.read_document()?;
+        // Only the rows named (a few, usually) unless there are too many to list in one query.
+        let listed: Vec<Id> = touched.iter().copied().collect();
+        let only = (!everything && listed.len() <= MAX_LISTED).then_some(listed.as_slice());
+        let (document, revs) = self.read_document_of(only)?;
         let (records, image_revs) = self.read_images()?;
         let mut revisions = Revisions::default();
         let wanted = |id: &Id| everything || touched.contains(id);
