@@ -206,6 +206,26 @@ fn inputs(data: &Path, dir: &Path) -> Vec<Input> {
         data.join("dicom/seg_sr/highdicom/frame_rgb.jpeg"),
         Use::Info,
     );
+    // NRRD (attached, gzip) and MetaImage (attached, raw) of the corpus MR's voxels (its NIfTI data
+    // starts at byte 352: 33×41×25 little-endian shorts).
+    if let Ok(nii) = std::fs::read(data.join("nifti/nibabel/anatomical.nii"))
+        && nii.len() > 352
+    {
+        use std::io::Write;
+        let voxels = &nii[352..];
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(voxels).unwrap();
+        let mut nrrd = b"NRRD0004\ntype: short\ndimension: 3\nspace: left-posterior-superior\nsizes: 33 41 25\nspace directions: (2,0,0) (0,-2,0) (0,0,2.2)\nspace origin: (-32,40,-16)\nendian: little\nencoding: gzip\n\n".to_vec();
+        nrrd.extend(z.finish().unwrap());
+        let nrrd_path = dir.join("anatomical.nrrd");
+        std::fs::write(&nrrd_path, nrrd).unwrap();
+        add(nrrd_path, Use::Info);
+        let mut mha = b"ObjectType = Image\nNDims = 3\nDimSize = 33 41 25\nElementType = MET_SHORT\nElementSpacing = 2 2 2.2\nOffset = -32 40 -16\nTransformMatrix = 1 0 0 0 -1 0 0 0 1\nElementDataFile = LOCAL\n".to_vec();
+        mha.extend(voxels);
+        let mha_path = dir.join("anatomical.mha");
+        std::fs::write(&mha_path, mha).unwrap();
+        add(mha_path, Use::Info);
+    }
     // A small PNG made from the corpus chest X-ray (decoding 1024² in a debug build is slow).
     let png = dir.join("cxr-small.png");
     if let Ok(img) = image::open(data.join("cxr/nih_cxr14/00000001_000.png")) {
@@ -387,7 +407,7 @@ fn mutated_inputs_give_exit_0_or_a_clear_error() {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             let how = match name.split('.').next_back() {
-                Some("dcm" | "nii" | "gz" | "png" | "jpeg") => Use::Info,
+                Some("dcm" | "nii" | "gz" | "png" | "jpeg" | "nrrd" | "mha") => Use::Info,
                 Some("csv") => Use::Import("ms-cxr"),
                 Some("json") => Use::Import("radfact"),
                 Some("voxmark") => Use::Project,

@@ -309,3 +309,97 @@ fn the_preview_is_the_series_middle_slice_in_sorted_order() {
     io::dicom::load_files_with_preview(&files[..7], &|f| f[0].clone(), &mut |_| count += 1);
     assert_eq!(count, 0);
 }
+
+/// NRRD (.nrrd raw and gzip, detached .nhdr) and MetaImage (.mha, detached .mhd with zlib) written by
+/// SimpleITK (`tools/itk_reference.py`: a corpus MR with an oblique direction, anisotropic
+/// spacing and an origin, in every scalar type, and an RGB image): `voxmark info --json` gives
+/// SimpleITK's geometry and numpy's statistics.
+#[test]
+fn nrrd_and_metaimage_read_as_simpleitk_reads_them() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/itk_reference.py");
+    let made = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&corpus)
+        .arg(dir.path())
+        .output();
+    let reference: serde_json::Value = match made {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap(),
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
+                "the SimpleITK reference files could not be made: {why}"
+            );
+            eprintln!("skipped the NRRD/MetaImage check: {why}");
+            return;
+        }
+    };
+    let files = reference.as_object().unwrap();
+    assert!(files.len() >= 50, "{}", files.len());
+    let close = |a: &serde_json::Value, b: &serde_json::Value, tol: f64, what: &str, name: &str| {
+        let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
+        assert_eq!(a.len(), b.len(), "{name}: {what}");
+        for (x, y) in a.iter().zip(b) {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{name}: {what} {a:?} vs {b:?}"
+            );
+        }
+    };
+    for (name, theirs) in files {
+        let run = common::voxmark([
+            "info".as_ref(),
+            "--json".as_ref(),
+            dir.path().join(name).as_os_str(),
+        ]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let ours: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let v = &ours["volumes"][0];
+        assert_eq!(v["size"], theirs["size"], "{name}");
+        assert_eq!(v["components"], theirs["components"], "{name}");
+        assert!(
+            matches!(v["kind"].as_str(), Some("nrrd" | "metaimage")),
+            "{name}: {}",
+            v["kind"]
+        );
+        close(
+            &v["spacing_mm"],
+            &theirs["spacing_mm"],
+            1e-9,
+            "spacing",
+            name,
+        );
+        close(
+            &v["origin_lps_mm"],
+            &theirs["origin_lps_mm"],
+            1e-9,
+            "origin",
+            name,
+        );
+        close(
+            &v["direction"],
+            &theirs["direction"],
+            1e-9,
+            "direction",
+            name,
+        );
+        for s in ["min", "max", "mean"] {
+            let (a, b) = (
+                v["stats"][s].as_f64().unwrap(),
+                theirs["stats"][s].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                "{name}: {s} {a} vs {b}"
+            );
+        }
+    }
+}

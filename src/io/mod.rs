@@ -5,6 +5,7 @@
 pub mod datasets;
 pub mod dicom;
 pub mod image2d;
+pub mod itk;
 pub mod ms_cxr;
 pub mod nifti;
 pub mod quiet_panic;
@@ -94,6 +95,10 @@ pub enum SourceKind {
     Nifti,
     /// A PNG/JPEG/TIFF file.
     Image2d,
+    /// An NRRD file (`.nrrd`, `.nhdr`).
+    Nrrd,
+    /// A MetaImage file (`.mha`, `.mhd`).
+    MetaImage,
 }
 
 impl SourceKind {
@@ -104,6 +109,8 @@ impl SourceKind {
             SourceKind::DicomMultiframe => "dicom-multiframe",
             SourceKind::Nifti => "nifti",
             SourceKind::Image2d => "image2d",
+            SourceKind::Nrrd => "nrrd",
+            SourceKind::MetaImage => "metaimage",
         }
     }
 }
@@ -156,6 +163,8 @@ pub enum Format {
     Nifti,
     /// PNG, JPEG or TIFF.
     Image2d,
+    /// NRRD or MetaImage.
+    Itk,
 }
 
 /// Guesses a file's format from its name, then its first bytes.
@@ -165,6 +174,9 @@ pub fn sniff(path: &Path) -> Option<Format> {
     }
     if image2d::is_image_name(path) {
         return Some(Format::Image2d);
+    }
+    if itk::is_itk_name(path) {
+        return Some(Format::Itk);
     }
     let ext = path
         .extension()
@@ -276,6 +288,19 @@ pub fn scan_paths_with_preview(paths: &[PathBuf], preview: &mut dyn FnMut(dicom:
                 source: file.clone(),
                 files: vec![file.clone()],
                 kind: SourceKind::Image2d,
+                volume,
+                volume_index: None,
+            }),
+            Format::Itk => itk::read(file).map(|volume| LoadedImage {
+                source: file.clone(),
+                files: vec![file.clone()],
+                kind: if file.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("nrrd") || e.eq_ignore_ascii_case("nhdr")
+                }) {
+                    SourceKind::Nrrd
+                } else {
+                    SourceKind::MetaImage
+                },
                 volume,
                 volume_index: None,
             }),

@@ -28,7 +28,8 @@ pub fn pick_files() -> Option<Vec<PathBuf>> {
         .add_filter(
             "Projects and images",
             &[
-                "voxmark", "dcm", "nii", "gz", "png", "jpg", "jpeg", "tif", "tiff",
+                "voxmark", "dcm", "nii", "gz", "nrrd", "nhdr", "mha", "mhd", "png", "jpg", "jpeg",
+                "tif", "tiff",
             ],
         )
         .add_filter("All files", &["*"])

@@ -85,13 +85,24 @@ pub fn check_bytes(bytes: &[u8], encoding: Encoding) -> Result<(), String> {
 fn walk_meta<R: Read + Seek>(r: &mut R, size: u64) -> Result<(u64, Option<String>), String> {
     let mut pos = 132u64;
     let mut ts = None;
+    // Where (0002,0000) says the meta ends: readers (dicom-rs) start the data set there, so a
+    // damaged group length must agree with the elements or the data set is read misaligned.
+    let mut declared_end: Option<u64> = None;
+    let ends = |pos: u64, declared_end: Option<u64>| match declared_end {
+        Some(end) if end != pos => Err(format!(
+            "the file meta group length (0002,0000) says the meta ends at byte {end}, its elements end at byte {pos} (damaged)"
+        )),
+        _ => Ok(()),
+    };
     loop {
         let mut tag = [0u8; 4];
         if r.read_exact(&mut tag).is_err() {
+            ends(pos, declared_end)?;
             return Ok((pos, ts));
         }
         let group = u16::from_le_bytes([tag[0], tag[1]]);
         if group != 0x0002 {
+            ends(pos, declared_end)?;
             return Ok((pos, ts));
         }
         let element = u16::from_le_bytes([tag[2], tag[3]]);
@@ -101,7 +112,12 @@ fn walk_meta<R: Read + Seek>(r: &mut R, size: u64) -> Result<(u64, Option<String
         if len == UNDEFINED || value_at + u64::from(len) > size {
             return Err(too_long(group, element, len, size.saturating_sub(value_at)));
         }
-        if element == 0x0010 && len <= 64 {
+        if element == 0x0000 && len == 4 {
+            let mut v = [0u8; 4];
+            r.read_exact(&mut v)
+                .map_err(|_| truncated(group, element, pos))?;
+            declared_end = Some(value_at + 4 + u64::from(u32::from_le_bytes(v)));
+        } else if element == 0x0010 && len <= 64 {
             let mut v = vec![0u8; len as usize];
             r.read_exact(&mut v)
                 .map_err(|_| truncated(group, element, pos))?;
@@ -245,7 +261,12 @@ fn walk<R: Read + Seek>(
                     truncated(group, element, pos)
                 }
             })?;
-            if len == UNDEFINED && matches!(&vr, b"OB" | b"OW") {
+            // Only Pixel Data holds fragments; the parser reads any other undefined-length value as
+            // items of elements (a damaged tag turns Pixel Data into such an element).
+            if len == UNDEFINED
+                && matches!(&vr, b"OB" | b"OW")
+                && (group, element) == (0x7FE0, 0x0010)
+            {
                 in_fragments = true;
             }
             (len, header, &vr == b"SQ")
