@@ -418,13 +418,7 @@ fn nrrd_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         }
         Some(f) => path.parent().unwrap_or(Path::new(".")).join(f),
     };
-    let attached = data == path;
-    let skip = match get("byte skip").map(str::parse::<i64>) {
-        Some(Ok(-1)) => None,
-        Some(Ok(n)) if n >= 0 => Some(n as u64 + if attached { end as u64 } else { 0 }),
-        Some(_) => return Err(bad(path, "NRRD byte skip is not a number")),
-        None => Some(if attached { end as u64 } else { 0 }),
-    };
+    let skip = data_start(path, &data, end, get("byte skip"), "NRRD byte skip")?;
     let line_skip = get("line skip").and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(Layout {
         scalar,
@@ -534,13 +528,7 @@ fn meta_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         }
         f => path.parent().unwrap_or(Path::new(".")).join(f),
     };
-    let attached = data == path;
-    let skip = match get("HeaderSize").map(str::parse::<i64>) {
-        Some(Ok(-1)) => None,
-        Some(Ok(n)) if n >= 0 => Some(n as u64 + if attached { end as u64 } else { 0 }),
-        Some(_) => return Err(bad(path, "MetaImage HeaderSize is not a number")),
-        None => Some(if attached { end as u64 } else { 0 }),
-    };
+    let skip = data_start(path, &data, end, get("HeaderSize"), "MetaImage HeaderSize")?;
     Ok(Layout {
         scalar,
         size,
@@ -554,6 +542,24 @@ fn meta_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         skip,
         line_skip: 0,
     })
+}
+
+/// Where the voxels start in `data`: after the header when it is the header's own file, plus the
+/// bytes the header says to skip; `None` (a skip of -1) counts back from the end of the data.
+fn data_start(
+    path: &Path,
+    data: &Path,
+    header_end: usize,
+    skip: Option<&str>,
+    what: &str,
+) -> Result<Option<u64>> {
+    let base = if data == path { header_end as u64 } else { 0 };
+    match skip.map(str::parse::<i64>) {
+        Some(Ok(-1)) => Ok(None),
+        Some(Ok(n)) if n >= 0 => Ok(Some(n as u64 + base)),
+        Some(_) => Err(bad(path, format!("{what} is not a number"))),
+        None => Ok(Some(base)),
+    }
 }
 
 /// Reads the voxels the layout describes and builds the volume.
