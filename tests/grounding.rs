@@ -652,29 +652,6 @@ fn coco_grounding_export_reads_in_pycocotools_and_round_trips() {
     }
 }
 
-/// Runs a Python check script; `None` (after saying so) when Python or its libraries are missing and
-/// `VOXMARK_REQUIRE_PYTHON_REFS` is not 1.
-fn python_check(args: &[&std::ffi::OsStr]) -> Option<serde_json::Value> {
-    match std::process::Command::new("python3").args(args).output() {
-        Ok(o) if o.status.code().is_some_and(|c| c <= 1) && !o.stdout.is_empty() => {
-            let stdout = String::from_utf8_lossy(&o.stdout);
-            Some(serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap())
-        }
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
-                "Python check failed: {why}"
-            );
-            eprintln!("skipped a Python check: {why}");
-            None
-        }
-    }
-}
-
 #[test]
 fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
     let Some(data) = common::corpus() else { return };
@@ -730,7 +707,7 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
     let geometry = serde_json::json!({"spacing_mm": g["spacing_mm"], "origin_lps_mm": g["origin_lps_mm"], "direction": g["direction"]}).to_string();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_label_export.py");
-    if let Some(v) = python_check(&[
+    if let Some(v) = common::python_json(&[
         script.as_os_str(),
         labels.as_os_str(),
         out.as_os_str(),
@@ -1048,7 +1025,7 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
             kind.as_ref(),
         ];
         args.extend(expected.iter().map(|p| p.as_os_str()));
-        python_check(&args)
+        common::python_json(&args)
     };
     if let Some(v) = check(&labelmap, "LABELMAP", &[&organs]) {
         assert_eq!(v["segments_equal"], 31, "{v}");

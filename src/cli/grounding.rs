@@ -41,6 +41,11 @@ pub enum Format {
     /// DICOM SEG FRACTIONAL (probability) of one DICOM image's heatmaps, one segment per heatmap,
     /// each scaled from its own minimum (0) to maximum (1) (export, `--image`).
     DicomSegHeatmap,
+    /// DICOM SR TID 1500 Measurement Report of one DICOM image's regions by one author
+    /// (`--truth-author`): boxes, polygons and points as planar groups OHIF re-opens as tools, masks
+    /// as volumetric groups over a DICOM SEG written beside it (`<out stem>.seg.dcm`); import reads
+    /// such reports (and dcmqi's) back as regions with their labels, phrases and authors.
+    DicomSr,
 }
 
 /// Arguments of `voxmark import`.
@@ -57,7 +62,8 @@ pub struct ImportArgs {
     /// MS-CXR rows find their image by `dicom_id` (file stem) or `path` (file name).
     #[arg(long = "image", num_args = 1..)]
     pub images: Vec<String>,
-    /// Author of reference sentences and boxes (RadFact `target`, or a single report).
+    /// Author of reference sentences and boxes (RadFact `target`, or a single report; a DICOM SR
+    /// without an observer).
     #[arg(long, default_value = "human:reference")]
     pub truth_author: String,
     /// Author of predicted sentences and boxes (RadFact `prediction`), and of heatmaps.
@@ -85,8 +91,8 @@ pub struct ExportArgs {
     /// Images to export, in order, by id or handle (default: every image with phrases).
     #[arg(long = "image", num_args = 1..)]
     pub images: Vec<String>,
-    /// Author whose phrases are the reference (`target`).
-    #[arg(long, default_value = "human:reference")]
+    /// Author whose phrases are the reference (`target`); for a DICOM SR, whose regions it reports.
+    #[arg(long, alias = "author", default_value = "human:reference")]
     pub truth_author: String,
     /// Author whose phrases are the prediction; without it a single report per image is written.
     #[arg(long)]
@@ -241,6 +247,9 @@ fn report_edits(
 
 /// `voxmark import`.
 pub fn import(args: &ImportArgs) -> i32 {
+    if args.format == Format::DicomSr {
+        return super::error::exit_code(super::sr::import(args));
+    }
     let truth = match parse_author(&args.truth_author) {
         Ok(a) => a,
         Err(c) => return c,
@@ -266,7 +275,8 @@ pub fn import(args: &ImportArgs) -> i32 {
         | Format::PngMask
         | Format::Heatmap
         | Format::DicomSeg
-        | Format::DicomSegHeatmap => None,
+        | Format::DicomSegHeatmap
+        | Format::DicomSr => None,
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -442,6 +452,9 @@ fn phrases_by(doc: &Document, image: ImageId, author: &Author) -> Vec<Phrase> {
 
 /// `voxmark export`.
 pub fn export(args: &ExportArgs) -> i32 {
+    if args.format == Format::DicomSr {
+        return super::error::exit_code(super::sr::export(args));
+    }
     let truth = match parse_author(&args.truth_author) {
         Ok(a) => a,
         Err(c) => return c,

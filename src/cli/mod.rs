@@ -1,5 +1,6 @@
 //! Headless commands (ARCHITECTURE.md §5). Never uses `ui`.
 
+pub mod error;
 pub mod grounding;
 #[cfg(feature = "inference")]
 pub mod infer;
@@ -7,6 +8,7 @@ pub mod info;
 pub mod project;
 #[cfg(feature = "gpu")]
 pub mod render;
+pub mod sr;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -142,3 +142,27 @@ pub fn load_one(path: &std::path::Path) -> voxmark::core::Volume {
     );
     scan.images.remove(0).volume
 }
+
+/// Runs `python3 ARGS…` (a reference script) and parses the JSON on the last line of its output;
+/// exit 0 or 1 both carry a result (1: a check failed). `None` (after saying why) when Python or
+/// its libraries are missing, unless `VOXMARK_REQUIRE_PYTHON_REFS=1`, which panics.
+pub fn python_json(args: &[&std::ffi::OsStr]) -> Option<serde_json::Value> {
+    match std::process::Command::new("python3").args(args).output() {
+        Ok(o) if o.status.code().is_some_and(|c| c <= 1) && !o.stdout.is_empty() => {
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            Some(serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap())
+        }
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
+                "Python check failed: {why}"
+            );
+            eprintln!("skipped a Python check: {why}");
+            None
+        }
+    }
+}

@@ -5,12 +5,15 @@
 //! (voxel 0 is the lowest position, as ITK does). Each multi-frame file is a volume of its own,
 //! its frames placed by their per-frame positions.
 
+mod build;
 pub mod codecs;
 pub mod decode;
 mod guard;
 pub mod header;
 pub mod jpeg12;
 pub mod seg;
+pub mod sr;
+pub use build::SourceGrid;
 
 use super::{IoError, LoadedImage, NonImageObject, Result, Scan, SourceKind};
 use crate::core::geometry::{Mat3, Vec3, cross, dot, from_columns, norm};
@@ -100,6 +103,21 @@ pub fn patient_of(path: &Path) -> Option<(String, super::split::KeySource)> {
     }
     text(tags::STUDY_INSTANCE_UID)
         .map(|uid| (format!("study:{uid}"), super::split::KeySource::Study))
+}
+
+/// The SOPInstanceUID of a DICOM file (its data set's, else its file meta header's); `None` when
+/// the file is not DICOM or has none.
+pub fn sop_instance_uid(path: &Path) -> Option<String> {
+    if !looks_like_dicom(path) {
+        return None;
+    }
+    let file = open(path, true).ok()?;
+    let meta = file
+        .meta()
+        .media_storage_sop_instance_uid()
+        .trim_end_matches(['\0', ' '])
+        .to_owned();
+    build::text(&file, tags::SOP_INSTANCE_UID).or((!meta.is_empty()).then_some(meta))
 }
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";

@@ -15,32 +15,21 @@
 //! date and sex, the accession number and the referring physician (UIDs are kept, so the SEG still
 //! references its images).
 
-use super::{IoError, Result, open};
-use dicom_core::value::DataSetSequence;
+use super::Result;
+pub use super::build::SourceGrid as SegSource;
+use super::build::{
+    code, col, derived_uid, ds, el, equipment, err, floats, item, new_uid, now_date_time,
+    patient_and_study, seq, source_refs, text, write_part10,
+};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use std::path::{Path, PathBuf};
+use dicom_object::InMemDicomObject;
+use std::path::Path;
 
 /// Segmentation Storage.
 pub const SEGMENTATION_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.4";
 /// Label Map Segmentation Storage.
 pub const LABEL_MAP_SEGMENTATION_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.7";
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-
-/// The image the SEG is drawn on: its source files and LPS grid (a project's image record).
-pub struct SegSource<'a> {
-    /// The DICOM files its voxels came from.
-    pub files: &'a [PathBuf],
-    /// Columns, rows, slices.
-    pub size: [usize; 3],
-    /// Spacing along i, j, k in mm.
-    pub spacing_mm: [f64; 3],
-    /// Position of voxel (0, 0, 0), LPS mm.
-    pub origin_lps_mm: [f64; 3],
-    /// Direction, row-major, columns = voxel axes (LPS).
-    pub direction: [f64; 9],
-}
 
 /// One segment.
 pub struct Segment {
@@ -85,170 +74,14 @@ pub struct SegSummary {
     pub referenced: usize,
     /// What had to be made up (UIDs the source left out).
     pub notes: Vec<String>,
-}
-
-/// One source instance and the slice (and frame) it holds.
-struct SourceRef {
-    class_uid: String,
-    instance_uid: String,
-    /// 1-based frame number for a multi-frame source.
-    frame: Option<usize>,
-}
-
-fn err(path: &Path, msg: impl Into<String>) -> IoError {
-    IoError::dicom(path, msg.into())
-}
-
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.element(tag).ok()?;
-    let s = e.to_str().ok()?;
-    let s = s.trim_end_matches(['\0', ' ']).to_owned();
-    (!s.is_empty()).then_some(s)
-}
-
-fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    obj.element(tag).ok()?.to_multi_float64().ok()
-}
-
-fn col(d: &[f64; 9], c: usize) -> [f64; 3] {
-    [d[c], d[3 + c], d[6 + c]]
-}
-
-/// A new UID under the 2.25 root (a 128-bit number, ITU-T X.667), from `seed` and the time.
-pub fn new_uid(seed: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let hash = blake3::hash(format!("{seed}\u{0}{now}\u{0}{}", std::process::id()).as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash.as_bytes()[..16]);
-    format!("2.25.{}", u128::from_be_bytes(bytes))
-}
-
-/// The source instance of each slice k, and the first file's data set (study, patient, frame of
-/// reference). Single-frame files are placed by their ImagePositionPatient along the slice normal;
-/// a single multi-frame file holds the slices as its frames.
-fn source_refs(src: &SegSource) -> Result<(Vec<SourceRef>, InMemDicomObject, Option<String>)> {
-    let first = src
-        .files
-        .first()
-        .ok_or_else(|| err(Path::new(""), "the image has no source files"))?;
-    let nz = src.size[2];
-    let mut slots: Vec<Option<SourceRef>> = (0..nz).map(|_| None).collect();
-    let mut head: Option<(InMemDicomObject, Option<String>)> = None;
-    let (o, n) = (src.origin_lps_mm, col(&src.direction, 2));
-    for path in src.files {
-        let file = open(path, true)?;
-        // The file meta header's copies stand in for data sets that leave the UIDs out.
-        let meta_uid = |s: &str| {
-            let s = s.trim_end_matches(['\0', ' ']);
-            (!s.is_empty()).then(|| s.to_owned())
-        };
-        let meta_class = meta_uid(file.meta().media_storage_sop_class_uid());
-        let meta_instance = meta_uid(file.meta().media_storage_sop_instance_uid());
-        let obj = file.into_inner();
-        let class_uid = text(&obj, tags::SOP_CLASS_UID)
-            .or(meta_class)
-            .ok_or_else(|| err(path, "no SOPClassUID"))?;
-        let instance_uid = text(&obj, tags::SOP_INSTANCE_UID)
-            .or(meta_instance)
-            .ok_or_else(|| err(path, "no SOPInstanceUID"))?;
-        let series = text(&obj, tags::SERIES_INSTANCE_UID);
-        let frames = text(&obj, tags::NUMBER_OF_FRAMES)
-            .and_then(|t| t.trim().parse::<usize>().ok())
-            .unwrap_or(1);
-        if src.files.len() == 1 && frames == nz && nz > 1 {
-            for (k, slot) in slots.iter_mut().enumerate() {
-                *slot = Some(SourceRef {
-                    class_uid: class_uid.clone(),
-                    instance_uid: instance_uid.clone(),
-                    frame: Some(k + 1),
-                });
-            }
-        } else if nz == 1 {
-            slots[0] = Some(SourceRef {
-                class_uid,
-                instance_uid,
-                frame: (frames > 1).then_some(1),
-            });
-        } else {
-            let p = floats(&obj, tags::IMAGE_POSITION_PATIENT)
-                .filter(|p| p.len() == 3)
-                .ok_or_else(|| err(path, "no ImagePositionPatient to place the slice"))?;
-            let along = (p[0] - o[0]) * n[0] + (p[1] - o[1]) * n[1] + (p[2] - o[2]) * n[2];
-            let k = (along / src.spacing_mm[2]).round();
-            if !(0.0..nz as f64).contains(&k) || (along / src.spacing_mm[2] - k).abs() > 0.05 {
-                return Err(err(
-                    path,
-                    format!(
-                        "its position lies on no slice of the image ({along:.3} mm along the normal)"
-                    ),
-                ));
-            }
-            slots[k as usize] = Some(SourceRef {
-                class_uid,
-                instance_uid,
-                frame: None,
-            });
-        }
-        if head.is_none() {
-            head = Some((obj, series));
-        }
-    }
-    let refs = slots
-        .into_iter()
-        .enumerate()
-        .map(|(k, s)| {
-            s.ok_or_else(|| {
-                err(
-                    first,
-                    format!("no source file holds slice {k} of the image"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let (obj, series) = head.ok_or_else(|| err(first, "no source files"))?;
-    Ok((refs, obj, series))
-}
-
-/// A UID under 2.25 that is the same every time for the same `seed` (for sources that left theirs
-/// out).
-fn derived_uid(seed: &str) -> String {
-    let hash = blake3::hash(seed.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash.as_bytes()[..16]);
-    format!("2.25.{}", u128::from_be_bytes(bytes))
-}
-
-fn el(tag: Tag, vr: VR, value: impl Into<PrimitiveValue>) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, vr, value.into())
-}
-
-fn seq(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
-}
-
-fn item(elements: Vec<DataElement<InMemDicomObject>>) -> InMemDicomObject {
-    InMemDicomObject::from_element_iter(elements)
-}
-
-fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
-    item(vec![
-        el(tags::CODE_VALUE, VR::SH, value),
-        el(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme),
-        el(tags::CODE_MEANING, VR::LO, meaning),
-    ])
-}
-
-fn decimal(v: f64) -> String {
-    // DS holds at most 16 characters.
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
-    if s.len() <= 16 { s } else { format!("{v:.6e}") }
-}
-
-fn ds(values: &[f64]) -> PrimitiveValue {
-    PrimitiveValue::Strs(values.iter().map(|&v| decimal(v)).collect())
+    /// The SEG's SOPClassUID.
+    pub sop_class_uid: &'static str,
+    /// The SEG's SOPInstanceUID.
+    pub sop_instance_uid: String,
+    /// The SEG's SeriesInstanceUID.
+    pub series_uid: String,
+    /// The source series it references.
+    pub source_series_uid: String,
 }
 
 /// sRGB → CIELab (D65) scaled to DICOM's 0..65535 (PS3.3 C.10.7.1.1).
@@ -426,14 +259,6 @@ pub fn write(
     } else {
         SEGMENTATION_STORAGE
     };
-    let copy = |tag: Tag| text(&head, tag).unwrap_or_default();
-    let patient = |tag: Tag| {
-        if options.deidentify {
-            String::new()
-        } else {
-            copy(tag)
-        }
-    };
     let frame_of_reference = text(&head, tags::FRAME_OF_REFERENCE_UID);
     let has_geometry = floats(&head, tags::IMAGE_ORIENTATION_PATIENT).is_some()
         || head
@@ -454,36 +279,9 @@ pub fn write(
         PrimitiveValue::Strs(["DERIVED", "PRIMARY"].map(String::from).into()),
     ));
     // Patient and study: the source's.
-    put(el(tags::PATIENT_NAME, VR::PN, patient(tags::PATIENT_NAME)));
-    put(el(tags::PATIENT_ID, VR::LO, patient(tags::PATIENT_ID)));
-    put(el(
-        tags::PATIENT_BIRTH_DATE,
-        VR::DA,
-        patient(tags::PATIENT_BIRTH_DATE),
-    ));
-    put(el(tags::PATIENT_SEX, VR::CS, patient(tags::PATIENT_SEX)));
-    if options.deidentify {
-        put(el(tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES"));
-        put(el(
-            tags::DEIDENTIFICATION_METHOD,
-            VR::LO,
-            "voxmark export --deidentify: patient name, id, birth date, sex, accession, referring physician removed",
-        ));
+    for e in patient_and_study(&head, &study_uid, options.deidentify) {
+        put(e);
     }
-    put(el(tags::STUDY_INSTANCE_UID, VR::UI, study_uid.as_str()));
-    put(el(tags::STUDY_DATE, VR::DA, copy(tags::STUDY_DATE)));
-    put(el(tags::STUDY_TIME, VR::TM, copy(tags::STUDY_TIME)));
-    put(el(tags::STUDY_ID, VR::SH, copy(tags::STUDY_ID)));
-    put(el(
-        tags::ACCESSION_NUMBER,
-        VR::SH,
-        patient(tags::ACCESSION_NUMBER),
-    ));
-    put(el(
-        tags::REFERRING_PHYSICIAN_NAME,
-        VR::PN,
-        patient(tags::REFERRING_PHYSICIAN_NAME),
-    ));
     // Series, equipment, image.
     put(el(tags::MODALITY, VR::CS, "SEG"));
     put(el(tags::SERIES_INSTANCE_UID, VR::UI, series_uid.as_str()));
@@ -497,14 +295,9 @@ pub fn write(
             .unwrap_or_else(|| new_uid(&(seed.clone() + "f"))),
     ));
     put(el(tags::POSITION_REFERENCE_INDICATOR, VR::LO, ""));
-    put(el(tags::MANUFACTURER, VR::LO, "Voxmark"));
-    put(el(tags::MANUFACTURER_MODEL_NAME, VR::LO, "voxmark"));
-    put(el(tags::DEVICE_SERIAL_NUMBER, VR::LO, "0"));
-    put(el(
-        tags::SOFTWARE_VERSIONS,
-        VR::LO,
-        env!("CARGO_PKG_VERSION"),
-    ));
+    for e in equipment() {
+        put(e);
+    }
     put(el(tags::INSTANCE_NUMBER, VR::IS, "1"));
     put(el(tags::CONTENT_DATE, VR::DA, date.as_str()));
     put(el(tags::CONTENT_TIME, VR::TM, time.as_str()));
@@ -783,42 +576,187 @@ pub fn write(
         PrimitiveValue::U8(pixel_data.into()),
     ));
 
-    let file = obj
-        .with_meta(FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_VR_LE))
-        .map_err(|e| err(path, format!("cannot build the file meta header: {e}")))?;
-    let tmp = path.with_extension("dcm.part");
-    file.write_to_file(&tmp)
-        .map_err(|e| err(path, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(path, format!("cannot write: {e}")))?;
+    write_part10(obj, path)?;
     Ok(SegSummary {
         kind,
         frames: frames.len(),
         segments: segments.len(),
         referenced: n_referenced,
         notes,
+        sop_class_uid: class,
+        sop_instance_uid: sop_uid,
+        series_uid,
+        source_series_uid: source_series,
     })
 }
 
-/// Today's date and the time (UTC) as DICOM DA and TM.
-fn now_date_time() -> (String, String) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        format!("{y:04}{m:02}{d:02}"),
-        format!("{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
+/// One segment of a SEG read onto an image's grid: 0/1 per voxel, i fastest.
+///
+/// Frames find their slice by the source instance they were derived from (`slices`, the image's
+/// SOPInstanceUID and frame per slice), else by their plane position along the grid's slice
+/// normal. BINARY frames are bit-packed across frames; LABELMAP frames hold segment numbers;
+/// FRACTIONAL frames count where the fraction is at least one half.
+///
+/// # Errors
+/// The file cannot be read, is not an uncompressed SEG, its frames do not fit the grid, or a
+/// frame lies on no slice of the image.
+pub fn read_segment(
+    path: &Path,
+    segment: u16,
+    grid: &SegSource,
+    slices: &[(String, Option<usize>)],
+) -> Result<Vec<u8>> {
+    use dicom_core::value::Value;
+    let file = super::open(path, false)?;
+    let obj = file.into_inner();
+    let class = text(&obj, tags::SOP_CLASS_UID).unwrap_or_default();
+    if class != SEGMENTATION_STORAGE && class != LABEL_MAP_SEGMENTATION_STORAGE {
+        return Err(err(path, format!("not a DICOM SEG (SOP class {class})")));
+    }
+    let int = |tag: Tag| {
+        obj.element(tag)
+            .ok()
+            .and_then(|e| e.to_int::<u32>().ok())
+            .ok_or_else(|| err(path, format!("no {tag} in the SEG")))
+    };
+    let (rows, cols) = (int(tags::ROWS)? as usize, int(tags::COLUMNS)? as usize);
+    let bits = int(tags::BITS_ALLOCATED)?;
+    let frames = text(&obj, tags::NUMBER_OF_FRAMES)
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    let [nx, ny, nz] = grid.size;
+    if (cols, rows) != (nx, ny) {
+        return Err(err(
+            path,
+            format!("its frames are {cols}×{rows}, the image's slices {nx}×{ny}"),
+        ));
+    }
+    let kind = text(&obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
+    let max_fraction = obj
+        .element(tags::MAXIMUM_FRACTIONAL_VALUE)
+        .ok()
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(255);
+    let pixel = obj
+        .element(tags::PIXEL_DATA)
+        .map_err(|_| err(path, "the SEG has no Pixel Data"))?;
+    let bytes: Vec<u8> = match pixel.value() {
+        Value::Primitive(p) => p.to_bytes().into_owned(),
+        _ => {
+            return Err(err(
+                path,
+                "the SEG's frames are compressed (only uncompressed SEGs are read)",
+            ));
+        }
+    };
+    let plane = rows * cols;
+    let need = match bits {
+        1 => (plane * frames).div_ceil(8),
+        8 => plane * frames,
+        16 => plane * frames * 2,
+        b => return Err(err(path, format!("{b} bits allocated per segment voxel"))),
+    };
+    if bytes.len() < need {
+        return Err(err(
+            path,
+            format!(
+                "its Pixel Data holds {} bytes, {frames} frames need {need}",
+                bytes.len()
+            ),
+        ));
+    }
+    let shared = obj
+        .element(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
+        .ok()
+        .and_then(|e| e.items())
+        .and_then(|i| i.first());
+    let per_frame = obj
+        .element(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .ok()
+        .and_then(|e| e.items())
+        .unwrap_or(&[]);
+    let nested = |groups: Option<&InMemDicomObject>, outer: Tag| {
+        groups
+            .and_then(|g| g.element(outer).ok())
+            .and_then(|e| e.items())
+            .and_then(|i| i.first())
+            .cloned()
+    };
+    let (o, n) = (grid.origin_lps_mm, col(&grid.direction, 2));
+    let mut mask = vec![0u8; nx * ny * nz];
+    for f in 0..frames {
+        let groups = per_frame.get(f);
+        let seg_of = nested(groups, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+            .or_else(|| nested(shared, tags::SEGMENT_IDENTIFICATION_SEQUENCE))
+            .and_then(|i| {
+                i.element(tags::REFERENCED_SEGMENT_NUMBER)
+                    .ok()
+                    .and_then(|e| e.to_int::<u16>().ok())
+            });
+        if kind != "LABELMAP" && seg_of != Some(segment) {
+            continue;
+        }
+        // The slice: the source instance it was derived from, else its position.
+        let source = nested(groups, tags::DERIVATION_IMAGE_SEQUENCE)
+            .and_then(|d| {
+                d.element(tags::SOURCE_IMAGE_SEQUENCE)
+                    .ok()
+                    .and_then(|e| e.items())
+                    .and_then(|i| i.first())
+                    .cloned()
+            })
+            .and_then(|s| {
+                let uid = text(&s, tags::REFERENCED_SOP_INSTANCE_UID)?;
+                let frame = text(&s, tags::REFERENCED_FRAME_NUMBER)
+                    .and_then(|t| t.trim().parse::<usize>().ok());
+                slices
+                    .iter()
+                    .position(|(u, fr)| *u == uid && (frame.is_none() || *fr == frame))
+            });
+        let k = match source {
+            Some(k) => k,
+            None => {
+                let p = nested(groups, tags::PLANE_POSITION_SEQUENCE)
+                    .and_then(|i| floats(&i, tags::IMAGE_POSITION_PATIENT))
+                    .filter(|p| p.len() == 3)
+                    .ok_or_else(|| {
+                        err(
+                            path,
+                            format!(
+                                "frame {} has neither a source image of the image nor a position",
+                                f + 1
+                            ),
+                        )
+                    })?;
+                let along = (p[0] - o[0]) * n[0] + (p[1] - o[1]) * n[1] + (p[2] - o[2]) * n[2];
+                let k = (along / grid.spacing_mm[2]).round();
+                if !(0.0..nz as f64).contains(&k) || (along / grid.spacing_mm[2] - k).abs() > 0.05 {
+                    return Err(err(
+                        path,
+                        format!(
+                            "frame {} lies on no slice of the image ({along:.3} mm along its normal)",
+                            f + 1
+                        ),
+                    ));
+                }
+                k as usize
+            }
+        };
+        let out = &mut mask[k * plane..(k + 1) * plane];
+        for (p, v) in out.iter_mut().enumerate() {
+            let at = f * plane + p;
+            let on = match bits {
+                1 => bytes[at / 8] >> (at % 8) & 1 == 1,
+                8 if kind == "LABELMAP" => u16::from(bytes[at]) == segment,
+                8 => u32::from(bytes[at]) * 2 >= max_fraction,
+                _ => u16::from_le_bytes([bytes[2 * at], bytes[2 * at + 1]]) == segment,
+            };
+            if on {
+                *v = 1;
+            }
+        }
+    }
+    Ok(mask)
 }
 
 #[cfg(test)]

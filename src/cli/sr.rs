@@ -1,0 +1,676 @@
+//! `voxmark export|import --format dicom-sr`: an image's regions as a DICOM SR TID 1500
+//! Measurement Report (with a DICOM SEG beside it for mask regions), and such reports read back
+//! as regions with their labels, phrases and authors (`io::dicom::sr`).
+
+use super::error::CliError;
+use super::grounding::{ExportArgs, ImportArgs, now_ms};
+use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use crate::core::{Edit, History, Id, ImageId, Label, MaskTiles};
+use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
+use crate::io::dicom::{SourceGrid, seg};
+use crate::store::{ImageRecord, Project};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+fn grid(rec: &ImageRecord) -> SourceGrid<'_> {
+    SourceGrid {
+        files: &rec.files,
+        size: rec.size,
+        spacing_mm: rec.spacing_mm,
+        origin_lps_mm: rec.origin_lps_mm,
+        direction: rec.direction,
+    }
+}
+
+/// Where the SEG of a report's mask regions is written: `<out>` with `.seg.dcm` for its extension.
+pub fn seg_path_of(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.seg.dcm"))
+}
+
+/// `voxmark export --format dicom-sr --image ID [--truth-author A]`.
+pub fn export(args: &ExportArgs) -> Result<(), CliError> {
+    let author: Author = args.truth_author.parse().map_err(CliError::user)?;
+    let project = Project::open(&args.project)?;
+    let doc = project.load_document()?;
+    let records = project.images()?;
+    let rec = match args.images.as_slice() {
+        [typed] => {
+            let id = crate::core::id::resolve("image", typed, records.iter().map(|r| &r.id))
+                .map_err(CliError::user)?;
+            records
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| CliError::user(format!("no image {id} in the project")))?
+        }
+        _ => {
+            return Err(CliError::user(
+                "a DICOM SR reports on one image: give --image ID",
+            ));
+        }
+    };
+    if !rec.kind.starts_with("dicom") {
+        return Err(CliError::user(format!(
+            "image {} is {}, not DICOM: a DICOM SR references DICOM instances",
+            rec.id, rec.kind
+        )));
+    }
+    let on_image: Vec<&Region> = doc.regions.values().filter(|r| r.image == rec.id).collect();
+    let mut regions: Vec<&Region> = on_image
+        .iter()
+        .copied()
+        .filter(|r| r.author == author && r.status != Status::Rejected)
+        .collect();
+    if regions.is_empty() {
+        let mut by: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &on_image {
+            *by.entry(r.author.to_string()).or_default() += 1;
+        }
+        let list = by
+            .iter()
+            .map(|(a, n)| format!("{a} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(CliError::user(format!(
+            "image {} has no regions by {author} to report (choose one with --truth-author; regions on it by: {})",
+            rec.id,
+            if list.is_empty() { "nobody" } else { &list }
+        )));
+    }
+    regions.sort_by_key(|r| (r.created_ms, r.id));
+    let rejected = on_image
+        .iter()
+        .filter(|r| r.author == author && r.status == Status::Rejected)
+        .count();
+
+    let (nx, ny, nz) = (rec.size[0], rec.size[1], rec.size[2]);
+    let n = nx * ny * nz;
+    let voxel_mm3 = rec.spacing_mm.iter().product::<f64>();
+    let mut groups = Vec::new();
+    let mut seg_segments = Vec::new();
+    let mut seg_masks: Vec<Vec<u8>> = Vec::new();
+    let mut left_out_3d = 0usize;
+    let centre = |p: [f64; 2]| [p[0] + 0.5, p[1] + 0.5];
+    for r in &regions {
+        let label = r.label.and_then(|l| doc.labels.get(&l));
+        let comments: Vec<String> = doc
+            .phrases_of(r.id)
+            .filter_map(|p| doc.phrases.get(&p))
+            .map(|p| p.text.clone())
+            .collect();
+        let algorithm = match &r.author {
+            Author::Model { name, version } => Some((name.clone(), version.clone())),
+            Author::Human(_) => None,
+        };
+        let geometry = match &r.shape {
+            Shape::Box2d { slice, min, max } => Geometry::Planar {
+                slice: *slice as usize,
+                tool: PlanarTool::Rectangle,
+                points: vec![
+                    centre(*min),
+                    centre([max[0], min[1]]),
+                    centre(*max),
+                    centre([min[0], max[1]]),
+                ],
+            },
+            Shape::Polygon { slice, points } => Geometry::Planar {
+                slice: *slice as usize,
+                tool: PlanarTool::Freehand,
+                points: points.iter().map(|&p| centre(p)).collect(),
+            },
+            Shape::Point { at } => Geometry::Planar {
+                slice: at[2].round().max(0.0) as usize,
+                tool: PlanarTool::Point,
+                points: vec![centre([at[0], at[1]])],
+            },
+            Shape::Mask => {
+                let mut dense = vec![0u8; n];
+                if let Some(tiles) = doc.masks.get(&r.id) {
+                    tiles.paint_into(&mut dense, 1);
+                }
+                let voxels = dense.iter().filter(|&&v| v != 0).count();
+                if voxels == 0 {
+                    continue;
+                }
+                seg_masks.push(dense);
+                seg_segments.push(seg::Segment {
+                    label: label
+                        .map_or_else(|| format!("region {}", r.id.handle()), |l| l.name.clone()),
+                    color: label.map_or([255, 160, 0], |l| [l.color[0], l.color[1], l.color[2]]),
+                    algorithm: algorithm.as_ref().map(|(n, v)| format!("{n}@{v}")),
+                });
+                Geometry::Volumetric {
+                    segment: seg_segments.len() as u16,
+                    volume_mm3: voxels as f64 * voxel_mm3,
+                }
+            }
+            Shape::Box3d { .. } => {
+                left_out_3d += 1;
+                continue;
+            }
+        };
+        groups.push(Group {
+            tracking_uid: sr::uid_of_uuid(r.id.as_u128()),
+            tracking_id: label
+                .map_or_else(|| format!("region {}", r.id.handle()), |l| l.name.clone()),
+            finding: label.map(|l| sr::Code::for_label(&l.name)),
+            comments,
+            algorithm,
+            geometry,
+        });
+    }
+    if groups.is_empty() {
+        return Err(CliError::user(format!(
+            "nothing to write: the {} region(s) by {author} on image {} are 3D boxes, which a TID 1500 report has no planar form for (export them with --format dicom-seg or nifti-labels)",
+            regions.len(),
+            rec.id
+        )));
+    }
+    let source = grid(&rec);
+    let seg_path = seg_path_of(&args.out);
+    let seg_ref = if seg_masks.is_empty() {
+        None
+    } else {
+        // BINARY (Segmentation Storage) whether or not masks overlap: dcmqi, Slicer and dcmtk read
+        // it, while the newer Label Map Segmentation Storage is unknown to them.
+        let pixels = seg::SegPixels::Binary(seg_masks);
+        let creator = match &author {
+            Author::Human(name) if !args.deidentify => Some(name.as_str()),
+            _ => None,
+        };
+        let summary = seg::write(
+            &seg_path,
+            &source,
+            &seg_segments,
+            &pixels,
+            &seg::SegOptions {
+                description: "Voxmark segmentation (for a measurement report)",
+                deidentify: args.deidentify,
+                creator,
+            },
+        )?;
+        for note in &summary.notes {
+            eprintln!("note: {note}");
+        }
+        Some(sr::SegReference {
+            class_uid: summary.sop_class_uid.to_owned(),
+            instance_uid: summary.sop_instance_uid,
+            series_uid: summary.series_uid,
+            source_series_uid: summary.source_series_uid,
+        })
+    };
+    let observer = match &author {
+        Author::Human(name) => Observer::Person(name.clone()),
+        Author::Model { name, version } => Observer::Device {
+            name: name.clone(),
+            version: version.clone(),
+        },
+    };
+    let summary = sr::write(
+        &args.out,
+        &source,
+        &groups,
+        &sr::SrOptions {
+            description: "Voxmark measurement report",
+            deidentify: args.deidentify,
+            observer: &observer,
+            seg: seg_ref.as_ref(),
+        },
+    )?;
+    println!(
+        "wrote a DICOM SR (TID 1500) of {} region(s) by {author}: {} planar and {} volumetric measurement group(s), {} instance(s) referenced: {}",
+        groups.len(),
+        summary.planar,
+        summary.volumetric,
+        summary.referenced,
+        args.out.display()
+    );
+    if seg_ref.is_some() {
+        println!(
+            "wrote the DICOM SEG its volumetric groups point into: {}",
+            seg_path.display()
+        );
+    }
+    if left_out_3d > 0 {
+        eprintln!(
+            "note: {left_out_3d} 3D box(es) left out: TID 1500 has no planar form for them (export them with --format dicom-seg or nifti-labels)"
+        );
+    }
+    if rejected > 0 {
+        eprintln!("note: {rejected} rejected region(s) by {author} left out");
+    }
+    Ok(())
+}
+
+/// SOPInstanceUID and frame → the project image and slice that instance holds.
+type InstanceIndex = HashMap<(String, Option<usize>), (ImageId, usize)>;
+
+/// The project images a report's references can land on: SOPInstanceUID (and frame) → (image,
+/// slice), for the DICOM images asked for (all of them by default).
+fn instance_index(records: &[ImageRecord], only: &[ImageId]) -> (InstanceIndex, Vec<String>) {
+    let mut index = HashMap::new();
+    let mut problems = Vec::new();
+    for rec in records
+        .iter()
+        .filter(|r| r.kind.starts_with("dicom") && (only.is_empty() || only.contains(&r.id)))
+    {
+        match sr::slice_instances(&grid(rec)) {
+            Ok(slices) => {
+                for (k, s) in slices.into_iter().enumerate() {
+                    index.insert((s.instance_uid, s.frame), (rec.id, k));
+                }
+            }
+            Err(e) => problems.push(format!("image {}: {e}", rec.id)),
+        }
+    }
+    (index, problems)
+}
+
+/// A shape from a report's SCOORD: (column, row) with the pixel corner at 0 → voxel coordinates.
+fn planar_shape(
+    graphic_type: &str,
+    tracking_id: &str,
+    points: &[[f64; 2]],
+    slice: usize,
+) -> Option<Shape> {
+    let voxel = |p: &[f64; 2]| [p[0] - 0.5, p[1] - 0.5];
+    let mut pts: Vec<[f64; 2]> = points.iter().map(voxel).collect();
+    let closed = pts.len() > 2 && pts.first() == pts.last();
+    match graphic_type {
+        "POINT" => pts.first().map(|p| Shape::Point {
+            at: [p[0], p[1], slice as f64],
+        }),
+        "POLYLINE" => {
+            if closed {
+                pts.pop();
+            }
+            let (lo, hi) = pts.iter().fold(
+                ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]),
+                |(lo, hi), p| {
+                    (
+                        [lo[0].min(p[0]), lo[1].min(p[1])],
+                        [hi[0].max(p[0]), hi[1].max(p[1])],
+                    )
+                },
+            );
+            let on_box = pts.len() == 4
+                && pts
+                    .iter()
+                    .all(|p| (p[0] == lo[0] || p[0] == hi[0]) && (p[1] == lo[1] || p[1] == hi[1]));
+            if on_box || (tracking_id.ends_with(":RectangleROI") && pts.len() == 4) {
+                Some(Shape::Box2d {
+                    slice: slice as u32,
+                    min: lo,
+                    max: hi,
+                })
+            } else if pts.len() >= 3 {
+                Some(Shape::Polygon {
+                    slice: slice as u32,
+                    points: pts,
+                })
+            } else {
+                None
+            }
+        }
+        // An ellipse: the major axis' ends, then the minor axis' ends; drawn as a 32-gon.
+        "ELLIPSE" if pts.len() == 4 => {
+            let c = [(pts[0][0] + pts[1][0]) / 2.0, (pts[0][1] + pts[1][1]) / 2.0];
+            let a = [pts[1][0] - c[0], pts[1][1] - c[1]];
+            let b = [pts[3][0] - c[0], pts[3][1] - c[1]];
+            Some(Shape::Polygon {
+                slice: slice as u32,
+                points: (0..32)
+                    .map(|s| {
+                        let t = s as f64 / 32.0 * std::f64::consts::TAU;
+                        [
+                            c[0] + a[0] * t.cos() + b[0] * t.sin(),
+                            c[1] + a[1] * t.cos() + b[1] * t.sin(),
+                        ]
+                    })
+                    .collect(),
+            })
+        }
+        // A circle: its centre, then a point on it.
+        "CIRCLE" if pts.len() == 2 => {
+            let (c, e) = (pts[0], pts[1]);
+            let r = ((e[0] - c[0]).powi(2) + (e[1] - c[1]).powi(2)).sqrt();
+            Some(Shape::Polygon {
+                slice: slice as u32,
+                points: (0..32)
+                    .map(|s| {
+                        let t = s as f64 / 32.0 * std::f64::consts::TAU;
+                        [c[0] + r * t.cos(), c[1] + r * t.sin()]
+                    })
+                    .collect(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The SEG a volumetric group points into: a file beside the report whose SOPInstanceUID is the
+/// one referenced.
+fn find_seg(report: &Path, instance_uid: &str) -> Option<PathBuf> {
+    let dir = report
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p != report)
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .find(|p| crate::io::dicom::sop_instance_uid(p).as_deref() == Some(instance_uid))
+}
+
+/// `voxmark import --format dicom-sr FILE [--image ID…]`.
+pub fn import(args: &ImportArgs) -> Result<(), CliError> {
+    let report = sr::read(&args.file)?;
+    let fallback: Author = args.truth_author.parse().map_err(CliError::user)?;
+    let mut project = Project::open(&args.project)?;
+    let records = project.images()?;
+    let mut doc = project.load_document()?;
+    let only = super::project::resolve_images(&project, &args.images)
+        .map_err(|_| CliError::user("unknown --image"))?;
+    let (index, problems) = instance_index(&records, &only);
+    for p in &problems {
+        eprintln!("note: {p}");
+    }
+    // The author of groups without their own algorithm: the report's observer.
+    let observer = match report.observers.first() {
+        Some(Observer::Person(name)) if !name.trim().is_empty() => {
+            Author::Human(name.trim().replace('^', " ").trim().to_owned())
+        }
+        Some(Observer::Device { name, version }) if !name.is_empty() => Author::Model {
+            name: name.clone(),
+            version: if version.is_empty() {
+                "unknown".into()
+            } else {
+                version.clone()
+            },
+        },
+        _ => fallback,
+    };
+    let t = now_ms();
+    let mut history = History::new(1 << 30);
+    let mut imported = 0usize;
+    let mut phrases_made = 0usize;
+    let mut skipped: Vec<String> = Vec::new();
+    let mut measurements_not_kept = 0usize;
+    let mut images_touched = std::collections::BTreeSet::new();
+    let name = format!("import dicom-sr {}", args.file.display());
+    history.begin(&name)?;
+    for (g_at, g) in report.groups.iter().enumerate() {
+        let what = g
+            .tracking_id
+            .clone()
+            .unwrap_or_else(|| format!("group {}", g_at + 1));
+        let placed: Option<(ImageId, Shape, Option<MaskTiles>)> = match &g.geometry {
+            ReadGeometry::Planar {
+                graphic_type,
+                points,
+                image,
+            } => {
+                let Some(&(image_id, slice)) = index
+                    .get(&(image.instance_uid.clone(), image.frame))
+                    .or_else(|| index.get(&(image.instance_uid.clone(), None)))
+                else {
+                    skipped.push(format!(
+                        "{what}: its image {} is not in the project",
+                        image.instance_uid
+                    ));
+                    continue;
+                };
+                match planar_shape(
+                    graphic_type,
+                    g.tracking_id.as_deref().unwrap_or(""),
+                    points,
+                    slice,
+                ) {
+                    Some(shape) => Some((image_id, shape, None)),
+                    None => {
+                        skipped.push(format!(
+                            "{what}: a {graphic_type} of {} point(s) is no region Voxmark draws",
+                            points.len()
+                        ));
+                        continue;
+                    }
+                }
+            }
+            ReadGeometry::Volumetric {
+                segment,
+                source_series,
+            } => {
+                let Some(seg_file) = find_seg(&args.file, &segment.instance_uid) else {
+                    skipped.push(format!(
+                        "{what}: the SEG it points into ({}) is not beside the report",
+                        segment.instance_uid
+                    ));
+                    continue;
+                };
+                let Some(rec) = records.iter().find(|r| {
+                    (only.is_empty() || only.contains(&r.id))
+                        && r.kind.starts_with("dicom")
+                        && source_series
+                            .as_ref()
+                            .is_none_or(|s| r.series_uid.as_ref() == Some(s))
+                }) else {
+                    skipped.push(format!(
+                        "{what}: the series it was drawn on ({}) is not in the project",
+                        source_series.as_deref().unwrap_or("not said")
+                    ));
+                    continue;
+                };
+                let slices: Vec<(String, Option<usize>)> = sr::slice_instances(&grid(rec))?
+                    .into_iter()
+                    .map(|s| (s.instance_uid, s.frame))
+                    .collect();
+                let dense = seg::read_segment(
+                    &seg_file,
+                    segment.segment.unwrap_or(1),
+                    &grid(rec),
+                    &slices,
+                )?;
+                let Some((_, mask)) = MaskTiles::split_labels(rec.size, &dense).into_iter().next()
+                else {
+                    skipped.push(format!("{what}: its segment is empty"));
+                    continue;
+                };
+                Some((rec.id, Shape::Mask, Some(mask)))
+            }
+            ReadGeometry::Other => {
+                skipped.push(format!("{what}: no image region or segment"));
+                continue;
+            }
+        };
+        let Some((image, shape, mask)) = placed else {
+            continue;
+        };
+        let author = match &g.algorithm {
+            Some((name, version)) => Author::Model {
+                name: name.clone(),
+                version: if version.is_empty() {
+                    "unknown".into()
+                } else {
+                    version.clone()
+                },
+            },
+            None => observer.clone(),
+        };
+        // The label: the finding's meaning.
+        let label = match &g.finding {
+            Some(f) if !f.meaning.is_empty() => {
+                Some(match doc.labels.values().find(|l| l.name == f.meaning) {
+                    Some(l) => l.id,
+                    None => {
+                        let id = doc.new_label_id(&f.meaning);
+                        let h = blake3::hash(f.meaning.as_bytes());
+                        let c = h.as_bytes();
+                        history.record(
+                            &mut doc,
+                            Edit::AddLabel(Label {
+                                id,
+                                name: f.meaning.clone(),
+                                color: [c[0] | 0x40, c[1] | 0x40, c[2] | 0x40, 255],
+                            }),
+                        )?;
+                        id
+                    }
+                })
+            }
+            _ => None,
+        };
+        // The region keeps its identity when it is new to this project.
+        let id = g
+            .tracking_uid
+            .as_deref()
+            .and_then(sr::uuid_of_uid)
+            .map(|u| Id::from_slice(&u.to_be_bytes()))
+            .and_then(|id| id.filter(|id| !doc.regions.contains_key(id)))
+            .unwrap_or_else(Id::new);
+        history.record(
+            &mut doc,
+            Edit::AddRegion {
+                region: Region {
+                    id,
+                    image,
+                    label,
+                    shape,
+                    author: author.clone(),
+                    prompt: None,
+                    status: if matches!(author, Author::Model { .. }) {
+                        Status::Proposed
+                    } else {
+                        Status::Accepted
+                    },
+                    confidence: None,
+                    created_ms: t,
+                    modified_ms: t,
+                },
+                mask,
+                links: vec![],
+            },
+        )?;
+        // Each comment is a phrase linked to it (an existing one of the same text and author on
+        // the image is reused).
+        for text in &g.comments {
+            let existing = doc
+                .phrases
+                .values()
+                .find(|p| p.image == image && p.author == author && &p.text == text)
+                .map(|p| p.id);
+            let phrase = match existing {
+                Some(p) => p,
+                None => {
+                    let pid = Id::new();
+                    let report_text = doc.images.get(&image).and_then(|i| i.report.clone());
+                    let span = report_text.as_deref().and_then(|r| {
+                        r.find(text.as_str()).map(|at| {
+                            let start = r[..at].chars().count();
+                            (start, start + text.chars().count())
+                        })
+                    });
+                    history.record(
+                        &mut doc,
+                        Edit::AddPhrase {
+                            phrase: Phrase {
+                                id: pid,
+                                image,
+                                text: text.clone(),
+                                author: author.clone(),
+                                span,
+                                category: None,
+                                grounding: Grounding::Annotated,
+                                created_ms: t,
+                                modified_ms: t,
+                            },
+                            links: vec![],
+                        },
+                    )?;
+                    phrases_made += 1;
+                    pid
+                }
+            };
+            history.record(&mut doc, Edit::Link { phrase, region: id })?;
+        }
+        measurements_not_kept += g.measurements.len();
+        images_touched.insert(image);
+        imported += 1;
+    }
+    for s in &skipped {
+        eprintln!("left out: {s}");
+    }
+    let Some(tx) = history.commit()? else {
+        return Err(CliError::user(format!(
+            "nothing imported: none of the report's {} measurement group(s) lies on an image of the project ({})",
+            report.groups.len(),
+            args.file.display()
+        )));
+    };
+    project.commit(&tx, &observer.to_string())?;
+    println!(
+        "imported {imported} of {} measurement group(s) as regions on {} image(s), with {phrases_made} new phrase(s)",
+        report.groups.len(),
+        images_touched.len()
+    );
+    if measurements_not_kept > 0 {
+        println!(
+            "note: the report's {measurements_not_kept} measurement value(s) were read but not stored: Voxmark measures regions itself (`voxmark stats`)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoords_become_voxmark_shapes() {
+        let rect = [
+            [10.5, 20.5],
+            [30.5, 20.5],
+            [30.5, 40.5],
+            [10.5, 40.5],
+            [10.5, 20.5],
+        ];
+        assert_eq!(
+            planar_shape(
+                "POLYLINE",
+                "Cornerstone3DTools@^0.1.0:RectangleROI",
+                &rect,
+                3
+            ),
+            Some(Shape::Box2d {
+                slice: 3,
+                min: [10.0, 20.0],
+                max: [30.0, 40.0]
+            })
+        );
+        let tri = [[0.5, 0.5], [4.5, 0.5], [0.5, 4.5], [0.5, 0.5]];
+        assert_eq!(
+            planar_shape("POLYLINE", "x", &tri, 0),
+            Some(Shape::Polygon {
+                slice: 0,
+                points: vec![[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]
+            })
+        );
+        assert_eq!(
+            planar_shape("POINT", "", &[[2.5, 3.5]], 7),
+            Some(Shape::Point {
+                at: [2.0, 3.0, 7.0]
+            })
+        );
+        assert_eq!(planar_shape("MULTIPOINT", "", &[[2.5, 3.5]], 7), None);
+        assert_eq!(
+            seg_path_of(Path::new("/tmp/out/report.dcm")),
+            PathBuf::from("/tmp/out/report.seg.dcm")
+        );
+    }
+}

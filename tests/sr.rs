@@ -1,0 +1,582 @@
+//! DICOM SR TID 1500 export and import, checked with the reference tools: highdicom reads every
+//! group back (tracking ids, SCOORDs against the regions, image and segment references),
+//! dciodvfy (dicom3tools) finds no errors in the SR or its SEG, dsrdump (dcmtk) prints the golden
+//! tree, and the corpus's dcmqi report reads as highdicom reads it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use voxmark::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use voxmark::core::{Edit, History, Id, Label, MaskTiles, VoxelBox};
+use voxmark::store::Project;
+
+fn os(s: &str) -> OsString {
+    s.into()
+}
+
+/// Runs a reference tool; `None` (after saying why) when it is not installed, unless
+/// `VOXMARK_REQUIRE_DICOM_TOOLS=1`.
+fn tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(o) => Some(o),
+        Err(e) => {
+            assert!(
+                std::env::var("VOXMARK_REQUIRE_DICOM_TOOLS").as_deref() != Ok("1"),
+                "{program} is not installed: {e}"
+            );
+            eprintln!("skipped {program}: {e}");
+            None
+        }
+    }
+}
+
+fn check_sr(report: &Path) -> Option<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_sr.py");
+    common::python_json(&[script.as_os_str(), report.as_os_str()])
+}
+
+/// dciodvfy's errors (lines starting `Error`), or `None` when it is not installed.
+fn dciodvfy_errors(file: &Path) -> Option<Vec<String>> {
+    let out = tool("dciodvfy", &[file.as_os_str()])?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("Error"))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+struct Drawn {
+    project: PathBuf,
+    image: voxmark::store::ImageRecord,
+    box2d: Id,
+    polygon: Id,
+    point: Id,
+    mask: Id,
+    model_box: Id,
+}
+
+fn region(
+    id: Id,
+    image: Id,
+    label: Option<Id>,
+    shape: Shape,
+    author: &Author,
+    status: Status,
+) -> Region {
+    Region {
+        id,
+        image,
+        label,
+        shape,
+        author: author.clone(),
+        prompt: None,
+        status,
+        confidence: None,
+        created_ms: 1,
+        modified_ms: 1,
+    }
+}
+
+/// A project with the 3-slice CT of the dcmqi corpus and alice's regions on it (a box linked to a
+/// phrase, a polygon linked to two, a point, a liver mask, a 3D box and a rejected box) and a
+/// model's box.
+fn drawn_project(data: &Path, dir: &Path) -> Drawn {
+    let project = dir.join("sr.voxmark");
+    let ct = data.join("dicom/seg_sr/dcmqi_ct3slice/image");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    assert_eq!(
+        common::voxmark([os("add"), project.clone().into(), ct.into()]).code,
+        0
+    );
+    let mut p = Project::open(&project).unwrap();
+    let image = p.images().unwrap()[0].clone();
+    let mut doc = p.load_document().unwrap();
+    let alice = Author::Human("alice".into());
+    let model = Author::Model {
+        name: "detector".into(),
+        version: "1.0".into(),
+    };
+    let (nodule, liver) = (Id::new(), Id::new());
+    let mut h = History::new(1 << 30);
+    h.begin("draw").unwrap();
+    for (id, name) in [(nodule, "nodule"), (liver, "liver")] {
+        h.record(
+            &mut doc,
+            Edit::AddLabel(Label {
+                id,
+                name: name.into(),
+                color: [200, 40, 40, 255],
+            }),
+        )
+        .unwrap();
+    }
+    let ids: Vec<Id> = (0..7).map(|_| Id::new()).collect();
+    let mut mask = MaskTiles::new(image.size);
+    let b = VoxelBox {
+        min: [200, 220, 0],
+        max: [260, 300, 3],
+    };
+    mask.write_box(b, &vec![1u8; 60 * 80 * 3]);
+    let shapes = [
+        (
+            ids[0],
+            Some(nodule),
+            Shape::Box2d {
+                slice: 1,
+                min: [100.25, 120.0],
+                max: [180.0, 200.75],
+            },
+            &alice,
+            Status::Accepted,
+        ),
+        (
+            ids[1],
+            None,
+            Shape::Polygon {
+                slice: 0,
+                points: vec![[50.0, 60.0], [90.0, 62.5], [70.0, 110.125]],
+            },
+            &alice,
+            Status::Accepted,
+        ),
+        (
+            ids[2],
+            None,
+            Shape::Point {
+                at: [256.0, 300.0, 2.0],
+            },
+            &alice,
+            Status::Accepted,
+        ),
+        (ids[3], Some(liver), Shape::Mask, &alice, Status::Accepted),
+        (
+            ids[4],
+            None,
+            Shape::Box3d {
+                min: [1.0, 1.0, 0.0],
+                max: [9.0, 9.0, 2.0],
+            },
+            &alice,
+            Status::Accepted,
+        ),
+        (
+            ids[5],
+            None,
+            Shape::Box2d {
+                slice: 0,
+                min: [1.0, 1.0],
+                max: [5.0, 5.0],
+            },
+            &alice,
+            Status::Rejected,
+        ),
+        (
+            ids[6],
+            Some(nodule),
+            Shape::Box2d {
+                slice: 2,
+                min: [300.0, 310.0],
+                max: [340.0, 350.0],
+            },
+            &model,
+            Status::Proposed,
+        ),
+    ];
+    for (id, label, shape, author, status) in shapes {
+        let is_mask = shape == Shape::Mask;
+        h.record(
+            &mut doc,
+            Edit::AddRegion {
+                region: region(id, image.id, label, shape, author, status),
+                mask: is_mask.then(|| mask.clone()),
+                links: vec![],
+            },
+        )
+        .unwrap();
+    }
+    for (text, regions) in [
+        ("right lower lobe nodule", vec![ids[0]]),
+        ("small left effusion", vec![ids[1]]),
+        ("no change since the prior study", vec![ids[1]]),
+    ] {
+        h.record(
+            &mut doc,
+            Edit::AddPhrase {
+                phrase: Phrase {
+                    id: Id::new(),
+                    image: image.id,
+                    text: text.into(),
+                    author: alice.clone(),
+                    span: None,
+                    category: None,
+                    grounding: Grounding::Annotated,
+                    created_ms: 1,
+                    modified_ms: 1,
+                },
+                links: regions,
+            },
+        )
+        .unwrap();
+    }
+    p.commit(&h.commit().unwrap().unwrap(), "human:alice")
+        .unwrap();
+    Drawn {
+        project,
+        image,
+        box2d: ids[0],
+        polygon: ids[1],
+        point: ids[2],
+        mask: ids[3],
+        model_box: ids[6],
+    }
+}
+
+fn export_sr(d: &Drawn, out: &Path, author: &str) -> common::Run {
+    common::voxmark([
+        os("export"),
+        d.project.clone().into(),
+        os("--format"),
+        os("dicom-sr"),
+        os("--image"),
+        os(&d.image.id.full()),
+        os("--author"),
+        os(author),
+        os("--out"),
+        out.into(),
+    ])
+}
+
+fn uid(id: Id) -> String {
+    format!("2.25.{}", id.as_u128())
+}
+
+#[test]
+fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = drawn_project(&data, dir.path());
+    let out = dir.path().join("report.dcm");
+    let run = export_sr(&d, &out, "human:alice");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("4 region(s) by human:alice: 3 planar and 1 volumetric"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("1 3D box(es) left out"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1 rejected region(s)"),
+        "{}",
+        run.stderr
+    );
+    let seg = dir.path().join("report.seg.dcm");
+    assert!(seg.is_file());
+
+    // dciodvfy: no errors in either object.
+    for f in [&out, &seg] {
+        if let Some(errors) = dciodvfy_errors(f) {
+            assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
+        }
+    }
+
+    // highdicom reads every group back.
+    if let Some(v) = check_sr(&out) {
+        assert_eq!(v["observers"][0]["type"], "Person", "{v}");
+        assert_eq!(v["observers"][0]["name"], "alice", "{v}");
+        let planar = v["planar"].as_array().unwrap();
+        assert_eq!(planar.len(), 3, "{v}");
+        let group = |id: Id| {
+            planar
+                .iter()
+                .find(|g| g["tracking_uid"] == uid(id))
+                .unwrap_or_else(|| panic!("no group {} in {v}", uid(id)))
+        };
+        let points = |g: &serde_json::Value| -> Vec<[f64; 2]> {
+            g["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+                .collect()
+        };
+        // The box: OHIF's RectangleROI, a closed POLYLINE round its corners, 0.5 from voxel centres.
+        let b = group(d.box2d);
+        assert_eq!(b["tracking_id"], "Cornerstone3DTools@^0.1.0:RectangleROI");
+        assert_eq!(b["graphic_type"], "POLYLINE");
+        assert_eq!(
+            points(b),
+            vec![
+                [100.75, 120.5],
+                [180.5, 120.5],
+                [180.5, 201.25],
+                [100.75, 201.25],
+                [100.75, 120.5]
+            ]
+        );
+        assert_eq!(b["finding"][2], "nodule");
+        let area = b["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "Area")
+            .unwrap();
+        let expected = 79.75 * 80.75 * d.image.spacing_mm[0] * d.image.spacing_mm[1];
+        assert!(
+            (area["value"].as_f64().unwrap() - expected).abs() < 1e-3,
+            "{area}"
+        );
+        assert_eq!(area["unit"], "mm2");
+        // The polygon: PlanarFreehandROI, closed; the point: Probe.
+        let p = group(d.polygon);
+        assert_eq!(
+            p["tracking_id"],
+            "Cornerstone3DTools@^0.1.0:PlanarFreehandROI"
+        );
+        let expected = [[50.5, 60.5], [90.5, 63.0], [70.5, 110.625], [50.5, 60.5]];
+        for (a, e) in points(p).iter().zip(expected) {
+            assert!(
+                (a[0] - e[0]).abs() < 1e-6 && (a[1] - e[1]).abs() < 1e-6,
+                "{a:?} {e:?}"
+            );
+        }
+        let q = group(d.point);
+        assert_eq!(q["graphic_type"], "POINT");
+        assert_eq!(points(q), vec![[256.5, 300.5]]);
+        // Each lies on the instance at its slice: compare the instance's position (pydicom) with
+        // the slice's.
+        let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
+            files: &d.image.files,
+            size: d.image.size,
+            spacing_mm: d.image.spacing_mm,
+            origin_lps_mm: d.image.origin_lps_mm,
+            direction: d.image.direction,
+        })
+        .unwrap();
+        for (g, k) in [(b, 1usize), (p, 0), (q, 2)] {
+            assert_eq!(
+                g["image"]["sop_instance_uid"],
+                slices[k].instance_uid.as_str(),
+                "{g}"
+            );
+        }
+        // The mask: a volumetric group over segment 1 of the SEG beside it.
+        let vol = &v["volumetric"][0];
+        assert_eq!(vol["tracking_uid"], uid(d.mask), "{v}");
+        assert_eq!(vol["segment"]["segment_number"], 1, "{v}");
+        let seg_uid = voxmark::io::dicom::sop_instance_uid(&seg).unwrap();
+        assert_eq!(vol["segment"]["sop_instance_uid"], seg_uid.as_str(), "{v}");
+        assert_eq!(vol["finding"][2], "liver", "{v}");
+        let volume = vol["measurements"][0]["value"].as_f64().unwrap();
+        let voxel: f64 = d.image.spacing_mm.iter().product();
+        assert!(
+            (volume - 60.0 * 80.0 * 3.0 * voxel).abs() < 1e-2,
+            "{volume}"
+        );
+    }
+
+    // The model's report: a device observer, its algorithm on the group.
+    let model_out = dir.path().join("model.dcm");
+    let run = export_sr(&d, &model_out, "model:detector@1.0");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    if let Some(v) = check_sr(&model_out) {
+        assert_eq!(v["observers"][0]["type"], "Device", "{v}");
+        assert_eq!(v["planar"][0]["algorithm"][0], "detector", "{v}");
+        assert_eq!(v["planar"][0]["algorithm"][1], "1.0", "{v}");
+    }
+    if let Some(errors) = dciodvfy_errors(&model_out) {
+        assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    }
+
+    // An author with no regions: exit 1, and the authors who have some are named.
+    let run = export_sr(&d, &dir.path().join("none.dcm"), "human:bob");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("human:alice (6)"), "{}", run.stderr);
+    assert!(!dir.path().join("none.dcm").exists());
+
+    // Import both into a new project on the same image: the same regions come back.
+    let fresh = dir.path().join("fresh.voxmark");
+    assert_eq!(common::voxmark([os("new"), fresh.clone().into()]).code, 0);
+    let ct = data.join("dicom/seg_sr/dcmqi_ct3slice/image");
+    assert_eq!(
+        common::voxmark([os("add"), fresh.clone().into(), ct.into()]).code,
+        0
+    );
+    for report in [&out, &model_out] {
+        let run = common::voxmark([
+            os("import"),
+            fresh.clone().into(),
+            os("--format"),
+            os("dicom-sr"),
+            report.into(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let back = Project::open(&fresh).unwrap().load_document().unwrap();
+    let before = Project::open(&d.project).unwrap().load_document().unwrap();
+    for id in [d.box2d, d.polygon, d.point, d.mask, d.model_box] {
+        let (a, b) = (&before.regions[&id], &back.regions[&id]);
+        assert_eq!(a.author, b.author, "{id}");
+        match (&a.shape, &b.shape) {
+            (Shape::Polygon { points: pa, .. }, Shape::Polygon { points: pb, .. }) => {
+                for (x, y) in pa.iter().zip(pb) {
+                    assert!((x[0] - y[0]).abs() < 1e-4 && (x[1] - y[1]).abs() < 1e-4);
+                }
+            }
+            (sa, sb) => assert_eq!(sa, sb, "{id}"),
+        }
+        let name = |doc: &voxmark::core::Document, r: &Region| {
+            r.label.map(|l| doc.labels[&l].name.clone())
+        };
+        assert_eq!(name(&before, a), name(&back, b), "{id}");
+        let texts = |doc: &voxmark::core::Document| {
+            let mut t: Vec<String> = doc
+                .phrases_of(id)
+                .map(|p| doc.phrases[&p].text.clone())
+                .collect();
+            t.sort();
+            t
+        };
+        assert_eq!(texts(&before), texts(&back), "{id}");
+    }
+    assert_eq!(back.regions[&d.model_box].status, Status::Proposed);
+    assert_eq!(back.masks[&d.mask].count(), before.masks[&d.mask].count());
+    assert_eq!(back.regions.len(), 5);
+}
+
+#[test]
+fn dsrdump_prints_the_golden_tree() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = drawn_project(&data, dir.path());
+    let out = dir.path().join("report.dcm");
+    assert_eq!(export_sr(&d, &out, "human:alice").code, 0);
+    let Some(dump) = tool("dsrdump", &[os("-Ph").as_os_str(), out.as_os_str()]) else {
+        return;
+    };
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    // UIDs, dates and times change with every export; region UIDs with every project.
+    let text = String::from_utf8_lossy(&dump.stdout);
+    let normal = normalise_dump(&text, &[d.box2d, d.polygon, d.point, d.mask]);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sr_tid1500.dsrdump.txt");
+    if std::env::var("VOXMARK_BLESS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &normal).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        normal,
+        expected,
+        "dsrdump output differs from {}",
+        golden.display()
+    );
+}
+
+fn normalise_dump(text: &str, regions: &[Id]) -> String {
+    let mut out = text.to_owned();
+    for (n, id) in regions.iter().enumerate() {
+        out = out.replace(&uid(*id), &format!("<region {n}>"));
+    }
+    out.lines()
+        .map(|l| {
+            let mut words: Vec<String> = Vec::new();
+            for w in l.split(' ') {
+                let bare = w.trim_matches(|c: char| "\"(),=".contains(c));
+                let digits =
+                    |s: &str| s.len() >= 10 && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if digits(bare) && bare.contains('.') {
+                    words.push(w.replace(bare, "<uid>"));
+                } else if bare.len() == 10
+                    && bare.chars().nth(4) == Some('-')
+                    && bare.chars().nth(7) == Some('-')
+                {
+                    words.push(w.replace(bare, "<date>"));
+                } else if bare.len() == 8 && bare.chars().nth(2) == Some(':') {
+                    words.push(w.replace(bare, "<time>"));
+                } else {
+                    words.push(w.to_owned());
+                }
+            }
+            words.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn the_corpus_dcmqi_report_reads_as_highdicom_reads_it() {
+    let Some(data) = common::corpus() else { return };
+    let file = data.join("dicom/seg_sr/dcmqi_tid1500/sr.dcm");
+    let ours = voxmark::io::dicom::sr::read(&file).unwrap();
+    let Some(v) = check_sr(&file) else { return };
+    assert_eq!(
+        ours.observers,
+        vec![voxmark::io::dicom::sr::Observer::Person("User2".into())]
+    );
+    let theirs = v["volumetric"].as_array().unwrap();
+    assert_eq!(ours.groups.len(), theirs.len());
+    for (g, t) in ours.groups.iter().zip(theirs) {
+        assert_eq!(g.tracking_id.as_deref(), t["tracking_id"].as_str());
+        assert_eq!(g.tracking_uid.as_deref(), t["tracking_uid"].as_str());
+        assert_eq!(
+            g.finding.as_ref().map(|f| f.meaning.as_str()),
+            t["finding"][2].as_str()
+        );
+        match &g.geometry {
+            voxmark::io::dicom::sr::ReadGeometry::Volumetric {
+                segment,
+                source_series,
+            } => {
+                assert_eq!(
+                    segment.instance_uid,
+                    t["segment"]["sop_instance_uid"].as_str().unwrap()
+                );
+                assert_eq!(segment.segment, Some(1));
+                assert_eq!(source_series.as_deref(), t["source_series"].as_str());
+            }
+            other => panic!("not volumetric: {other:?}"),
+        }
+        let m = t["measurements"].as_array().unwrap();
+        assert_eq!(g.measurements.len(), m.len());
+        for (a, b) in g.measurements.iter().zip(m) {
+            assert_eq!(a.name.meaning, b["name"].as_str().unwrap());
+            assert_eq!(a.unit.value, b["unit"].as_str().unwrap());
+            assert!(
+                (a.value - b["value"].as_f64().unwrap()).abs() < 1e-9,
+                "{a:?} {b}"
+            );
+            assert_eq!(
+                a.derivation.as_ref().map(|d| d.meaning.as_str()),
+                b["derivation"].as_str()
+            );
+        }
+    }
+    // Its images (a PET series) are not in this project: import says so and changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let run = common::voxmark([
+        os("import"),
+        project.into(),
+        os("--format"),
+        os("dicom-sr"),
+        file.into(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("primary tumor"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing imported"), "{}", run.stderr);
+}
