@@ -717,6 +717,40 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         assert!(v["affine_max_error_mm"].as_f64().unwrap() < 1e-3, "{v}");
         assert_eq!(v["labels"].as_array().unwrap().len(), 31, "{v}");
     }
+    // The same map as NRRD and MetaImage, attached and detached: SimpleITK reads the CT's geometry
+    // and the NIfTI export's voxels from each.
+    let itk_outs: Vec<std::path::PathBuf> = ["nrrd", "nhdr", "mha", "mhd"]
+        .iter()
+        .map(|ext| dir.path().join(format!("labels.{ext}")))
+        .collect();
+    for f in &itk_outs {
+        let run = common::voxmark([
+            os("export"),
+            project.clone().into(),
+            os("--format"),
+            os("nifti-labels"),
+            os("--image"),
+            os(&common::image_ids(&project)[0]),
+            os("--out"),
+            f.clone().into(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert!(dir.path().join("labels.raw.gz").is_file() && dir.path().join("labels.zraw").is_file());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_itk_labels.py");
+    let mut args = vec![
+        script.as_os_str(),
+        std::ffi::OsStr::new(&geometry),
+        out.as_os_str(),
+    ];
+    args.extend(itk_outs.iter().map(|p| p.as_os_str()));
+    if let Some(v) = common::python_json(&args) {
+        for f in &itk_outs {
+            let r = &v[f.to_str().unwrap()];
+            assert_eq!(r["voxels_equal"], true, "{v}");
+            assert!(r["geometry_max_error"].as_f64().unwrap() < 1e-6, "{v}");
+        }
+    }
     // Round trip: the export imports into a fresh project and exports byte-identically.
     let project2 = dir.path().join("seg2.voxmark");
     assert_eq!(
@@ -724,7 +758,7 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         0
     );
     assert_eq!(
-        common::voxmark([os("add"), project2.clone().into(), ct.into()]).code,
+        common::voxmark([os("add"), project2.clone().into(), ct.clone().into()]).code,
         0
     );
     let run = common::voxmark([
@@ -753,6 +787,40 @@ fn nifti_label_maps_import_onto_the_ct_and_export_with_its_geometry() {
         0
     );
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out2).unwrap());
+    // And a detached NRRD header imports as its NIfTI twin does.
+    let project3 = dir.path().join("seg3.voxmark");
+    assert_eq!(
+        common::voxmark([os("new"), project3.clone().into()]).code,
+        0
+    );
+    assert_eq!(
+        common::voxmark([os("add"), project3.clone().into(), ct.clone().into()]).code,
+        0
+    );
+    let id3 = common::image_ids(&project3)[0].clone();
+    let run = common::voxmark([
+        os("import"),
+        project3.clone().into(),
+        os("--format"),
+        os("nifti-labels"),
+        itk_outs[1].clone().into(),
+        os("--image"),
+        os(&id3),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out3 = dir.path().join("labels3.nii.gz");
+    let run = common::voxmark([
+        os("export"),
+        project3.into(),
+        os("--format"),
+        os("nifti-labels"),
+        os("--image"),
+        os(&id3),
+        os("--out"),
+        out3.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out3).unwrap());
     // A label map of another grid is refused with a clear error.
     let other = data.join("nifti/totalseg/example_seg_mr.nii.gz");
     let run = common::voxmark([
@@ -1136,6 +1204,14 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     write_f32_nifti(&want_map, size, affine, &want);
     if let Some(v) = check(&fractional, "FRACTIONAL", &[&want_map]) {
         assert_eq!(v["segments_equal"], 1, "{v}");
+    }
+    // dciodvfy finds no errors in the BINARY and FRACTIONAL SEGs. (Debian's dicom3tools, of 2022,
+    // predates the Label Map Segmentation IOD of 2024 and answers "Information Object Not found"
+    // for a LABELMAP; highdicom reads it above.)
+    for f in [&binary, &fractional] {
+        if let Some(errors) = common::dciodvfy_errors(f) {
+            assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
+        }
     }
     // Non-DICOM images and empty images are refused by name.
     let run = export_one(

@@ -16,38 +16,9 @@ fn os(s: &str) -> OsString {
     s.into()
 }
 
-/// Runs a reference tool; `None` (after saying why) when it is not installed, unless
-/// `VOXMARK_REQUIRE_DICOM_TOOLS=1`.
-fn tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
-    match std::process::Command::new(program).args(args).output() {
-        Ok(o) => Some(o),
-        Err(e) => {
-            assert!(
-                std::env::var("VOXMARK_REQUIRE_DICOM_TOOLS").as_deref() != Ok("1"),
-                "{program} is not installed: {e}"
-            );
-            eprintln!("skipped {program}: {e}");
-            None
-        }
-    }
-}
-
 fn check_sr(report: &Path) -> Option<serde_json::Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_sr.py");
     common::python_json(&[script.as_os_str(), report.as_os_str()])
-}
-
-/// dciodvfy's errors (lines starting `Error`), or `None` when it is not installed.
-fn dciodvfy_errors(file: &Path) -> Option<Vec<String>> {
-    let out = tool("dciodvfy", &[file.as_os_str()])?;
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter(|l| l.starts_with("Error"))
-            .map(str::to_owned)
-            .collect(),
-    )
 }
 
 struct Drawn {
@@ -237,7 +208,11 @@ fn drawn_project(data: &Path, dir: &Path) -> Drawn {
 }
 
 fn export_sr(d: &Drawn, out: &Path, author: &str) -> common::Run {
-    common::voxmark([
+    export_sr_with(d, out, author, &[])
+}
+
+fn export_sr_with(d: &Drawn, out: &Path, author: &str, extra: &[&str]) -> common::Run {
+    let mut args = vec![
         os("export"),
         d.project.clone().into(),
         os("--format"),
@@ -248,7 +223,9 @@ fn export_sr(d: &Drawn, out: &Path, author: &str) -> common::Run {
         os(author),
         os("--out"),
         out.into(),
-    ])
+    ];
+    args.extend(extra.iter().map(|a| os(a)));
+    common::voxmark(args)
 }
 
 fn uid(id: Id) -> String {
@@ -284,7 +261,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
 
     // dciodvfy: no errors in either object.
     for f in [&out, &seg] {
-        if let Some(errors) = dciodvfy_errors(f) {
+        if let Some(errors) = common::dciodvfy_errors(f) {
             assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
         }
     }
@@ -386,14 +363,14 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
 
     // The model's report: a device observer, its algorithm on the group.
     let model_out = dir.path().join("model.dcm");
-    let run = export_sr(&d, &model_out, "model:detector@1.0");
+    let run = export_sr_with(&d, &model_out, "model:detector@1.0", &["--deidentify"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     if let Some(v) = check_sr(&model_out) {
         assert_eq!(v["observers"][0]["type"], "Device", "{v}");
         assert_eq!(v["planar"][0]["algorithm"][0], "detector", "{v}");
         assert_eq!(v["planar"][0]["algorithm"][1], "1.0", "{v}");
     }
-    if let Some(errors) = dciodvfy_errors(&model_out) {
+    if let Some(errors) = common::dciodvfy_errors(&model_out) {
         assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
     }
 
@@ -460,7 +437,8 @@ fn dsrdump_prints_the_golden_tree() {
     let d = drawn_project(&data, dir.path());
     let out = dir.path().join("report.dcm");
     assert_eq!(export_sr(&d, &out, "human:alice").code, 0);
-    let Some(dump) = tool("dsrdump", &[os("-Ph").as_os_str(), out.as_os_str()]) else {
+    let Some(dump) = common::dicom_tool("dsrdump", &[os("-Ph").as_os_str(), out.as_os_str()])
+    else {
         return;
     };
     assert!(

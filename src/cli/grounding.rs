@@ -24,8 +24,10 @@ pub enum Format {
     NihBbox,
     /// VinDr-CXR training CSV, one radiologist per row (import).
     Vindr,
-    /// A NIfTI label map on an image's grid: one mask region per label value (import and export,
-    /// one image at a time with `--image`; a `<file>.labels.json` sidecar names the values).
+    /// A label map on an image's grid: one mask region per label value (import and export, one
+    /// image at a time with `--image`; a `<file>.labels.json` sidecar names the values). NIfTI
+    /// (`.nii`, `.nii.gz`), or NRRD (`.nrrd`, `.nhdr`) and MetaImage (`.mha`, `.mhd`) by the file's
+    /// extension.
     NiftiLabels,
     /// A model's heatmap for one phrase (NIfTI or PNG grey; any resolution, covering the slice;
     /// import with `--image`, `--phrase`, `--pred-author`).
@@ -1317,11 +1319,16 @@ fn import_nifti_labels(args: &ImportArgs, author: &Author) -> i32 {
             .map(|i| m.voxels().get_f64(i).unwrap_or(0.0) as u32)
             .collect()
     } else {
-        let nifti = match crate::io::nifti::read(&args.file, 0) {
-            Ok(n) => n,
+        let map = if crate::io::itk::is_itk_name(&args.file) {
+            crate::io::itk::read(&args.file)
+        } else {
+            crate::io::nifti::read(&args.file, 0).map(|n| n.volume)
+        };
+        let map = match map {
+            Ok(m) => m,
             Err(e) => return user_error(e),
         };
-        match resample_labels(&nifti.volume, &rec) {
+        match resample_labels(&map, &rec) {
             Ok(d) => d,
             Err(why) => return user_error(format!("{}: {why}", args.file.display())),
         }
@@ -1475,7 +1482,12 @@ fn export_nifti_labels(args: &ExportArgs, project: &Project, doc: &Document) -> 
         } else {
             crate::io::nifti::LabelValues::U16(&dense)
         };
-        if let Err(e) = crate::io::nifti::write_labels(
+        let write = if crate::io::itk::is_itk_name(&args.out) {
+            crate::io::itk::write_labels
+        } else {
+            crate::io::nifti::write_labels
+        };
+        if let Err(e) = write(
             &args.out,
             rec.size,
             rec.spacing_mm,

@@ -201,7 +201,14 @@ pub fn scan_paths_with_preview(paths: &[PathBuf], preview: &mut dyn FnMut(dicom:
     let mut scan = Scan::default();
     let mut dicom_files = Vec::new();
     let mut others = Vec::new();
-    for path in paths {
+    // The data files of detached NRRD/MetaImage headers are read with their header (an image
+    // record lists both), not as images of their own.
+    let detached: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| itk::is_itk_name(p))
+        .filter_map(|p| itk::detached_data_file(p))
+        .collect();
+    for path in paths.iter().filter(|p| !detached.contains(p)) {
         if path.is_dir() {
             let mut entries: Vec<PathBuf> = walkdir::WalkDir::new(path)
                 .follow_links(true)
@@ -293,7 +300,10 @@ pub fn scan_paths_with_preview(paths: &[PathBuf], preview: &mut dyn FnMut(dicom:
             }),
             Format::Itk => itk::read(file).map(|volume| LoadedImage {
                 source: file.clone(),
-                files: vec![file.clone()],
+                // A detached header's data file is part of the image (hashed and relinked with it).
+                files: std::iter::once(file.clone())
+                    .chain(itk::detached_data_file(file))
+                    .collect(),
                 kind: if file.extension().is_some_and(|e| {
                     e.eq_ignore_ascii_case("nrrd") || e.eq_ignore_ascii_case("nhdr")
                 }) {

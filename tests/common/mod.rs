@@ -166,3 +166,33 @@ pub fn python_json(args: &[&std::ffi::OsStr]) -> Option<serde_json::Value> {
         }
     }
 }
+
+/// dciodvfy's (dicom3tools) errors on `file` (its lines starting `Error`); `None` (after saying why)
+/// when it is not installed, unless `VOXMARK_REQUIRE_DICOM_TOOLS=1`, which panics.
+pub fn dciodvfy_errors(file: &std::path::Path) -> Option<Vec<String>> {
+    let out = dicom_tool("dciodvfy", &[file.as_os_str()])?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("Error"))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Runs a DICOM reference tool (dicom3tools, dcmtk); `None` (after saying why) when it is not
+/// installed, unless `VOXMARK_REQUIRE_DICOM_TOOLS=1`, which panics.
+pub fn dicom_tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(o) => Some(o),
+        Err(e) => {
+            assert!(
+                std::env::var("VOXMARK_REQUIRE_DICOM_TOOLS").as_deref() != Ok("1"),
+                "{program} is not installed: {e}"
+            );
+            eprintln!("skipped {program}: {e}");
+            None
+        }
+    }
+}

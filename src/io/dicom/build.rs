@@ -240,7 +240,7 @@ pub(super) fn patient_and_study(
         out.push(el(
             tags::DEIDENTIFICATION_METHOD,
             VR::LO,
-            "voxmark export --deidentify: patient name, id, birth date, sex, accession, referring physician removed",
+            "voxmark --deidentify: patient identifiers removed",
         ));
     }
     out.extend([
