@@ -389,6 +389,81 @@ fn ms_cxr_csv_imports_by_file_name_and_round_trips() {
         0
     );
     assert_eq!(text, std::fs::read_to_string(&out2).unwrap());
+    // MS-CXR's COCO-style JSON: pycocotools reads it into the rows of the CSV (as MS-CXR's own
+    // conversion does), and it imports into a fresh project that exports the same CSV.
+    let ms_json = dir.path().join("out.json");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("ms-cxr-json"),
+        os("--out"),
+        ms_json.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_ms_cxr_json.py");
+    if let Some(v) = common::python_json(&[script.as_os_str(), ms_json.as_os_str()]) {
+        let mut csv_rows: Vec<String> = text.lines().skip(1).map(str::to_owned).collect();
+        let mut json_rows: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut w = csv::WriterBuilder::new().from_writer(vec![]);
+                let f = |k: &str| format!("{:?}", r[k].as_f64().unwrap());
+                w.write_record([
+                    r["dicom_id"].as_str().unwrap().to_owned(),
+                    r["category_name"].as_str().unwrap().to_owned(),
+                    r["label_text"].as_str().unwrap().to_owned(),
+                    r["path"].as_str().unwrap().to_owned(),
+                    f("x"),
+                    f("y"),
+                    f("w"),
+                    f("h"),
+                    r["image_width"].to_string(),
+                    r["image_height"].to_string(),
+                ])
+                .unwrap();
+                String::from_utf8(w.into_inner().unwrap())
+                    .unwrap()
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        csv_rows.sort();
+        json_rows.sort();
+        assert_eq!(csv_rows, json_rows);
+    }
+    let project3 = dir.path().join("m3.voxmark");
+    assert_eq!(
+        common::voxmark([os("new"), project3.clone().into()]).code,
+        0
+    );
+    let mut args = vec![os("add"), project3.clone().into()];
+    args.extend(images.iter().map(|p| p.clone().into_os_string()));
+    assert_eq!(common::voxmark(&args).code, 0);
+    let run = common::voxmark([
+        os("import"),
+        project3.clone().into(),
+        os("--format"),
+        os("ms-cxr-json"),
+        ms_json.into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out3 = dir.path().join("out3.csv");
+    assert_eq!(
+        common::voxmark([
+            os("export"),
+            project3.into(),
+            os("--format"),
+            os("ms-cxr"),
+            os("--out"),
+            out3.clone().into()
+        ])
+        .code,
+        0
+    );
+    assert_eq!(text, std::fs::read_to_string(&out3).unwrap());
     // COCO grounding export of images without a report: the caption is built from the phrases
     // (joined with ". "), tokens_positive points into it, and the command says so.
     let coco_out = dir.path().join("m.coco.json");

@@ -20,6 +20,8 @@ pub enum Format {
     Radfact,
     /// MS-CXR phrase-grounding CSV (one row per box, pixel coordinates).
     MsCxr,
+    /// MS-CXR's COCO-style JSON (`label_text` on each annotation; import and export).
+    MsCxrJson,
     /// NIH ChestX-ray8 `BBox_List_2017.csv` (import).
     NihBbox,
     /// VinDr-CXR training CSV, one radiologist per row (import).
@@ -279,6 +281,11 @@ pub fn import(args: &ImportArgs) -> i32 {
         | Format::DicomSeg
         | Format::DicomSegHeatmap
         | Format::DicomSr => None,
+        Format::MsCxrJson => Some(
+            ms_cxr::read_json(&args.file)
+                .map(|r| datasets::from_ms_cxr(&r))
+                .map_err(|e| e.to_string()),
+        ),
         Format::MsCxr => Some(
             ms_cxr::read(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -473,14 +480,22 @@ pub fn export(args: &ExportArgs) -> i32 {
         Ok(d) => d,
         Err(e) => return store_error(e),
     };
-    if args.deidentify && !matches!(args.format, Format::DicomSeg | Format::DicomSegHeatmap) {
+    if args.deidentify
+        && !matches!(
+            args.format,
+            Format::DicomSeg | Format::DicomSegHeatmap | Format::DicomSr
+        )
+    {
         return user_error(
             "--deidentify is for DICOM SEG exports; the other formats hold file names, boxes and the \
              report text, not DICOM patient attributes",
         );
     }
     if args.split.is_some()
-        && !matches!(args.format, Format::MsCxr | Format::Coco | Format::Radfact)
+        && !matches!(
+            args.format,
+            Format::MsCxr | Format::MsCxrJson | Format::Coco | Format::Radfact
+        )
     {
         return user_error(
             "--split is for the dataset exports (ms-cxr, coco, radfact); the mask exports hold one \
@@ -488,7 +503,7 @@ pub fn export(args: &ExportArgs) -> i32 {
         );
     }
     match args.format {
-        Format::MsCxr => return export_ms_cxr(args, &project, &doc, &truth),
+        Format::MsCxr | Format::MsCxrJson => return export_ms_cxr(args, &project, &doc, &truth),
         Format::Coco => return export_coco(args, &project, &doc, &truth),
         Format::NiftiLabels | Format::PngMask => return export_nifti_labels(args, &project, &doc),
         Format::DicomSeg | Format::DicomSegHeatmap => {
@@ -1068,7 +1083,18 @@ fn export_ms_cxr(args: &ExportArgs, project: &Project, doc: &Document, author: &
             }
         }
     }
-    if let Err(e) = ms_cxr::write(&args.out, &rows) {
+    if rows.is_empty() {
+        return user_error(format!(
+            "nothing to write: no phrase by {author} on the {} image(s) has a box (MS-CXR rows are boxes)",
+            chosen.len()
+        ));
+    }
+    let written = if args.format == Format::MsCxrJson {
+        ms_cxr::write_json(&args.out, &rows)
+    } else {
+        ms_cxr::write(&args.out, &rows)
+    };
+    if let Err(e) = written {
         return user_error(e);
     }
     if args.absolute_paths {
