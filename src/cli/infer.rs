@@ -1,11 +1,12 @@
 //! `voxmark doctor` (which ONNX Runtime was found, its version and execution providers) and
 //! `voxmark infer` (a model's proposals into a project, with their provenance).
 
-use super::EXIT_USER_ERROR;
-use super::grounding::{now_ms, open_for_edit, persist};
-use super::project::{user_error, who};
+use super::error::CliError;
+use super::grounding::{open_for_edit, persist};
+use super::project::who;
 use crate::core::History;
 use crate::core::annotation::{Author, ImageId};
+use crate::core::now_ms;
 use crate::inference::job::{self, Model, Request};
 use crate::inference::{self, Family, Manifest};
 use crate::io::LoadedImage;
@@ -202,76 +203,65 @@ impl Progress {
 
 /// Runs a model on one image or all of them and adds what it proposes, each image in its own
 /// transaction; a failure on one image is reported and the others go on (exit 1 if any failed).
-pub fn infer(args: &InferArgs) -> i32 {
+pub fn infer(args: &InferArgs) -> Result<(), CliError> {
     let bbox = match args.bbox.as_deref().map(parse_box).transpose() {
         Ok(b) => b.map(|[x, y, w, h]| [x, y, x + w - 1.0, y + h - 1.0]),
-        Err(e) => return user_error(e),
+        Err(e) => return Err(CliError::user(e)),
     };
-    let manifest = match Manifest::load(&args.model) {
-        Ok(m) => m,
-        Err(e) => return user_error(e),
-    };
+    let manifest = Manifest::load(&args.model).map_err(CliError::user)?;
     let family = manifest.family;
     match family {
         Family::Promptable if bbox.is_none() => {
-            return user_error(format!(
+            return Err(CliError::user(format!(
                 "{} is promptable: give --box x,y,w,h",
                 manifest.name
-            ));
+            )));
         }
         Family::Promptable if args.all => {
-            return user_error("a box prompt belongs to one image: use --image, not --all");
+            return Err(CliError::user(
+                "a box prompt belongs to one image: use --image, not --all",
+            ));
         }
         Family::Promptable => {}
         _ if bbox.is_some() => {
-            return user_error(format!(
+            return Err(CliError::user(format!(
                 "--box is a prompt for promptable models; {} is {}",
                 manifest.name,
                 family.as_str()
-            ));
+            )));
         }
         Family::Segmentation if args.prompt.is_some() => {
-            return user_error("--prompt is for grounding models; this one segments");
+            return Err(CliError::user(
+                "--prompt is for grounding models; this one segments",
+            ));
         }
         _ => {}
     }
-    let (mut project, records, mut doc) = match open_for_edit(&args.project) {
-        Ok(x) => x,
-        Err(c) => return c,
-    };
+    let (mut project, records, mut doc) = open_for_edit(&args.project)?;
     let targets: Vec<&ImageRecord> = match &args.image {
         Some(typed) => {
-            let id = match project.resolve(crate::store::Entity::Image, typed) {
-                Ok(id) => id,
-                Err(e) => return super::project::store_error(e),
-            };
+            let id = project.resolve(crate::store::Entity::Image, typed)?;
             match records.iter().find(|r| r.id == id) {
                 Some(r) => vec![r],
                 None => {
-                    return user_error(format!(
+                    return Err(CliError::user(format!(
                         "no image {id} in {} (see `voxmark ls`)",
                         args.project.display()
-                    ));
+                    )));
                 }
             }
         }
         None => records.iter().collect(),
     };
     let started = Instant::now();
-    let mut model = match Model::load(manifest, args.ep.as_deref()) {
-        Ok(m) => m,
-        Err(e) => return user_error(e),
-    };
+    let mut model = Model::load(manifest, args.ep.as_deref()).map_err(CliError::user)?;
     let author = model.manifest().author();
     eprintln!(
         "{author} ({}) loaded in {:.2} s",
         family.as_str(),
         started.elapsed().as_secs_f64()
     );
-    let who: Author = match who().parse() {
-        Ok(a) => a,
-        Err(e) => return user_error(e),
-    };
+    let who: Author = who().parse().map_err(CliError::user)?;
     let mut progress = Progress::new(targets.len());
     let (mut failed, mut regions, mut heatmaps) = (0usize, 0usize, 0usize);
     for (n, record) in targets.iter().enumerate() {
@@ -316,10 +306,9 @@ pub fn infer(args: &InferArgs) -> i32 {
             }
             history.commit()
         })();
-        if let Err(code) = persist(&mut project, result, &author.to_string()) {
-            // The file is as it was before this image; stop, the project cannot take more.
-            return code;
-        }
+        // A failed commit leaves the file as it was before this image; stop, the project cannot
+        // take more.
+        persist(&mut project, result, &author.to_string())?;
         regions += outcome.regions;
         heatmaps += outcome.heatmaps;
         progress.line(&format!(
@@ -338,5 +327,12 @@ pub fn infer(args: &InferArgs) -> i32 {
             String::new()
         }
     );
-    if failed > 0 { EXIT_USER_ERROR } else { 0 }
+    if failed > 0 {
+        Err(CliError::user(format!(
+            "the model failed on {failed} of {} image(s) (each failure is above)",
+            targets.len()
+        )))
+    } else {
+        Ok(())
+    }
 }

@@ -1,10 +1,14 @@
 //! Headless commands (ARCHITECTURE.md §5). Never uses `ui`.
 
 pub mod error;
+pub mod eval;
+pub mod export;
 pub mod grounding;
+pub mod import;
 #[cfg(feature = "inference")]
 pub mod infer;
 pub mod info;
+pub mod masks;
 pub mod project;
 #[cfg(feature = "gpu")]
 pub mod render;
@@ -100,12 +104,12 @@ pub fn run(command: Command) -> i32 {
             EXIT_USER_ERROR
         }
         Command::StressCommit(args) => project::stress(&args),
-        Command::Import(args) => grounding::import(&args),
-        Command::Export(args) => grounding::export(&args),
-        Command::Eval(args) => grounding::eval(&args),
+        Command::Import(args) => error::exit_code(import::run(&args)),
+        Command::Export(args) => error::exit_code(export::run(&args)),
+        Command::Eval(args) => error::exit_code(eval::run(&args)),
         #[cfg(feature = "inference")]
         Command::Doctor(args) => infer::doctor(&args),
         #[cfg(feature = "inference")]
-        Command::Infer(args) => infer::infer(&args),
+        Command::Infer(args) => error::exit_code(infer::infer(&args)),
     }
 }

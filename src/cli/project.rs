@@ -113,14 +113,13 @@ pub struct RecoverArgs {
 }
 
 /// The images `typed` names (ids or handles), in order; all of them when `typed` is empty.
-pub(crate) fn resolve_images(project: &Project, typed: &[String]) -> Result<Vec<ImageId>, i32> {
+pub(crate) fn resolve_images(
+    project: &Project,
+    typed: &[String],
+) -> Result<Vec<ImageId>, super::error::CliError> {
     typed
         .iter()
-        .map(|t| {
-            project
-                .resolve(crate::store::Entity::Image, t)
-                .map_err(store_error)
-        })
+        .map(|t| Ok(project.resolve(crate::store::Entity::Image, t)?))
         .collect()
 }
 

@@ -3,8 +3,9 @@
 //! as regions with their labels, phrases and authors (`io::dicom::sr`).
 
 use super::error::CliError;
-use super::grounding::{ExportArgs, ImportArgs, now_ms};
+use super::grounding::{ExportArgs, ImportArgs};
 use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use crate::core::now_ms;
 use crate::core::{Edit, History, Id, ImageId, Label, MaskTiles};
 use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
 use crate::io::dicom::{SourceGrid, seg};
@@ -376,8 +377,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let mut project = Project::open(&args.project)?;
     let records = project.images()?;
     let mut doc = project.load_document()?;
-    let only = super::project::resolve_images(&project, &args.images)
-        .map_err(|_| CliError::user("unknown --image"))?;
+    let only = super::project::resolve_images(&project, &args.images)?;
     let (index, problems) = instance_index(&records, &only);
     for p in &problems {
         eprintln!("note: {p}");

@@ -198,10 +198,12 @@ impl fmt::Debug for Id {
     }
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch now (0 before 1970): the one clock every created and
+/// modified time in projects comes from.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -312,11 +312,7 @@ impl Drop for Project {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use crate::core::now_ms;
 
 /// Geometry of a shape as little-endian f64s.
 fn encode_shape(s: &Shape) -> Vec<u8> {

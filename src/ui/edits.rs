@@ -14,11 +14,7 @@ use crate::ui::session::rules::{
 };
 use crate::ui::tools::{FILL_LIMIT, FillJob};
 
-pub(in crate::ui) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub(in crate::ui) use crate::core::now_ms;
 
 impl AppState {
     /// Commands that change the document of the open project.

@@ -1,0 +1,610 @@
+//! `voxmark import`: grounded reports, box datasets, label maps and heatmaps into a project.
+
+use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use crate::core::{Document, Edit, History, Id, ImageId, MaskTiles, now_ms};
+use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
+use crate::io::{datasets, ms_cxr};
+use crate::store::{ImageRecord, Project};
+use std::collections::BTreeMap;
+
+use super::error::CliError;
+use super::grounding::{
+    Format, ImportArgs, labels_sidecar, one_image, open_for_edit, parse_author, persist,
+    resample_labels,
+};
+
+/// `voxmark import`.
+pub fn run(args: &ImportArgs) -> Result<(), CliError> {
+    if args.format == Format::DicomSr {
+        return super::sr::import(args);
+    }
+    let truth = parse_author(&args.truth_author)?;
+    let pred = parse_author(&args.pred_author)?;
+    if matches!(args.format, Format::NiftiLabels | Format::PngMask) {
+        return import_nifti_labels(args, &truth);
+    }
+    if args.format == Format::Heatmap {
+        return import_heatmap(args, &pred);
+    }
+    if matches!(args.format, Format::DicomSeg | Format::DicomSegHeatmap) {
+        return Err(CliError::user(
+            "DICOM SEG is an export format here; import masks as nifti-labels or png-mask",
+        ));
+    }
+    let rows = match args.format {
+        Format::Radfact
+        | Format::NiftiLabels
+        | Format::PngMask
+        | Format::Heatmap
+        | Format::DicomSeg
+        | Format::DicomSegHeatmap
+        | Format::DicomSr => None,
+        Format::MsCxrJson => Some(
+            ms_cxr::read_json(&args.file)
+                .map(|r| datasets::from_ms_cxr(&r))
+                .map_err(|e| e.to_string()),
+        ),
+        Format::MsCxr => Some(
+            ms_cxr::read(&args.file)
+                .map(|r| datasets::from_ms_cxr(&r))
+                .map_err(|e| e.to_string()),
+        ),
+        Format::NihBbox => Some(datasets::read_nih(&args.file).map_err(|e| e.to_string())),
+        Format::Vindr => Some(datasets::read_vindr(&args.file).map_err(|e| e.to_string())),
+        Format::Coco => Some(datasets::read_coco_boxes(&args.file).map_err(|e| e.to_string())),
+    };
+    match rows {
+        Some(Ok(rows)) => return import_box_rows(args, rows, &truth),
+        Some(Err(e)) => return Err(CliError::user(e)),
+        None => {}
+    }
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(CliError::user(format!(
+                "cannot read ({e}): {}",
+                args.file.display()
+            )));
+        }
+    };
+    let file = radfact::parse(&text, &args.file).map_err(CliError::user)?;
+    let mut project = Project::open(&args.project)?;
+    let mut doc = project.load_document()?;
+    let reports = match &file {
+        RadFactFile::Report(_) => 1,
+        RadFactFile::Pairs(p) => p.len(),
+    };
+    if args.images.len() != reports {
+        return Err(CliError::user(format!(
+            "{} holds {reports} report(s); give as many --image ids ({} given)",
+            args.file.display(),
+            args.images.len()
+        )));
+    }
+    let images = super::project::resolve_images(&project, &args.images)?;
+    let mut edits = Vec::new();
+    let pairs: Vec<Pair> = match file {
+        RadFactFile::Report(s) => vec![Pair {
+            prediction: vec![],
+            target: s,
+        }],
+        RadFactFile::Pairs(p) => p,
+    };
+    for (pair, &image) in pairs.iter().zip(&images) {
+        let size = doc.images[&image].size;
+        // The reference text becomes the image's report when it has none, so spans can point into it.
+        if doc.images[&image].report.is_none() && !pair.target.is_empty() {
+            let text = pair
+                .target
+                .iter()
+                .map(|s| s.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let e = Edit::SetReport {
+                image,
+                before: None,
+                after: Some(text),
+            };
+            if let Err(err) = e.apply(&mut doc) {
+                return Err(CliError::user(err));
+            }
+            edits.push(e);
+        }
+        let mut batch = Vec::new();
+        // Reference sentences are spans of the report; predicted sentences are free phrases.
+        report_edits(
+            &doc,
+            image,
+            size,
+            &pair.target,
+            &truth,
+            Status::Accepted,
+            true,
+            &mut batch,
+        );
+        report_edits(
+            &doc,
+            image,
+            size,
+            &pair.prediction,
+            &pred,
+            Status::Proposed,
+            false,
+            &mut batch,
+        );
+        edits.extend(batch);
+    }
+    // Report edits were applied above to compute spans; replay everything through one undo step.
+    let applied_reports: Vec<Edit> = edits
+        .iter()
+        .filter(|e| matches!(e, Edit::SetReport { .. }))
+        .cloned()
+        .collect();
+    for e in applied_reports.iter().rev() {
+        if let Err(err) = e.inverse().apply(&mut doc) {
+            return Err(CliError::user(err));
+        }
+    }
+    let mut history = History::new(1 << 30);
+    let name = format!("import radfact {}", args.file.display());
+    let result = (|| {
+        history.begin(&name)?;
+        for e in edits {
+            history.record(&mut doc, e)?;
+        }
+        history.commit()
+    })();
+    let tx = match result {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(CliError::user("nothing to import")),
+        Err(e) => return Err(CliError::user(e)),
+    };
+    let regions = tx
+        .edits
+        .iter()
+        .filter(|e| matches!(e, Edit::AddRegion { .. }))
+        .count();
+    let phrases = tx
+        .edits
+        .iter()
+        .filter(|e| matches!(e, Edit::AddPhrase { .. }))
+        .count();
+    if let Err(e) = project.commit(&tx, &args.truth_author) {
+        return Err(CliError::from(e));
+    }
+    println!(
+        "imported {phrases} phrases and {regions} boxes into {} image(s)",
+        args.images.len()
+    );
+    Ok(())
+}
+
+/// Edits that add one grounded report's sentences to an image as phrases (with spans where the text
+/// occurs in the image's report) and their boxes as regions, all by `author`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn report_edits(
+    doc: &Document,
+    image: ImageId,
+    size: [usize; 3],
+    sentences: &[Sentence],
+    author: &Author,
+    status: Status,
+    with_spans: bool,
+    edits: &mut Vec<Edit>,
+) {
+    let report = doc
+        .images
+        .get(&image)
+        .and_then(|i| i.report.clone())
+        .unwrap_or_default();
+    let mut search_from = 0usize; // in bytes
+    let t = now_ms();
+    for s in sentences {
+        let mut links = Vec::new();
+        for b in s.boxes.iter().flatten() {
+            let (min, max) = radfact::to_pixels(*b, size[0], size[1]);
+            let id = Id::new();
+            edits.push(Edit::AddRegion {
+                region: Region {
+                    id,
+                    image,
+                    label: None,
+                    shape: Shape::Box2d { slice: 0, min, max },
+                    author: author.clone(),
+                    prompt: matches!(author, Author::Model { .. }).then(|| s.text.clone()),
+                    status,
+                    confidence: None,
+                    created_ms: t,
+                    modified_ms: t,
+                },
+                mask: None,
+                links: vec![],
+            });
+            links.push(id);
+        }
+        // A span only where the sentence occurs verbatim in the report (after the previous one).
+        let span = report
+            .get(search_from..)
+            .filter(|_| with_spans)
+            .and_then(|rest| rest.find(&s.text))
+            .map(|at| {
+                let start_b = search_from + at;
+                let end_b = start_b + s.text.len();
+                search_from = end_b;
+                (
+                    report[..start_b].chars().count(),
+                    report[..end_b].chars().count(),
+                )
+            });
+        let id = Id::new();
+        edits.push(Edit::AddPhrase {
+            phrase: Phrase {
+                id,
+                image,
+                text: s.text.clone(),
+                author: author.clone(),
+                span: span.filter(|(a, b)| a < b),
+                category: None,
+                grounding: if s.boxes.is_some() {
+                    Grounding::Annotated
+                } else {
+                    Grounding::NoVisible
+                },
+                created_ms: t,
+                modified_ms: t,
+            },
+            links,
+        });
+    }
+}
+
+/// The image a dataset row names: by file stem (`dicom_id`) or file name (`path`).
+pub(super) fn find_image(records: &[ImageRecord], dicom_id: &str, path: &str) -> Option<ImageId> {
+    let name = std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string());
+    records
+        .iter()
+        .find(|r| {
+            r.files.iter().any(|f| {
+                let stem = f.file_stem().map(|s| s.to_string_lossy().to_string());
+                let fname = f.file_name().map(|s| s.to_string_lossy().to_string());
+                (!dicom_id.is_empty() && stem.as_deref() == Some(dicom_id))
+                    || (name.is_some() && fname == name)
+            })
+        })
+        .map(|r| r.id)
+}
+
+/// Box rows (any dataset) into the project: rows grouped by (image, annotator, phrase text,
+/// category) into phrases with their boxes, in one undo step; a row without a box is an explicit
+/// "no visible grounding" phrase. Rows whose image is not in the project are counted and reported.
+pub(super) fn import_box_rows(
+    args: &ImportArgs,
+    rows: Vec<datasets::BoxRow>,
+    author: &Author,
+) -> Result<(), CliError> {
+    let (mut project, records, mut doc) = open_for_edit(&args.project)?;
+    type Key = (ImageId, String, String, Option<String>);
+    let mut groups: BTreeMap<Key, Vec<&datasets::BoxRow>> = BTreeMap::new();
+    let mut unmatched: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        let who = match &r.annotator {
+            Some(a) => format!("human:{a}"),
+            None => author.to_string(),
+        };
+        match find_image(&records, r.stem.as_deref().unwrap_or(""), &r.file_name) {
+            Some(id) => groups
+                .entry((id, who, r.text.clone(), r.category.clone()))
+                .or_default()
+                .push(r),
+            None => {
+                let key = r
+                    .stem
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| r.file_name.clone());
+                *unmatched.entry(key).or_default() += 1
+            }
+        }
+    }
+    let t = now_ms();
+    let mut history = History::new(1 << 30);
+    let mut boxes_added = 0usize;
+    let result = (|| {
+        history.begin(&format!("import {:?} {}", args.format, args.file.display()))?;
+        // A grounding caption becomes the report of an image that has none, so its spans hold.
+        for ((image, ..), group) in &groups {
+            let caption = group.iter().find_map(|r| r.caption.clone());
+            if caption.is_some() && doc.images[image].report.is_none() {
+                history.record(
+                    &mut doc,
+                    Edit::SetReport {
+                        image: *image,
+                        before: None,
+                        after: caption,
+                    },
+                )?;
+            }
+        }
+        for ((image, who, text, category), group) in &groups {
+            let who: Author =
+                who.parse()
+                    .map_err(|e: crate::core::annotation::AuthorParseError| {
+                        crate::core::EditError::Invalid(e.to_string())
+                    })?;
+            // The category names the boxes' label (made if new), so that the viewer draws each
+            // finding in its own colour and the report's spans read in it.
+            let label = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                Some(name) => Some(match doc.labels.values().find(|l| l.name == name) {
+                    Some(l) => l.id,
+                    None => {
+                        let id = doc.new_label_id(name);
+                        let color = crate::core::annotation::LABEL_PALETTE
+                            [doc.labels.len() % crate::core::annotation::LABEL_PALETTE.len()];
+                        history.record(
+                            &mut doc,
+                            Edit::AddLabel(crate::core::Label {
+                                id,
+                                name: name.to_owned(),
+                                color,
+                            }),
+                        )?;
+                        id
+                    }
+                }),
+                None => None,
+            };
+            let info = &doc.images[image];
+            let size = info.size;
+            let report = info.report.clone().unwrap_or_default();
+            let mut links = Vec::new();
+            for r in group {
+                let Some(edges) = r.edges else { continue };
+                let (min, max) = datasets::edges_to_pixels(edges, r.frame, size[0], size[1]);
+                let id = Id::new();
+                history.record(
+                    &mut doc,
+                    Edit::AddRegion {
+                        region: Region {
+                            id,
+                            image: *image,
+                            label,
+                            shape: Shape::Box2d { slice: 0, min, max },
+                            author: who.clone(),
+                            prompt: None,
+                            status: Status::Accepted,
+                            confidence: None,
+                            created_ms: t,
+                            modified_ms: t,
+                        },
+                        mask: None,
+                        links: vec![],
+                    },
+                )?;
+                links.push(id);
+                boxes_added += 1;
+            }
+            let span = group
+                .iter()
+                .find_map(|r| r.span)
+                .filter(|&(a, b)| a < b && b <= report.chars().count())
+                .or_else(|| {
+                    report.find(text.as_str()).map(|b| {
+                        (
+                            report[..b].chars().count(),
+                            report[..b + text.len()].chars().count(),
+                        )
+                    })
+                });
+            let id = Id::new();
+            let grounding = if links.is_empty() {
+                Grounding::NoVisible
+            } else {
+                Grounding::Annotated
+            };
+            history.record(
+                &mut doc,
+                Edit::AddPhrase {
+                    phrase: Phrase {
+                        id,
+                        image: *image,
+                        text: text.clone(),
+                        author: who.clone(),
+                        span,
+                        category: category.clone(),
+                        grounding,
+                        created_ms: t,
+                        modified_ms: t,
+                    },
+                    links,
+                },
+            )?;
+        }
+        history.commit()
+    })();
+    let skipped: usize = unmatched.values().sum();
+    persist(&mut project, result, &author.to_string())?;
+    println!(
+        "imported {boxes_added} boxes as {} phrases; {skipped} row(s) of {} image(s) not in the project were skipped",
+        groups.len(),
+        unmatched.len()
+    );
+    for (id, n) in unmatched.iter().take(5) {
+        eprintln!("  not in the project: {id} ({n} row(s))");
+    }
+    if unmatched.len() > 5 {
+        eprintln!("  … and {} more image(s)", unmatched.len() - 5);
+    }
+    Ok(())
+}
+
+/// `voxmark import --format nifti-labels`: each non-zero value of the label map becomes a mask region
+/// (with a label of that value's id and name) on the image, whose grid the map must share.
+pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<(), CliError> {
+    let (mut project, records, mut doc) = open_for_edit(&args.project)?;
+    let rec = one_image(&args.images, &records)?;
+    let dense = if args.format == Format::PngMask {
+        // A 2D mask has no geometry of its own: it must have the image's pixel grid.
+        let m = crate::io::image2d::read(&args.file).map_err(CliError::user)?;
+        if m.size() != rec.size || m.components() != 1 {
+            return Err(CliError::user(format!(
+                "{}: a {}×{} mask with {} component(s) does not fit image {} ({}×{}×{})",
+                args.file.display(),
+                m.size()[0],
+                m.size()[1],
+                m.components(),
+                rec.id,
+                rec.size[0],
+                rec.size[1],
+                rec.size[2]
+            )));
+        }
+        (0..m.voxels().len())
+            .map(|i| m.voxels().get_f64(i).unwrap_or(0.0) as u32)
+            .collect()
+    } else {
+        let map = if crate::io::itk::is_itk_name(&args.file) {
+            crate::io::itk::read(&args.file)
+        } else {
+            crate::io::nifti::read(&args.file, 0).map(|n| n.volume)
+        };
+        let map = map.map_err(CliError::user)?;
+        match resample_labels(&map, &rec) {
+            Ok(d) => d,
+            Err(why) => return Err(CliError::user(format!("{}: {why}", args.file.display()))),
+        }
+    };
+    let masks = MaskTiles::split_labels(rec.size, &dense);
+    let names: BTreeMap<String, serde_json::Value> =
+        std::fs::read_to_string(labels_sidecar(&args.file))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+    let t = now_ms();
+    let mut history = History::new(1 << 30);
+    let count = masks.len();
+    let result = (|| {
+        history.begin(&format!("import label map {}", args.file.display()))?;
+        for (value, mask) in masks {
+            let name = names
+                .get(&value.to_string())
+                .and_then(|n| n["name"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("label {value}"));
+            let label = match doc.labels.values().find(|l| l.name == name) {
+                Some(l) => l.id,
+                None => {
+                    let lid = doc.new_label_id(&name);
+                    let color = names
+                        .get(&value.to_string())
+                        .and_then(|n| n["color"].as_array())
+                        .map(|c| {
+                            [0, 1, 2, 3].map(|i| {
+                                c.get(i).and_then(serde_json::Value::as_u64).unwrap_or(255) as u8
+                            })
+                        });
+                    let h = (value as u32).wrapping_mul(2_654_435_761);
+                    let color = color.unwrap_or([
+                        (h >> 24) as u8 | 0x40,
+                        (h >> 16) as u8 | 0x40,
+                        (h >> 8) as u8 | 0x40,
+                        255,
+                    ]);
+                    history.record(
+                        &mut doc,
+                        Edit::AddLabel(crate::core::Label {
+                            id: lid,
+                            name,
+                            color,
+                        }),
+                    )?;
+                    lid
+                }
+            };
+            let rid = Id::new();
+            history.record(
+                &mut doc,
+                Edit::AddRegion {
+                    region: Region {
+                        id: rid,
+                        image: rec.id,
+                        label: Some(label),
+                        shape: Shape::Mask,
+                        author: author.clone(),
+                        prompt: None,
+                        status: Status::Accepted,
+                        confidence: None,
+                        created_ms: t,
+                        modified_ms: t,
+                    },
+                    mask: Some(mask),
+                    links: vec![],
+                },
+            )?;
+        }
+        history.commit()
+    })();
+    persist(&mut project, result, &author.to_string())?;
+    println!(
+        "imported {count} labels as mask regions on image {}",
+        rec.id
+    );
+    Ok(())
+}
+
+/// `voxmark import --format heatmap`: a model's map for one phrase, kept at its own resolution.
+pub(super) fn import_heatmap(args: &ImportArgs, author: &Author) -> Result<(), CliError> {
+    let (mut project, records, mut doc) = open_for_edit(&args.project)?;
+    let rec = one_image(&args.images, &records)?;
+    let volume = if crate::io::nifti::is_nifti_name(&args.file) {
+        crate::io::nifti::read(&args.file, 0).map(|n| n.volume)
+    } else {
+        crate::io::image2d::read(&args.file)
+    };
+    let v = volume.map_err(CliError::user)?;
+    if v.size()[2] != 1 || v.components() != 1 {
+        return Err(CliError::user(format!(
+            "{}: a heatmap is one 2D map with one value per pixel, not {:?} × {}",
+            args.file.display(),
+            v.size(),
+            v.components()
+        )));
+    }
+    let values: Vec<f32> = (0..v.voxel_count())
+        .map(|i| v.rescale().apply(v.voxels().get_f64(i).unwrap_or(f64::NAN)) as f32)
+        .collect();
+    let phrase = match &args.phrase {
+        Some(typed) => match project.resolve(crate::store::Entity::Phrase, typed) {
+            Ok(p) => Some(p),
+            Err(e) => return Err(CliError::from(e)),
+        },
+        None => None,
+    };
+    let heatmap = crate::core::Heatmap {
+        id: Id::new(),
+        image: rec.id,
+        phrase,
+        author: author.clone(),
+        slice: args.slice,
+        width: v.size()[0],
+        height: v.size()[1],
+        values,
+        created_ms: now_ms(),
+        prompt: None,
+    };
+    let mut history = History::new(1 << 30);
+    let result = (|| {
+        history.begin(&format!("import heatmap {}", args.file.display()))?;
+        history.record(&mut doc, Edit::AddHeatmap(heatmap))?;
+        history.commit()
+    })();
+    persist(&mut project, result, &author.to_string())?;
+    println!(
+        "imported a {}×{} heatmap onto image {}",
+        v.size()[0],
+        v.size()[1],
+        rec.id
+    );
+    Ok(())
+}
