@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use voxmark::inference::job::plane_values;
+use voxmark::inference::preprocess::plane_values;
 use voxmark::inference::{Embedding, Manifest, Promptable, preprocess::Intensity};
 
 const SLICE: usize = 10;

@@ -3,7 +3,8 @@
 //!   names them in a `use` (grouped `use crate::{a::X, b::{Y, Z}}` included) or inline in code;
 //! - inside `ui/`, only `session/` (the `DocumentSession` and its drawing rules) may change the
 //!   document or the undo history;
-//! - the modules of `ui/` import one another without cycles.
+//! - the modules inside each top module (`ui/`, `io/`, `inference/`, `core/`, `store/`, `cli/`,
+//!   `render/`) import one another without cycles.
 //!
 //! Each checker works on source text, so the self-tests below feed it lines that break a rule and
 //! see it fail.
@@ -239,8 +240,9 @@ fn mutation_violations(file: &str, text: &str) -> Vec<String> {
     found
 }
 
-/// The `ui` module a file is in (`app`, `panels`, `viewport`, ...), from its path under `ui/`.
-fn ui_node(relative: &Path) -> String {
+/// The module a file is in (`app`, `panels`, `viewport`, ... under `ui/`), from its path under its
+/// top module's folder.
+fn module_node(relative: &Path) -> String {
     let first = relative
         .components()
         .next()
@@ -249,11 +251,12 @@ fn ui_node(relative: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The `ui` modules a file of node `node` (at `depth` folders below `ui/`) imports.
-fn ui_edges(node: &str, depth: usize, text: &str) -> BTreeSet<String> {
+/// The modules of `top` that a file of node `node` (at `depth` modules below `top`) imports.
+fn module_edges(top: &str, node: &str, depth: usize, text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    let prefix = format!("crate::{top}::");
     for (_, path) in paths(text) {
-        let target = if let Some(rest) = path.strip_prefix("crate::ui::") {
+        let target = if let Some(rest) = path.strip_prefix(prefix.as_str()) {
             rest.split("::").next().map(str::to_string)
         } else if path.starts_with("super::") {
             // `super` climbs one folder per level: at depth 0 it is `ui` itself.
@@ -394,31 +397,43 @@ fn only_the_session_changes_the_document() {
     }
 }
 
-#[test]
-fn ui_modules_import_each_other_without_cycles() {
-    let ui = src().join("ui");
+/// The import graph between the modules of `top` (files and folders directly under it).
+fn module_graph(top: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let root = src().join(top);
     let mut files = Vec::new();
-    rust_files(&ui, &mut files);
+    rust_files(&root, &mut files);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &files {
-        let relative = file.strip_prefix(&ui).unwrap();
-        let node = ui_node(relative);
+        let relative = file.strip_prefix(&root).unwrap();
+        let node = module_node(relative);
         if node == "mod" {
-            continue; // ui/mod.rs declares the modules and re-exports the public ones
+            continue; // top/mod.rs declares the modules and re-exports the public ones
         }
-        let depth = relative.components().count() - 1;
+        // `super` in a folder's mod.rs is one level higher than in the folder's other files.
+        let mut depth = relative.components().count() - 1;
+        if relative.file_name().is_some_and(|f| f == "mod.rs") {
+            depth -= 1;
+        }
         let text = std::fs::read_to_string(file).unwrap();
         graph
             .entry(node.clone())
             .or_default()
-            .extend(ui_edges(&node, depth, &text));
+            .extend(module_edges(top, &node, depth, &text));
     }
-    assert!(graph.len() > 20, "{graph:?}");
-    let found = cycles(&graph);
-    assert!(
-        found.is_empty(),
-        "import cycles inside ui/: {found:?}\n(edges: {graph:#?})"
-    );
+    graph
+}
+
+#[test]
+fn modules_import_each_other_without_cycles() {
+    for top in ["ui", "io", "inference", "core", "store", "cli", "render"] {
+        let graph = module_graph(top);
+        assert!(graph.len() > 4, "{top}: {graph:?}");
+        let found = cycles(&graph);
+        assert!(
+            found.is_empty(),
+            "import cycles inside {top}/: {found:?}\n(edges: {graph:#?})"
+        );
+    }
 }
 
 /// Each checker can fail: lines that break its rule are found, comments and allowed lines are not.
@@ -453,12 +468,18 @@ fn the_checkers_catch_what_they_forbid() {
     assert!(mutation_violations("f.rs", "let d = p.doc();").is_empty());
     assert!(mutation_violations("f.rs", "fn f(p: &mut DocumentSession) {}").is_empty());
     // Cycles, through `crate::ui::` and `super::` alike.
-    let a = ui_edges("app", 0, "use super::{panels::menu, command::Command};");
+    let a = module_edges(
+        "ui",
+        "app",
+        0,
+        "use super::{panels::menu, command::Command};",
+    );
     assert_eq!(
         a,
         BTreeSet::from(["command".to_string(), "panels".to_string()])
     );
-    let p = ui_edges(
+    let p = module_edges(
+        "ui",
         "panels",
         1,
         "use super::status;\nuse super::super::app::AppState;",

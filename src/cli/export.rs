@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::CliError;
-use super::grounding::{ExportArgs, Format, one_image, parse_author};
+use super::grounding::{ExportArgs, Format, parse_author};
 use super::masks::{export_dicom_seg, export_nifti_labels};
 
 /// `voxmark export`.
@@ -256,6 +256,22 @@ pub(super) fn common_folder(files: &[&std::path::Path]) -> PathBuf {
     common.unwrap_or_default().into_iter().collect()
 }
 
+/// The project's images and, in the project's order, the ids of those `--image` asks for (all of
+/// them when it names none).
+fn asked_images(
+    args: &ExportArgs,
+    project: &Project,
+) -> Result<(Vec<ImageRecord>, Vec<ImageId>), CliError> {
+    let records = project.images()?;
+    let wanted = super::project::resolve_images(project, &args.images)?;
+    let asked = records
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| wanted.is_empty() || wanted.contains(id))
+        .collect();
+    Ok((records, asked))
+}
+
 /// `voxmark export --format ms-cxr`: one row per box of the reference author, in each image's own
 /// pixel frame.
 pub(super) fn export_ms_cxr(
@@ -264,13 +280,7 @@ pub(super) fn export_ms_cxr(
     doc: &Document,
     author: &Author,
 ) -> Result<(), CliError> {
-    let records = project.images()?;
-    let wanted = super::project::resolve_images(project, &args.images)?;
-    let chosen: Vec<ImageId> = records
-        .iter()
-        .map(|r| r.id)
-        .filter(|id| wanted.is_empty() || wanted.contains(id))
-        .collect();
+    let (records, chosen) = asked_images(args, project)?;
     let splits = splits_of(args, &records, &chosen)?;
     let firsts: Vec<&std::path::Path> = records
         .iter()
@@ -372,14 +382,8 @@ pub(super) fn export_coco(
     doc: &Document,
     author: &Author,
 ) -> Result<(), CliError> {
-    let records = project.images()?;
-    let wanted = super::project::resolve_images(project, &args.images)?;
     // Images with a report, or with phrases of the author (their caption is built from them).
-    let asked: Vec<ImageId> = records
-        .iter()
-        .filter(|r| wanted.is_empty() || wanted.contains(&r.id))
-        .map(|r| r.id)
-        .collect();
+    let (records, asked) = asked_images(args, project)?;
     let chosen: Vec<ImageId> = asked
         .iter()
         .copied()
@@ -535,10 +539,4 @@ pub(super) fn write_coco(
         );
     }
     Ok(())
-}
-
-/// The one image an image-level export (`--image ID`) writes.
-pub(super) fn export_image(args: &ExportArgs, project: &Project) -> Result<ImageRecord, CliError> {
-    let records = project.images().map_err(CliError::from)?;
-    one_image(&args.images, &records)
 }

@@ -240,3 +240,9 @@ pub(crate) fn persist(
         Err(e) => Err(CliError::user(e)),
     }
 }
+
+/// The one image an image-level export (`--image ID`) writes.
+pub(super) fn export_image(args: &ExportArgs, project: &Project) -> Result<ImageRecord, CliError> {
+    let records = project.images().map_err(CliError::from)?;
+    one_image(&args.images, &records)
+}

@@ -8,8 +8,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 use super::error::CliError;
-use super::export::export_image;
-use super::grounding::{ExportArgs, Format, labels_sidecar};
+use super::grounding::{ExportArgs, Format, export_image, labels_sidecar};
 
 /// `voxmark export --format nifti-labels`: the image's mask regions as one label map on its grid
 /// and geometry (value = the label's number, [`Document::label_numbers`]; later regions win where masks overlap), with a

@@ -14,6 +14,7 @@ pub mod paint;
 pub mod projection;
 pub mod report;
 pub mod reslice;
+pub mod split;
 pub mod stats;
 pub mod sync;
 pub mod volume;

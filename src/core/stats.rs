@@ -1,6 +1,6 @@
 //! Value statistics over stored voxels.
 
-use super::volume::{Rescale, Voxels};
+use super::volume::{Rescale, Volume, Voxels};
 use rayon::prelude::*;
 
 /// Min, max and mean of a set of values; NaNs are counted and left out.
@@ -214,6 +214,13 @@ impl Histogram {
             below += c;
         }
         self.hi
+    }
+}
+
+impl Volume {
+    /// Min, max and mean of the modality values over all voxels and components (NaN skipped).
+    pub fn stats(&self) -> ValueStats {
+        ValueStats::of(self.voxels()).rescaled(self.rescale())
     }
 }
 

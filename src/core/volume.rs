@@ -1,7 +1,6 @@
 //! `Volume`: voxels in their stored type plus the geometry that places them in patient space (LPS, mm).
 
 use super::geometry::{Mat3, Vec3};
-use super::stats::ValueStats;
 
 /// Voxel values in the type the source file stored them in, x fastest, then y, then z;
 /// with several components per voxel the components of one voxel are adjacent.
@@ -321,11 +320,6 @@ impl Volume {
         self.world_from_voxel()
             .inverse()
             .unwrap_or(super::geometry::Affine3::IDENTITY)
-    }
-
-    /// Min, max and mean of the modality values over all voxels and components (NaN skipped).
-    pub fn stats(&self) -> ValueStats {
-        ValueStats::of(&self.voxels).rescaled(self.rescale)
     }
 }
 

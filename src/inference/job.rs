@@ -5,7 +5,7 @@
 
 use super::grounding::Grounder;
 use super::manifest::{Family, Manifest};
-use super::preprocess::Intensity;
+use super::preprocess::{Intensity, inverted, plane_values};
 use super::promptable::{EmbeddingCache, Promptable};
 use super::segmentation::Segmenter;
 use super::{InferError, Result};
@@ -102,29 +102,6 @@ pub fn intensity_for(manifest: &Manifest, volume: &Volume) -> Result<Intensity> 
         Intensity::Window { lo, hi } if inverted(volume) => Intensity::Window { lo: -hi, hi: -lo },
         i => i,
     })
-}
-
-/// Slice `k` of `volume` as modality values, row by row, as a model should see them: several
-/// components are averaged, and MONOCHROME1 images (higher is darker) are negated so that bright is
-/// dense, as displayed (a min-max or mean-std mapping then gives the displayed picture).
-pub fn plane_values(volume: &Volume, k: usize) -> Vec<f64> {
-    let [nx, ny, _] = volume.size();
-    let c = volume.components().max(1);
-    let sign = if inverted(volume) { -1.0 } else { 1.0 };
-    (0..nx * ny)
-        .map(|p| {
-            let ijk = [p % nx, p / nx, k];
-            sign * (0..c)
-                .map(|ch| volume.value(ijk, ch).unwrap_or(f64::NAN))
-                .sum::<f64>()
-                / c as f64
-        })
-        .collect()
-}
-
-/// True for MONOCHROME1 images, whose values [`plane_values`] negates.
-pub fn inverted(volume: &Volume) -> bool {
-    volume.meta.photometric == crate::core::Photometric::Monochrome1
 }
 
 /// Hands out new ids, and the label/phrase edits a run needs first.

@@ -2,6 +2,29 @@
 //! with half-pixel centres (OpenCV's `INTER_LINEAR` without anti-aliasing), longest-side fitting with
 //! padding, channel replication. `tools/litemedsam_reference.py` writes the same steps in numpy.
 
+/// Slice `k` of `volume` as modality values, row by row, as a model should see them: several
+/// components are averaged, and MONOCHROME1 images (higher is darker) are negated so that bright is
+/// dense, as displayed (a min-max or mean-std mapping then gives the displayed picture).
+pub fn plane_values(volume: &crate::core::Volume, k: usize) -> Vec<f64> {
+    let [nx, ny, _] = volume.size();
+    let c = volume.components().max(1);
+    let sign = if inverted(volume) { -1.0 } else { 1.0 };
+    (0..nx * ny)
+        .map(|p| {
+            let ijk = [p % nx, p / nx, k];
+            sign * (0..c)
+                .map(|ch| volume.value(ijk, ch).unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / c as f64
+        })
+        .collect()
+}
+
+/// True for MONOCHROME1 images, whose values [`plane_values`] negates.
+pub fn inverted(volume: &crate::core::Volume) -> bool {
+    volume.meta.photometric == crate::core::Photometric::Monochrome1
+}
+
 /// How modality values become model input values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Intensity {

@@ -128,7 +128,7 @@ impl Segmenter {
         let mut done = 0;
         let plane = nx * ny;
         let read = |k: usize| -> Vec<f32> {
-            super::job::plane_values(volume, k)
+            super::preprocess::plane_values(volume, k)
                 .into_iter()
                 .map(|v| v as f32)
                 .collect()

@@ -3,11 +3,11 @@
 //! deletes made against the row revision this writer read (a conflict otherwise), mask strokes
 //! merged voxel by voxel into whatever the file holds now.
 
+use super::write::{Known, Row};
 use super::{Project, Result, StoreError, classify, journal, now_ms};
 use crate::core::{Edit, Id, Transaction};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// What the store acknowledged for one committed transaction.
@@ -63,88 +63,6 @@ pub(super) fn log_change(
     )?
     .execute(params![txn, at_ms, who, action, entity, entity_id, related_id, detail])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Why an update or delete of `id` (in table `entity`s) matched no row: a conflict naming who
-/// changed or deleted it, or `None` when the log never heard of the row.
-pub(super) fn conflict_or_missing(
-    tx: &rusqlite::Transaction<'_>,
-    path: &Path,
-    entity: &str,
-    id: Id,
-    action: &str,
-) -> Option<StoreError> {
-    let table = table_of(entity)?;
-    let exists: Option<i64> = tx
-        .query_row(
-            &format!("SELECT rev FROM {table} WHERE id = ?1"),
-            [id],
-            |r| r.get(0),
-        )
-        .optional()
-        .ok()?;
-    let last: Option<(String, i64)> = tx
-        .query_row(
-            "SELECT who, rev FROM changes WHERE entity_id = ?1 OR related_id = ?1 ORDER BY rev DESC LIMIT 1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .ok()?;
-    let by = match (exists, &last) {
-        (Some(rev), _) => tx
-            .query_row("SELECT who FROM changes WHERE rev = ?1", [rev], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .ok()
-            .flatten(),
-        (None, Some((who, _))) => Some(who.clone()),
-        (None, None) => return None,
-    };
-    Some(StoreError::Conflict {
-        path: path.to_path_buf(),
-        what: format!("{entity} {id}"),
-        how: if exists.is_some() {
-            "changed"
-        } else {
-            "deleted"
-        },
-        by: by.unwrap_or_else(|| "another writer".into()),
-        action: action.to_string(),
-    })
-}
-
-/// The static name of an entity kind read back from the journal.
-pub(super) fn entity_name(entity: &str) -> Option<&'static str> {
-    ["image", "label", "region", "phrase", "heatmap"]
-        .into_iter()
-        .find(|e| *e == entity)
-}
-
-pub(super) fn table_of(entity: &str) -> Option<&'static str> {
-    Some(match entity {
-        "image" => "images",
-        "label" => "labels",
-        "region" => "regions",
-        "phrase" => "phrases",
-        "heatmap" => "heatmaps",
-        _ => return None,
-    })
-}
-
-/// A row: its table's entity name and its id (ids are unique across tables in practice, but
-/// nothing relies on it).
-pub(super) type Row = (&'static str, Id);
-
-/// What a committed edit did to the rows this writer knows.
-pub(super) enum Known {
-    /// The row is at this revision now.
-    At(Row, i64),
-    /// The row is gone.
-    Gone(Row),
-    /// Nothing to record.
-    Nothing,
 }
 
 impl Project {

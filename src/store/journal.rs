@@ -196,9 +196,7 @@ pub fn recover(project: &mut Project, discard_conflicts: bool) -> Result<Recover
         let expected = entry
             .expected
             .iter()
-            .filter_map(|((entity, id), rev)| {
-                super::commit::entity_name(entity).map(|e| ((e, *id), *rev))
-            })
+            .filter_map(|((entity, id), rev)| super::entity_name(entity).map(|e| ((e, *id), *rev)))
             .collect();
         let outcome = match project.commit_as(entry.txn, &entry.transaction, &entry.who, &expected)
         {

@@ -299,7 +299,7 @@ pub struct Project {
     path: PathBuf,
     /// The revision of every row this connection read or wrote: updates and deletes are made
     /// against it ([`StoreError::Conflict`] when the row moved on).
-    known: RefCell<HashMap<commit::Row, i64>>,
+    known: RefCell<HashMap<write::Row, i64>>,
     /// How long a commit retries while the file is busy.
     patience: Duration,
 }
@@ -310,6 +310,13 @@ impl Drop for Project {
         // report a failure: the WAL then stays beside the file, which SQLite reads with it.
         self.checkpoint().ok();
     }
+}
+
+/// The static name of an entity kind read back from the journal or the change log.
+fn entity_name(entity: &str) -> Option<&'static str> {
+    ["image", "label", "region", "phrase", "heatmap"]
+        .into_iter()
+        .find(|e| *e == entity)
 }
 
 use crate::core::now_ms;
@@ -948,7 +955,7 @@ impl Project {
                 )
                 .map_err(e)?;
             if n == 0 {
-                return Err(commit::conflict_or_missing(&tx, &path, "image", image, "relink").unwrap_or_else(
+                return Err(write::conflict_or_missing(&tx, &path, "image", image, "relink").unwrap_or_else(
                     || StoreError::NotFound {
                         path: path.clone(),
                         what: format!("image {image}"),

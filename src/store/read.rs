@@ -46,7 +46,7 @@ impl Project {
     }
 
     /// The document with the revision of every row it holds (not recorded as known).
-    pub(super) fn read_document(&self) -> Result<(Document, HashMap<super::commit::Row, i64>)> {
+    pub(super) fn read_document(&self) -> Result<(Document, HashMap<super::write::Row, i64>)> {
         self.read_document_of(None)
     }
 
@@ -55,7 +55,7 @@ impl Project {
     pub(super) fn read_document_of(
         &self,
         only: Option<&[Id]>,
-    ) -> Result<(Document, HashMap<super::commit::Row, i64>)> {
+    ) -> Result<(Document, HashMap<super::write::Row, i64>)> {
         let ids: &[Id] = only.unwrap_or(&[]);
         // `WHERE a IN (?1, …) OR b IN (?1, …)`, or nothing when every row is wanted.
         let clause = |cols: &[&str]| -> String {
@@ -77,7 +77,7 @@ impl Project {
         let params = || rusqlite::params_from_iter(ids.iter());
         let mut doc = Document::default();
         // Row revisions are recorded only once the whole document decoded.
-        let mut known: HashMap<super::commit::Row, i64> = HashMap::new();
+        let mut known: HashMap<super::write::Row, i64> = HashMap::new();
         let err = self.sql_err();
         let corrupt = |what: String| StoreError::Corrupt {
             path: self.path.clone(),

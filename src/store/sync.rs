@@ -7,7 +7,7 @@
 //! against the other writer's version. An edit sent before that (made on the old version) is
 //! refused as a conflict, never an overwrite.
 
-use super::commit::Row;
+use super::write::Row;
 use super::{Change, ImageRecord, Project, Result};
 use crate::core::{Document, Id};
 use std::collections::{BTreeSet, HashSet};

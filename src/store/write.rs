@@ -2,7 +2,6 @@
 //! by the row revision the writer read (a conflict otherwise); mask strokes merged into the tiles
 //! the file holds now.
 
-use super::commit::{Known, Row, conflict_or_missing, table_of};
 use super::{
     Result, StoreError, classify, compress_tile, decompress_tile, encode_shape, pack_color,
 };
@@ -11,6 +10,81 @@ use crate::core::{Edit, Id, RegionId};
 use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
+
+/// Why an update or delete of `id` (in table `entity`s) matched no row: a conflict naming who
+/// changed or deleted it, or `None` when the log never heard of the row.
+pub(super) fn conflict_or_missing(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    entity: &str,
+    id: Id,
+    action: &str,
+) -> Option<StoreError> {
+    let table = table_of(entity)?;
+    let exists: Option<i64> = tx
+        .query_row(
+            &format!("SELECT rev FROM {table} WHERE id = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .ok()?;
+    let last: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT who, rev FROM changes WHERE entity_id = ?1 OR related_id = ?1 ORDER BY rev DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ok()?;
+    let by = match (exists, &last) {
+        (Some(rev), _) => tx
+            .query_row("SELECT who FROM changes WHERE rev = ?1", [rev], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .ok()
+            .flatten(),
+        (None, Some((who, _))) => Some(who.clone()),
+        (None, None) => return None,
+    };
+    Some(StoreError::Conflict {
+        path: path.to_path_buf(),
+        what: format!("{entity} {id}"),
+        how: if exists.is_some() {
+            "changed"
+        } else {
+            "deleted"
+        },
+        by: by.unwrap_or_else(|| "another writer".into()),
+        action: action.to_string(),
+    })
+}
+
+pub(super) fn table_of(entity: &str) -> Option<&'static str> {
+    Some(match entity {
+        "image" => "images",
+        "label" => "labels",
+        "region" => "regions",
+        "phrase" => "phrases",
+        "heatmap" => "heatmaps",
+        _ => return None,
+    })
+}
+
+/// A row: its table's entity name and its id (ids are unique across tables in practice, but
+/// nothing relies on it).
+pub(super) type Row = (&'static str, Id);
+
+/// What a committed edit did to the rows this writer knows.
+pub(super) enum Known {
+    /// The row is at this revision now.
+    At(Row, i64),
+    /// The row is gone.
+    Gone(Row),
+    /// Nothing to record.
+    Nothing,
+}
 
 /// Writes edits inside one SQLite transaction at one change-log revision.
 pub(super) struct Writer<'a> {

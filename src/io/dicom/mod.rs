@@ -86,7 +86,7 @@ fn open(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject> {
 
 /// The patient of a DICOM file, for splitting datasets by patient: its PatientID, else its
 /// StudyInstanceUID; `None` when the file cannot be read or has neither.
-pub fn patient_of(path: &Path) -> Option<(String, super::split::KeySource)> {
+pub fn patient_of(path: &Path) -> Option<(String, crate::core::split::KeySource)> {
     let obj = open(path, true).ok()?;
     let text = |tag| {
         obj.element(tag)
@@ -99,10 +99,13 @@ pub fn patient_of(path: &Path) -> Option<(String, super::split::KeySource)> {
             .filter(|s| !s.is_empty())
     };
     if let Some(id) = text(tags::PATIENT_ID) {
-        return Some((format!("patient:{id}"), super::split::KeySource::PatientId));
+        return Some((
+            format!("patient:{id}"),
+            crate::core::split::KeySource::PatientId,
+        ));
     }
     text(tags::STUDY_INSTANCE_UID)
-        .map(|uid| (format!("study:{uid}"), super::split::KeySource::Study))
+        .map(|uid| (format!("study:{uid}"), crate::core::split::KeySource::Study))
 }
 
 /// The SOPInstanceUID of a DICOM file (its data set's, else its file meta header's); `None` when
