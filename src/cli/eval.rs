@@ -2,8 +2,8 @@
 //! CNR of heatmaps), per phrase, per category and per image.
 
 use crate::core::annotation::{Shape, Status};
-use crate::core::{HeatmapId, ImageId, PhraseId, grounding_eval};
 use crate::core::metrics::{self, Mask2};
+use crate::core::{HeatmapId, ImageId, PhraseId, grounding_eval};
 use crate::store::Project;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -6,7 +6,6 @@ use crate::core::{Document, ImageId};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
 use crate::io::{ms_cxr, split};
 use crate::store::{ImageRecord, Project};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -449,6 +448,7 @@ pub(super) fn write_coco(
     categories: &BTreeMap<String, usize>,
     out_path: &std::path::Path,
 ) -> Result<(), CliError> {
+    use crate::io::coco;
     let (mut images, mut annotations, mut skipped, mut built) =
         (Vec::new(), Vec::new(), 0usize, 0usize);
     for rec in records {
@@ -472,7 +472,6 @@ pub(super) fn write_coco(
             .unwrap_or_default();
         // COCO numbers its images itself: 1, 2, … in the file's order.
         let coco_image = images.len() + 1;
-        images.push(json!({"id": coco_image, "file_name": file_name, "width": rec.size[0], "height": rec.size[1], "caption": caption}));
         for (p, span) in phrases.iter().zip(spans) {
             let boxes: Vec<_> = doc
                 .regions_of(p.id)
@@ -492,36 +491,36 @@ pub(super) fn write_coco(
                     // conversions leave 1e-13 noise otherwise).
                     let [x, y, w, h] =
                         ms_cxr::from_pixels(min, max).map(|v| (v * 1e6).round() / 1e6);
-                    annotations.push(json!({
-                        "id": annotations.len() + 1, "image_id": coco_image, "category_id": category,
-                        "bbox": [x, y, w, h], "area": (w * h * 1e6).round() / 1e6, "iscrowd": 0,
-                        "tokens_positive": [[start, end]], "phrase": phrase, "label_text": p.text,
-                    }));
+                    annotations.push(coco::Annotation {
+                        id: annotations.len() + 1,
+                        image_id: coco_image,
+                        category_id: category,
+                        bbox: [x, y, w, h],
+                        area: (w * h * 1e6).round() / 1e6,
+                        iscrowd: 0,
+                        tokens_positive: vec![[start, end]],
+                        phrase: phrase.clone(),
+                        label_text: p.text.clone(),
+                    });
                 }
             }
         }
+        images.push(coco::Image {
+            id: coco_image,
+            file_name,
+            width: rec.size[0],
+            height: rec.size[1],
+            caption,
+        });
     }
-    let out = json!({
-        "info": {"description": "Voxmark grounding export", "version": env!("CARGO_PKG_VERSION")},
-        "images": images,
-        "annotations": annotations,
-        "categories": categories.iter().map(|(name, id)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-    });
-    let text = match serde_json::to_string_pretty(&out) {
-        Ok(t) => t + "\n",
-        Err(e) => {
-            return Err(CliError::user(format!(
-                "cannot encode the COCO file ({e}): {}",
-                out_path.display()
-            )));
-        }
-    };
-    if let Err(e) = std::fs::write(out_path, text) {
-        return Err(CliError::user(format!(
-            "cannot write ({e}): {}",
-            out_path.display()
-        )));
-    }
+    let category_list: Vec<coco::Category> = categories
+        .iter()
+        .map(|(name, &id)| coco::Category {
+            id,
+            name: name.clone(),
+        })
+        .collect();
+    coco::write(out_path, &images, &annotations, &category_list).map_err(CliError::user)?;
     println!(
         "wrote {} image(s) and {} box annotation(s) to {}",
         images.len(),

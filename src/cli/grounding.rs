@@ -140,10 +140,6 @@ pub(super) fn parse_author(s: &str) -> Result<Author, CliError> {
     s.parse::<Author>().map_err(CliError::user)
 }
 
-pub(super) fn labels_sidecar(path: &std::path::Path) -> PathBuf {
-    PathBuf::from(format!("{}.labels.json", path.display()))
-}
-
 /// The single image `--image` names, with its record.
 pub(super) fn one_image(ids: &[String], records: &[ImageRecord]) -> Result<ImageRecord, CliError> {
     match ids {
@@ -169,53 +165,25 @@ pub(super) fn resample_labels(
     map: &crate::core::Volume,
     rec: &ImageRecord,
 ) -> Result<Vec<u32>, String> {
-    use crate::core::geometry::Affine3;
     let d = rec.direction;
     let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
-    let world_from_image = Affine3::from_grid(rec.origin_lps_mm, direction, rec.spacing_mm);
-    let map_from_world = map.voxel_from_world();
-    let size = map.size();
-    let value = |n: usize| -> Option<u32> {
-        let x = map.voxels().get_f64(n)?;
-        (x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64).then_some(x as u32)
-    };
-    if map.components() != 1 {
-        return Err("a label map has one value per voxel".into());
-    }
-    let [nx, ny, nz] = rec.size;
-    let mut out = vec![0u32; nx * ny * nz];
-    let (mut misaligned, mut inside) = (0usize, 0usize);
-    for k in 0..nz {
-        for j in 0..ny {
-            for i in 0..nx {
-                let q =
-                    map_from_world.apply(world_from_image.apply([i as f64, j as f64, k as f64]));
-                let r = q.map(f64::round);
-                if (0..3).any(|a| (q[a] - r[a]).abs() > 1e-3) {
-                    misaligned += 1;
-                }
-                if (0..3).any(|a| r[a] < 0.0 || r[a] >= size[a] as f64) {
-                    continue;
-                }
-                inside += 1;
-                let n = (r[2] as usize * size[1] + r[1] as usize) * size[0] + r[0] as usize;
-                out[(k * ny + j) * nx + i] = value(n)
-                    .ok_or_else(|| format!("voxel {r:?} is not a non-negative integer label"))?;
-            }
-        }
-    }
-    if inside == 0 {
-        return Err(format!(
+    let world_from_image =
+        crate::core::Affine3::from_grid(rec.origin_lps_mm, direction, rec.spacing_mm);
+    use crate::core::reslice::{LabelMapError, labels_on_grid};
+    let on_grid = labels_on_grid(map, rec.size, &world_from_image).map_err(|e| match e {
+        LabelMapError::NoOverlap => format!(
             "the label map does not overlap image {} in patient space",
             rec.id
-        ));
-    }
-    if misaligned > 0 {
+        ),
+        other => other.to_string(),
+    })?;
+    if on_grid.misaligned > 0 {
         eprintln!(
-            "note: the label map's voxels do not fall on the image's voxel centres ({misaligned} voxels); nearest neighbour used"
+            "note: the label map's voxels do not fall on the image's voxel centres ({} voxels); nearest neighbour used",
+            on_grid.misaligned
         );
     }
-    Ok(out)
+    Ok(on_grid.values)
 }
 
 /// Opens a project for an edit: the project, its image records and its document.

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 
 use super::error::CliError;
 use super::grounding::{
-    Format, ImportArgs, labels_sidecar, one_image, open_for_edit, parse_author, persist,
-    resample_labels,
+    Format, ImportArgs, one_image, open_for_edit, parse_author, persist, resample_labels,
 };
 
 /// `voxmark import`.
@@ -51,7 +50,7 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         ),
         Format::NihBbox => Some(datasets::read_nih(&args.file).map_err(|e| e.to_string())),
         Format::Vindr => Some(datasets::read_vindr(&args.file).map_err(|e| e.to_string())),
-        Format::Coco => Some(datasets::read_coco_boxes(&args.file).map_err(|e| e.to_string())),
+        Format::Coco => Some(crate::io::coco::read_boxes(&args.file).map_err(|e| e.to_string())),
     };
     match rows {
         Some(Ok(rows)) => return import_box_rows(args, rows, &truth),
@@ -464,46 +463,27 @@ pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<
             .map(|i| m.voxels().get_f64(i).unwrap_or(0.0) as u32)
             .collect()
     } else {
-        let map = if crate::io::itk::is_itk_name(&args.file) {
-            crate::io::itk::read(&args.file)
-        } else {
-            crate::io::nifti::read(&args.file, 0).map(|n| n.volume)
-        };
-        let map = map.map_err(CliError::user)?;
+        let map = crate::io::label_map::read(&args.file)?;
         match resample_labels(&map, &rec) {
             Ok(d) => d,
             Err(why) => return Err(CliError::user(format!("{}: {why}", args.file.display()))),
         }
     };
     let masks = MaskTiles::split_labels(rec.size, &dense);
-    let names: BTreeMap<String, serde_json::Value> =
-        std::fs::read_to_string(labels_sidecar(&args.file))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+    let names = crate::io::label_map::read_table(&args.file)?;
     let t = now_ms();
     let mut history = History::new(1 << 30);
     let count = masks.len();
     let result = (|| {
         history.begin(&format!("import label map {}", args.file.display()))?;
         for (value, mask) in masks {
-            let name = names
-                .get(&value.to_string())
-                .and_then(|n| n["name"].as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("label {value}"));
+            let entry = u32::try_from(value).ok().and_then(|v| names.get(&v));
+            let name = entry.map_or_else(|| format!("label {value}"), |e| e.name.clone());
             let label = match doc.labels.values().find(|l| l.name == name) {
                 Some(l) => l.id,
                 None => {
                     let lid = doc.new_label_id(&name);
-                    let color = names
-                        .get(&value.to_string())
-                        .and_then(|n| n["color"].as_array())
-                        .map(|c| {
-                            [0, 1, 2, 3].map(|i| {
-                                c.get(i).and_then(serde_json::Value::as_u64).unwrap_or(255) as u8
-                            })
-                        });
+                    let color = entry.map(|e| e.color);
                     let h = (value as u32).wrapping_mul(2_654_435_761);
                     let color = color.unwrap_or([
                         (h >> 24) as u8 | 0x40,

@@ -4,11 +4,10 @@
 use crate::core::Document;
 use crate::core::annotation::{Author, Region, Shape, Status};
 use crate::store::Project;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 use super::error::CliError;
-use super::grounding::{ExportArgs, Format, export_image, labels_sidecar};
+use super::grounding::{ExportArgs, Format, export_image};
 
 /// `voxmark export --format nifti-labels`: the image's mask regions as one label map on its grid
 /// and geometry (value = the label's number, [`Document::label_numbers`]; later regions win where masks overlap), with a
@@ -43,8 +42,11 @@ pub(super) fn export_nifti_labels(
         };
         mask.paint_into(&mut dense, value);
         table.insert(
-            value.to_string(),
-            json!({"name": label.name, "color": label.color}),
+            u32::from(value),
+            crate::io::label_map::LabelEntry {
+                name: label.name.clone(),
+                color: label.color,
+            },
         );
     }
     if args.format == Format::PngMask {
@@ -83,12 +85,7 @@ pub(super) fn export_nifti_labels(
         } else {
             crate::io::nifti::LabelValues::U16(&dense)
         };
-        let write = if crate::io::itk::is_itk_name(&args.out) {
-            crate::io::itk::write_labels
-        } else {
-            crate::io::nifti::write_labels
-        };
-        if let Err(e) = write(
+        crate::io::label_map::write(
             &args.out,
             rec.size,
             rec.spacing_mm,
@@ -96,18 +93,9 @@ pub(super) fn export_nifti_labels(
             direction,
             values,
             "voxmark label map",
-        ) {
-            return Err(CliError::user(e));
-        }
+        )?;
     }
-    let sidecar = labels_sidecar(&args.out);
-    let table_text = serde_json::to_string_pretty(&table).map_err(CliError::internal)?;
-    if let Err(e) = std::fs::write(&sidecar, table_text + "\n") {
-        return Err(CliError::user(format!(
-            "cannot write ({e}): {}",
-            sidecar.display()
-        )));
-    }
+    let sidecar = crate::io::label_map::write_table(&args.out, &table)?;
     println!(
         "wrote {} label(s) to {} and {}",
         table.len(),
@@ -145,21 +133,10 @@ pub(super) fn export_dicom_seg(
             if k >= rec.size[2] || h.values.is_empty() {
                 continue;
             }
-            let (lo, hi) = h
-                .values
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
-            let span = if hi > lo { hi - lo } else { 1.0 };
             let mut m = vec![0u8; n];
-            for j in 0..rec.size[1] {
-                for i in 0..rec.size[0] {
-                    let v = h.at_image_pixel(i, j, rec.size[0], rec.size[1]);
-                    m[k * plane + j * rec.size[0] + i] =
-                        (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
-                }
-            }
+            let fractions =
+                seg::min_max_fractions(&h.values, &h.on_image_grid(rec.size[0], rec.size[1]));
+            m[k * plane..(k + 1) * plane].copy_from_slice(&fractions);
             let phrase = h.phrase.and_then(|p| doc.phrases.get(&p));
             segments.push(seg::Segment {
                 label: phrase.map_or_else(|| format!("heatmap {}", h.id), |p| p.text.clone()),

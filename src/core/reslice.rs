@@ -299,6 +299,78 @@ pub fn reference_slice(
     })
 }
 
+/// Why a label map cannot be placed on a grid.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum LabelMapError {
+    /// Several values per voxel.
+    #[error("a label map has one value per voxel")]
+    Components,
+    /// A value that is not a non-negative integer, at this map voxel.
+    #[error("voxel {0:?} is not a non-negative integer label")]
+    NotALabel([f64; 3]),
+    /// No grid voxel lies inside the map.
+    #[error("the label map does not overlap the image in patient space")]
+    NoOverlap,
+}
+
+/// A label map's values on another grid, and how many of that grid's voxel centres fell between
+/// the map's voxel centres (nearest neighbour was used for them).
+#[derive(Debug, PartialEq)]
+pub struct LabelsOnGrid {
+    /// One value per voxel of the grid, i fastest; 0 outside the map.
+    pub values: Vec<u32>,
+    /// Grid voxels whose centre is more than 0.001 voxel from a map voxel centre.
+    pub misaligned: usize,
+}
+
+/// The values of the label map `map` on the grid of `size` voxels placed by `world_from_voxel`:
+/// nearest neighbour through patient space, so a map stored with flipped or permuted axes (as
+/// TotalSegmentator writes them) lands voxel for voxel; grid voxels outside the map get 0.
+///
+/// # Errors
+/// A map with several components, a value that is not a non-negative integer, or a map that
+/// does not overlap the grid at all.
+pub fn labels_on_grid(
+    map: &Volume,
+    size: [usize; 3],
+    world_from_voxel: &super::geometry::Affine3,
+) -> Result<LabelsOnGrid, LabelMapError> {
+    if map.components() != 1 {
+        return Err(LabelMapError::Components);
+    }
+    let map_from_world = map.voxel_from_world();
+    let map_size = map.size();
+    let value = |n: usize| -> Option<u32> {
+        let x = map.voxels().get_f64(n)?;
+        (x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX)).then_some(x as u32)
+    };
+    let [nx, ny, nz] = size;
+    let mut values = vec![0u32; nx * ny * nz];
+    let (mut misaligned, mut inside) = (0usize, 0usize);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let q =
+                    map_from_world.apply(world_from_voxel.apply([i as f64, j as f64, k as f64]));
+                let r = q.map(f64::round);
+                if (0..3).any(|a| (q[a] - r[a]).abs() > 1e-3) {
+                    misaligned += 1;
+                }
+                if (0..3).any(|a| r[a] < 0.0 || r[a] >= map_size[a] as f64) {
+                    continue;
+                }
+                inside += 1;
+                let n = (r[2] as usize * map_size[1] + r[1] as usize) * map_size[0] + r[0] as usize;
+                values[(k * ny + j) * nx + i] = value(n).ok_or(LabelMapError::NotALabel(r))?;
+            }
+        }
+    }
+    if inside == 0 {
+        return Err(LabelMapError::NoOverlap);
+    }
+    Ok(LabelsOnGrid { values, misaligned })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

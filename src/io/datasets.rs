@@ -1,8 +1,7 @@
 //! Box annotations of public chest X-ray datasets, read into one shape ([`BoxRow`]) for import:
-//! NIH ChestX-ray8 `BBox_List_2017.csv`, VinDr-CXR `train.csv`, COCO-style box JSON (TBX11K),
-//! and MS-CXR CSV (see [`super::ms_cxr`]). `.gz` files are read as they are.
+//! NIH ChestX-ray8 `BBox_List_2017.csv`, VinDr-CXR `train.csv`, COCO-style box JSON (TBX11K, see
+//! [`super::coco`]), and MS-CXR CSV (see [`super::ms_cxr`]). `.gz` files are read as they are.
 
-use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -44,7 +43,7 @@ pub struct DatasetError {
     pub what: String,
 }
 
-fn read_text(path: &Path, format: &'static str) -> Result<String, DatasetError> {
+pub(super) fn read_text(path: &Path, format: &'static str) -> Result<String, DatasetError> {
     let err = |what: String| DatasetError {
         path: path.to_path_buf(),
         format,
@@ -211,136 +210,6 @@ pub fn read_vindr(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
             frame: None,
             caption: None,
             span: None,
-        });
-    }
-    Ok(rows)
-}
-
-/// COCO box JSON (TBX11K): `images[].file_name/width/height`, `annotations[].image_id/category_id/bbox [x,y,w,h]`,
-/// `categories[].id/name`.
-pub fn read_coco_boxes(path: &Path) -> Result<Vec<BoxRow>, DatasetError> {
-    const F: &str = "COCO";
-    let text = read_text(path, F)?;
-    let err = |at: String, what: &str| DatasetError {
-        path: path.into(),
-        format: F,
-        at,
-        what: what.into(),
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        err(
-            format!("line {}, column {}", e.line(), e.column()),
-            "not valid JSON",
-        )
-    })?;
-    let mut images = std::collections::BTreeMap::new();
-    for (i, im) in v["images"]
-        .as_array()
-        .ok_or_else(|| err("images".into(), "missing list"))?
-        .iter()
-        .enumerate()
-    {
-        let id = im["id"]
-            .as_i64()
-            .ok_or_else(|| err(format!("images[{i}].id"), "missing or not an integer"))?;
-        let name = im["file_name"]
-            .as_str()
-            .ok_or_else(|| err(format!("images[{i}].file_name"), "missing"))?;
-        let frame = match (im["width"].as_u64(), im["height"].as_u64()) {
-            (Some(w), Some(h)) if w > 0 && h > 0 => Some((w as usize, h as usize)),
-            _ => None,
-        };
-        images.insert(
-            id,
-            (
-                name.to_string(),
-                frame,
-                im["caption"].as_str().map(str::to_string),
-            ),
-        );
-    }
-    let mut categories = std::collections::BTreeMap::new();
-    for (i, c) in v["categories"].as_array().into_iter().flatten().enumerate() {
-        let id = c["id"]
-            .as_i64()
-            .ok_or_else(|| err(format!("categories[{i}].id"), "missing"))?;
-        categories.insert(id, c["name"].as_str().unwrap_or("").to_string());
-    }
-    let mut rows = Vec::new();
-    for (i, a) in v["annotations"]
-        .as_array()
-        .ok_or_else(|| err("annotations".into(), "missing list"))?
-        .iter()
-        .enumerate()
-    {
-        let image = a["image_id"]
-            .as_i64()
-            .ok_or_else(|| err(format!("annotations[{i}].image_id"), "missing"))?;
-        let (name, frame, caption) = images.get(&image).ok_or_else(|| {
-            err(
-                format!("annotations[{i}].image_id"),
-                "names no image of the file",
-            )
-        })?;
-        let b: Vec<f64> = a["bbox"]
-            .as_array()
-            .map(|b| b.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default();
-        if b.len() != 4 || b[2] < 0.0 || b[3] < 0.0 {
-            return Err(err(
-                format!("annotations[{i}].bbox"),
-                "expected [x, y, w, h] with w, h ≥ 0",
-            ));
-        }
-        let category = a["category_id"]
-            .as_i64()
-            .and_then(|c| categories.get(&c))
-            .cloned();
-        // Grounding: the phrase is the caption's text at the first `tokens_positive` span.
-        let span = match a
-            .get("tokens_positive")
-            .and_then(Value::as_array)
-            .and_then(|t| t.first())
-        {
-            None => None,
-            Some(t) => {
-                let (Some(s), Some(e)) = (t[0].as_u64(), t[1].as_u64()) else {
-                    return Err(err(
-                        format!("annotations[{i}].tokens_positive[0]"),
-                        "expected [start, end]",
-                    ));
-                };
-                let len = caption.as_deref().map_or(0, |c| c.chars().count());
-                if s >= e || e as usize > len {
-                    return Err(err(
-                        format!("annotations[{i}].tokens_positive[0]"),
-                        "span outside the image's caption",
-                    ));
-                }
-                Some((s as usize, e as usize))
-            }
-        };
-        let span_text = span.and_then(|(s, e)| {
-            caption
-                .as_deref()
-                .map(|c| c.chars().skip(s).take(e - s).collect::<String>())
-        });
-        let text = span_text
-            .or_else(|| a["phrase"].as_str().map(str::to_string))
-            // MS-CXR's COCO-style JSON puts the phrase on each annotation as `label_text`.
-            .or_else(|| a["label_text"].as_str().map(str::to_string))
-            .or_else(|| category.clone())
-            .unwrap_or_else(|| "finding".into());
-        rows.push(BoxRow {
-            file_name: name.clone(),
-            stem: None,
-            text,
-            category,
-            annotator: None,
-            edges: Some([b[0], b[1], b[0] + b[2], b[1] + b[3]]),
-            frame: *frame,
-            caption: caption.clone(),
-            span,
         });
     }
     Ok(rows)

@@ -2,10 +2,12 @@
 //!
 //! May use `core` and format crates; never `store`, `render`, `ui` or `inference` (ARCHITECTURE.md §2).
 
+pub mod coco;
 pub mod datasets;
 pub mod dicom;
 pub mod image2d;
 pub mod itk;
+pub mod label_map;
 pub mod ms_cxr;
 pub mod nifti;
 pub mod quiet_panic;

@@ -117,6 +117,22 @@ pub fn dicom_lab(rgb: [u8; 3]) -> [u16; 3] {
     ]
 }
 
+/// A heatmap as FRACTIONAL frame values: `on_grid` (the map's values on the image's pixels)
+/// scaled from the map's own minimum (0) to its maximum (255 = 1.0), the range taken over
+/// `map_values` (all of the map's values); a constant map is all 0.
+pub fn min_max_fractions(map_values: &[f32], on_grid: &[f32]) -> Vec<u8> {
+    let (lo, hi) = map_values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    on_grid
+        .iter()
+        .map(|&v| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
 /// Packs 0/1 bytes into bits, least significant bit first, frames back to back (PS3.5 8.1.1).
 fn pack_bits(bits: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; bits.len().div_ceil(8)];
@@ -762,6 +778,15 @@ pub fn read_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heatmaps_scale_from_their_own_minimum_to_maximum() {
+        assert_eq!(
+            min_max_fractions(&[2.0, 4.0, 6.0], &[2.0, 4.0, 6.0, 7.0, 1.0]),
+            vec![0, 128, 255, 255, 0]
+        );
+        assert_eq!(min_max_fractions(&[3.0, 3.0], &[3.0, 3.0]), vec![0, 0]);
+    }
 
     #[test]
     fn bits_are_packed_lsb_first_across_frames() {
