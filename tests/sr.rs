@@ -558,3 +558,113 @@ fn the_corpus_dcmqi_report_reads_as_highdicom_reads_it() {
     assert!(run.stderr.contains("primary tumor"), "{}", run.stderr);
     assert!(run.stderr.contains("nothing imported"), "{}", run.stderr);
 }
+
+/// OHIF's SR adapter (`@cornerstonejs/adapters`, run by Node in `tools/ohif`) re-opens the planar
+/// groups as its RectangleROI, PlanarFreehandROI and Probe tools, on the referenced images, at the
+/// regions' places in patient space.
+#[test]
+fn ohif_adapter_reopens_the_planar_groups_as_tools() {
+    let Some(data) = common::corpus() else { return };
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/ohif");
+    if !tools.join("node_modules/@cornerstonejs/adapters").is_dir() {
+        assert!(
+            std::env::var("VOXMARK_REQUIRE_OHIF").as_deref() != Ok("1"),
+            "tools/ohif has no node_modules: run `npm ci` there"
+        );
+        eprintln!(
+            "skipped the OHIF adapter check: run `npm ci` in tools/ohif (Node 20) to enable it"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = drawn_project(&data, dir.path());
+    let out = dir.path().join("report.dcm");
+    let run = export_sr(&d, &out, "human:alice");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut args = vec![
+        tools.join("hydrate.mjs").into_os_string(),
+        out.into_os_string(),
+    ];
+    args.extend(d.image.files.iter().map(|f| f.clone().into_os_string()));
+    let o = std::process::Command::new("node")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        v["tools"],
+        serde_json::json!({"RectangleROI": 1, "PlanarFreehandROI": 1, "Probe": 1}),
+        "{v}"
+    );
+    // The one group the adapter passes over is the mask's volumetric group (no tool of its own: OHIF
+    // shows it by loading the SEG beside the report).
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Unable to generate tool state"),
+        "{v}"
+    );
+    let rec = &d.image;
+    let r = rec.direction;
+    let world_from_voxel = voxmark::core::Affine3::from_grid(
+        rec.origin_lps_mm,
+        [[r[0], r[1], r[2]], [r[3], r[4], r[5]], [r[6], r[7], r[8]]],
+        rec.spacing_mm,
+    );
+    let near = |a: &serde_json::Value, b: [f64; 3]| {
+        (0..3).all(|i| (a[i].as_f64().unwrap() - b[i]).abs() < 1e-3)
+    };
+    let annotation = |tool: &str| {
+        v["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["tool"] == tool)
+            .unwrap()
+            .clone()
+    };
+    // The box's corners (voxel coordinates, pixel centres at integers) where the adapter put them.
+    let rect = annotation("RectangleROI");
+    assert_eq!(rect["tracking_uid"], uid(d.box2d));
+    assert_eq!(rect["label"], "right lower lobe nodule");
+    let corners = [
+        [100.25, 120.0],
+        [180.0, 120.0],
+        [100.25, 200.75],
+        [180.0, 200.75],
+    ];
+    for c in corners {
+        let w = world_from_voxel.apply([c[0], c[1], 1.0]);
+        assert!(
+            rect["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| near(p, w)),
+            "corner {c:?} (world {w:?}) not among {}",
+            rect["points"]
+        );
+    }
+    let probe = annotation("Probe");
+    assert!(
+        near(
+            &probe["points"][0],
+            world_from_voxel.apply([256.0, 300.0, 2.0])
+        ),
+        "{probe}"
+    );
+    let freehand = annotation("PlanarFreehandROI");
+    let contour = freehand["contour"].as_array().unwrap();
+    for p in [[50.0, 60.0], [90.0, 62.5], [70.0, 110.125]] {
+        let w = world_from_voxel.apply([p[0], p[1], 0.0]);
+        assert!(
+            contour.iter().any(|q| near(q, w)),
+            "{p:?} not in {freehand}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use super::error::CliError;
 use super::grounding::{
     Format, ImportArgs, one_image, open_for_edit, parse_author, persist, resample_labels,
 };
+use crate::core::builder::{EditBuilder, NewRegion};
 
 /// `voxmark import`.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
@@ -307,23 +308,20 @@ pub(super) fn import_box_rows(
             }
         }
     }
-    let t = now_ms();
     let mut history = History::new(1 << 30);
     let mut boxes_added = 0usize;
     let result = (|| {
         history.begin(&format!("import {:?} {}", args.format, args.file.display()))?;
+        let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         // A grounding caption becomes the report of an image that has none, so its spans hold.
         for ((image, ..), group) in &groups {
             let caption = group.iter().find_map(|r| r.caption.clone());
-            if caption.is_some() && doc.images[image].report.is_none() {
-                history.record(
-                    &mut doc,
-                    Edit::SetReport {
-                        image: *image,
-                        before: None,
-                        after: caption,
-                    },
-                )?;
+            if caption.is_some() && build.doc().images[image].report.is_none() {
+                build.record(Edit::SetReport {
+                    image: *image,
+                    before: None,
+                    after: caption,
+                })?;
             }
         }
         for ((image, who, text, category), group) in &groups {
@@ -335,90 +333,35 @@ pub(super) fn import_box_rows(
             // The category names the boxes' label (made if new), so that the viewer draws each
             // finding in its own colour and the report's spans read in it.
             let label = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-                Some(name) => Some(match doc.labels.values().find(|l| l.name == name) {
-                    Some(l) => l.id,
-                    None => {
-                        let id = doc.new_label_id(name);
-                        let color = crate::core::annotation::LABEL_PALETTE
-                            [doc.labels.len() % crate::core::annotation::LABEL_PALETTE.len()];
-                        history.record(
-                            &mut doc,
-                            Edit::AddLabel(crate::core::Label {
-                                id,
-                                name: name.to_owned(),
-                                color,
-                            }),
-                        )?;
-                        id
-                    }
-                }),
+                Some(name) => Some(build.label(name, None)?),
                 None => None,
             };
-            let info = &doc.images[image];
-            let size = info.size;
-            let report = info.report.clone().unwrap_or_default();
+            let size = build.doc().images[image].size;
+            let report_chars = build.doc().images[image]
+                .report
+                .as_deref()
+                .map_or(0, |r| r.chars().count());
             let mut links = Vec::new();
             for r in group {
                 let Some(edges) = r.edges else { continue };
                 let (min, max) = datasets::edges_to_pixels(edges, r.frame, size[0], size[1]);
-                let id = Id::new();
-                history.record(
-                    &mut doc,
-                    Edit::AddRegion {
-                        region: Region {
-                            id,
-                            image: *image,
-                            label,
-                            shape: Shape::Box2d { slice: 0, min, max },
-                            author: who.clone(),
-                            prompt: None,
-                            status: Status::Accepted,
-                            confidence: None,
-                            created_ms: t,
-                            modified_ms: t,
-                        },
-                        mask: None,
-                        links: vec![],
-                    },
-                )?;
-                links.push(id);
+                links.push(build.region(NewRegion {
+                    image: *image,
+                    label,
+                    shape: Shape::Box2d { slice: 0, min, max },
+                    author: who.clone(),
+                    status: Status::Accepted,
+                    mask: None,
+                    id: None,
+                })?);
                 boxes_added += 1;
             }
             let span = group
                 .iter()
                 .find_map(|r| r.span)
-                .filter(|&(a, b)| a < b && b <= report.chars().count())
-                .or_else(|| {
-                    report.find(text.as_str()).map(|b| {
-                        (
-                            report[..b].chars().count(),
-                            report[..b + text.len()].chars().count(),
-                        )
-                    })
-                });
-            let id = Id::new();
-            let grounding = if links.is_empty() {
-                Grounding::NoVisible
-            } else {
-                Grounding::Annotated
-            };
-            history.record(
-                &mut doc,
-                Edit::AddPhrase {
-                    phrase: Phrase {
-                        id,
-                        image: *image,
-                        text: text.clone(),
-                        author: who.clone(),
-                        span,
-                        category: category.clone(),
-                        grounding,
-                        created_ms: t,
-                        modified_ms: t,
-                    },
-                    links,
-                },
-            )?;
+                .filter(|&(a, b)| a < b && b <= report_chars)
+                .or_else(|| build.span_in_report(*image, text, 0));
+            build.phrase(*image, text, &who, span, category.clone(), links)?;
         }
         history.commit()
     })();
@@ -471,57 +414,34 @@ pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<
     };
     let masks = MaskTiles::split_labels(rec.size, &dense);
     let names = crate::io::label_map::read_table(&args.file)?;
-    let t = now_ms();
     let mut history = History::new(1 << 30);
     let count = masks.len();
     let result = (|| {
         history.begin(&format!("import label map {}", args.file.display()))?;
+        let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         for (value, mask) in masks {
             let entry = u32::try_from(value).ok().and_then(|v| names.get(&v));
             let name = entry.map_or_else(|| format!("label {value}"), |e| e.name.clone());
-            let label = match doc.labels.values().find(|l| l.name == name) {
-                Some(l) => l.id,
-                None => {
-                    let lid = doc.new_label_id(&name);
-                    let color = entry.map(|e| e.color);
-                    let h = (value as u32).wrapping_mul(2_654_435_761);
-                    let color = color.unwrap_or([
-                        (h >> 24) as u8 | 0x40,
-                        (h >> 16) as u8 | 0x40,
-                        (h >> 8) as u8 | 0x40,
-                        255,
-                    ]);
-                    history.record(
-                        &mut doc,
-                        Edit::AddLabel(crate::core::Label {
-                            id: lid,
-                            name,
-                            color,
-                        }),
-                    )?;
-                    lid
-                }
-            };
-            let rid = Id::new();
-            history.record(
-                &mut doc,
-                Edit::AddRegion {
-                    region: Region {
-                        id: rid,
-                        image: rec.id,
-                        label: Some(label),
-                        shape: Shape::Mask,
-                        author: author.clone(),
-                        prompt: None,
-                        status: Status::Accepted,
-                        confidence: None,
-                        created_ms: t,
-                        modified_ms: t,
-                    },
-                    mask: Some(mask),
-                    links: vec![],
-                },
-            )?;
+            let h = (value as u32).wrapping_mul(2_654_435_761);
+            let color = entry.map_or(
+                [
+                    (h >> 24) as u8 | 0x40,
+                    (h >> 16) as u8 | 0x40,
+                    (h >> 8) as u8 | 0x40,
+                    255,
+                ],
+                |e| e.color,
+            );
+            let label = build.label(&name, Some(color))?;
+            build.region(NewRegion {
+                image: rec.id,
+                label: Some(label),
+                shape: Shape::Mask,
+                author: author.clone(),
+                status: Status::Accepted,
+                mask: Some(mask),
+                id: None,
+            })?;
         }
         history.commit()
     })();

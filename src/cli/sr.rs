@@ -4,9 +4,10 @@
 
 use super::error::CliError;
 use super::grounding::{ExportArgs, ImportArgs};
-use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
+use crate::core::annotation::{Author, Region, Shape, Status};
+use crate::core::builder::{EditBuilder, NewRegion};
 use crate::core::now_ms;
-use crate::core::{Edit, History, Id, ImageId, Label, MaskTiles};
+use crate::core::{Edit, History, Id, ImageId, MaskTiles};
 use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
 use crate::io::dicom::{SourceGrid, seg};
 use crate::store::{ImageRecord, Project};
@@ -397,7 +398,6 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         },
         _ => fallback,
     };
-    let t = now_ms();
     let mut history = History::new(1 << 30);
     let mut imported = 0usize;
     let mut phrases_made = 0usize;
@@ -406,6 +406,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let mut images_touched = std::collections::BTreeSet::new();
     let name = format!("import dicom-sr {}", args.file.display());
     history.begin(&name)?;
+    let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
     for (g_at, g) in report.groups.iter().enumerate() {
         let what = g
             .tracking_id
@@ -505,104 +506,50 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         };
         // The label: the finding's meaning.
         let label = match &g.finding {
-            Some(f) if !f.meaning.is_empty() => {
-                Some(match doc.labels.values().find(|l| l.name == f.meaning) {
-                    Some(l) => l.id,
-                    None => {
-                        let id = doc.new_label_id(&f.meaning);
-                        let h = blake3::hash(f.meaning.as_bytes());
-                        let c = h.as_bytes();
-                        history.record(
-                            &mut doc,
-                            Edit::AddLabel(Label {
-                                id,
-                                name: f.meaning.clone(),
-                                color: [c[0] | 0x40, c[1] | 0x40, c[2] | 0x40, 255],
-                            }),
-                        )?;
-                        id
-                    }
-                })
-            }
+            Some(f) if !f.meaning.is_empty() => Some(build.label(&f.meaning, None)?),
             _ => None,
         };
         // The region keeps its identity when it is new to this project.
-        let id = g
-            .tracking_uid
-            .as_deref()
-            .and_then(sr::uuid_of_uid)
-            .map(|u| Id::from_slice(&u.to_be_bytes()))
-            .and_then(|id| id.filter(|id| !doc.regions.contains_key(id)))
-            .unwrap_or_else(Id::new);
-        history.record(
-            &mut doc,
-            Edit::AddRegion {
-                region: Region {
-                    id,
-                    image,
-                    label,
-                    shape,
-                    author: author.clone(),
-                    prompt: None,
-                    status: if matches!(author, Author::Model { .. }) {
-                        Status::Proposed
-                    } else {
-                        Status::Accepted
-                    },
-                    confidence: None,
-                    created_ms: t,
-                    modified_ms: t,
-                },
-                mask,
-                links: vec![],
+        let id = build.region(NewRegion {
+            image,
+            label,
+            shape,
+            author: author.clone(),
+            status: if matches!(author, Author::Model { .. }) {
+                Status::Proposed
+            } else {
+                Status::Accepted
             },
-        )?;
+            mask,
+            id: g
+                .tracking_uid
+                .as_deref()
+                .and_then(sr::uuid_of_uid)
+                .and_then(|u| Id::from_slice(&u.to_be_bytes())),
+        })?;
         // Each comment is a phrase linked to it (an existing one of the same text and author on
         // the image is reused).
         for text in &g.comments {
-            let existing = doc
+            let existing = build
+                .doc()
                 .phrases
                 .values()
                 .find(|p| p.image == image && p.author == author && &p.text == text)
                 .map(|p| p.id);
-            let phrase = match existing {
-                Some(p) => p,
+            match existing {
+                Some(phrase) => build.record(Edit::Link { phrase, region: id })?,
                 None => {
-                    let pid = Id::new();
-                    let report_text = doc.images.get(&image).and_then(|i| i.report.clone());
-                    let span = report_text.as_deref().and_then(|r| {
-                        r.find(text.as_str()).map(|at| {
-                            let start = r[..at].chars().count();
-                            (start, start + text.chars().count())
-                        })
-                    });
-                    history.record(
-                        &mut doc,
-                        Edit::AddPhrase {
-                            phrase: Phrase {
-                                id: pid,
-                                image,
-                                text: text.clone(),
-                                author: author.clone(),
-                                span,
-                                category: None,
-                                grounding: Grounding::Annotated,
-                                created_ms: t,
-                                modified_ms: t,
-                            },
-                            links: vec![],
-                        },
-                    )?;
+                    let span = build.span_in_report(image, text, 0);
+                    build.phrase(image, text, &author, span, None, vec![id])?;
                     phrases_made += 1;
-                    pid
                 }
-            };
-            history.record(&mut doc, Edit::Link { phrase, region: id })?;
+            }
         }
         measurements_not_kept += g.measurements.len();
         images_touched.insert(image);
         imported += 1;
     }
+    drop(build);
     for s in &skipped {
         eprintln!("left out: {s}");
     }

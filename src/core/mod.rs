@@ -4,6 +4,7 @@
 //! (ARCHITECTURE.md §2).
 
 pub mod annotation;
+pub mod builder;
 pub mod edit;
 pub mod geometry;
 pub mod grounding_eval;
