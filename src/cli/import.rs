@@ -1,7 +1,7 @@
 //! `voxmark import`: grounded reports, box datasets, label maps and heatmaps into a project.
 
-use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
-use crate::core::{Document, Edit, History, Id, ImageId, MaskTiles, now_ms};
+use crate::core::annotation::{Author, Grounding, Shape, Status};
+use crate::core::{Edit, History, Id, ImageId, MaskTiles, now_ms};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
 use crate::io::{datasets, ms_cxr};
 use crate::store::{ImageRecord, Project};
@@ -11,7 +11,7 @@ use super::error::CliError;
 use super::grounding::{
     Format, ImportArgs, one_image, open_for_edit, parse_author, persist, resample_labels,
 };
-use crate::core::builder::{EditBuilder, NewRegion};
+use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 
 /// `voxmark import`.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
@@ -82,7 +82,6 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         )));
     }
     let images = super::project::resolve_images(&project, &args.images)?;
-    let mut edits = Vec::new();
     let pairs: Vec<Pair> = match file {
         RadFactFile::Report(s) => vec![Pair {
             prediction: vec![],
@@ -90,75 +89,45 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         }],
         RadFactFile::Pairs(p) => p,
     };
+    let mut history = History::new(1 << 30);
+    history.begin(&format!("import radfact {}", args.file.display()))?;
+    let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
     for (pair, &image) in pairs.iter().zip(&images) {
-        let size = doc.images[&image].size;
         // The reference text becomes the image's report when it has none, so spans can point into it.
-        if doc.images[&image].report.is_none() && !pair.target.is_empty() {
+        if build.doc().images[&image].report.is_none() && !pair.target.is_empty() {
             let text = pair
                 .target
                 .iter()
                 .map(|s| s.text.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let e = Edit::SetReport {
+            build.record(Edit::SetReport {
                 image,
                 before: None,
                 after: Some(text),
-            };
-            if let Err(err) = e.apply(&mut doc) {
-                return Err(CliError::user(err));
-            }
-            edits.push(e);
+            })?;
         }
-        let mut batch = Vec::new();
         // Reference sentences are spans of the report; predicted sentences are free phrases.
-        report_edits(
-            &doc,
+        report_phrases(
+            &mut build,
             image,
-            size,
             &pair.target,
             &truth,
             Status::Accepted,
             true,
-            &mut batch,
-        );
-        report_edits(
-            &doc,
+        )?;
+        report_phrases(
+            &mut build,
             image,
-            size,
             &pair.prediction,
             &pred,
             Status::Proposed,
             false,
-            &mut batch,
-        );
-        edits.extend(batch);
+        )?;
     }
-    // Report edits were applied above to compute spans; replay everything through one undo step.
-    let applied_reports: Vec<Edit> = edits
-        .iter()
-        .filter(|e| matches!(e, Edit::SetReport { .. }))
-        .cloned()
-        .collect();
-    for e in applied_reports.iter().rev() {
-        if let Err(err) = e.inverse().apply(&mut doc) {
-            return Err(CliError::user(err));
-        }
-    }
-    let mut history = History::new(1 << 30);
-    let name = format!("import radfact {}", args.file.display());
-    let result = (|| {
-        history.begin(&name)?;
-        for e in edits {
-            history.record(&mut doc, e)?;
-        }
-        history.commit()
-    })();
-    let tx = match result {
-        Ok(Some(t)) => t,
-        Ok(None) => return Err(CliError::user("nothing to import")),
-        Err(e) => return Err(CliError::user(e)),
-    };
+    let tx = history
+        .commit()?
+        .ok_or_else(|| CliError::user("nothing to import"))?;
     let regions = tx
         .edits
         .iter()
@@ -179,83 +148,57 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Edits that add one grounded report's sentences to an image as phrases (with spans where the text
-/// occurs in the image's report) and their boxes as regions, all by `author`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn report_edits(
-    doc: &Document,
+/// One grounded report's sentences on an image as phrases (with spans where the text occurs in the
+/// image's report, in order, when `with_spans`) and their boxes as regions, all by `author`.
+fn report_phrases(
+    build: &mut EditBuilder<'_>,
     image: ImageId,
-    size: [usize; 3],
     sentences: &[Sentence],
     author: &Author,
     status: Status,
     with_spans: bool,
-    edits: &mut Vec<Edit>,
-) {
-    let report = doc
-        .images
-        .get(&image)
-        .and_then(|i| i.report.clone())
-        .unwrap_or_default();
-    let mut search_from = 0usize; // in bytes
-    let t = now_ms();
+) -> Result<(), CliError> {
+    let size = build.doc().images[&image].size;
+    let mut search_from = 0usize; // in characters
     for s in sentences {
         let mut links = Vec::new();
         for b in s.boxes.iter().flatten() {
             let (min, max) = radfact::to_pixels(*b, size[0], size[1]);
-            let id = Id::new();
-            edits.push(Edit::AddRegion {
-                region: Region {
-                    id,
-                    image,
-                    label: None,
-                    shape: Shape::Box2d { slice: 0, min, max },
-                    author: author.clone(),
-                    prompt: matches!(author, Author::Model { .. }).then(|| s.text.clone()),
-                    status,
-                    confidence: None,
-                    created_ms: t,
-                    modified_ms: t,
-                },
+            links.push(build.region(NewRegion {
+                image,
+                label: None,
+                shape: Shape::Box2d { slice: 0, min, max },
+                author: author.clone(),
+                status,
                 mask: None,
-                links: vec![],
-            });
-            links.push(id);
+                id: None,
+                prompt: matches!(author, Author::Model { .. }).then(|| s.text.clone()),
+            })?);
         }
         // A span only where the sentence occurs verbatim in the report (after the previous one).
-        let span = report
-            .get(search_from..)
-            .filter(|_| with_spans)
-            .and_then(|rest| rest.find(&s.text))
-            .map(|at| {
-                let start_b = search_from + at;
-                let end_b = start_b + s.text.len();
-                search_from = end_b;
-                (
-                    report[..start_b].chars().count(),
-                    report[..end_b].chars().count(),
-                )
-            });
-        let id = Id::new();
-        edits.push(Edit::AddPhrase {
-            phrase: Phrase {
-                id,
-                image,
-                text: s.text.clone(),
-                author: author.clone(),
-                span: span.filter(|(a, b)| a < b),
-                category: None,
-                grounding: if s.boxes.is_some() {
-                    Grounding::Annotated
-                } else {
-                    Grounding::NoVisible
-                },
-                created_ms: t,
-                modified_ms: t,
-            },
+        let span = if with_spans {
+            build.span_in_report(image, &s.text, search_from)
+        } else {
+            None
+        };
+        if let Some((_, end)) = span {
+            search_from = end;
+        }
+        build.phrase(NewPhrase {
+            image,
+            text: &s.text,
+            author,
+            span,
+            category: None,
             links,
-        });
+            grounding: Some(if s.boxes.is_some() {
+                Grounding::Annotated
+            } else {
+                Grounding::NoVisible
+            }),
+        })?;
     }
+    Ok(())
 }
 
 /// The image a dataset row names: by file stem (`dicom_id`) or file name (`path`).
@@ -353,6 +296,7 @@ pub(super) fn import_box_rows(
                     status: Status::Accepted,
                     mask: None,
                     id: None,
+                    prompt: None,
                 })?);
                 boxes_added += 1;
             }
@@ -361,7 +305,15 @@ pub(super) fn import_box_rows(
                 .find_map(|r| r.span)
                 .filter(|&(a, b)| a < b && b <= report_chars)
                 .or_else(|| build.span_in_report(*image, text, 0));
-            build.phrase(*image, text, &who, span, category.clone(), links)?;
+            build.phrase(NewPhrase {
+                image: *image,
+                text,
+                author: &who,
+                span,
+                category: category.clone(),
+                links,
+                grounding: None,
+            })?;
         }
         history.commit()
     })();
@@ -441,6 +393,7 @@ pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<
                 status: Status::Accepted,
                 mask: Some(mask),
                 id: None,
+                prompt: None,
             })?;
         }
         history.commit()

@@ -5,7 +5,7 @@
 use super::error::CliError;
 use super::grounding::{ExportArgs, ImportArgs};
 use crate::core::annotation::{Author, Region, Shape, Status};
-use crate::core::builder::{EditBuilder, NewRegion};
+use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 use crate::core::now_ms;
 use crate::core::{Edit, History, Id, ImageId, MaskTiles};
 use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
@@ -526,6 +526,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                 .as_deref()
                 .and_then(sr::uuid_of_uid)
                 .and_then(|u| Id::from_slice(&u.to_be_bytes())),
+            prompt: None,
         })?;
         // Each comment is a phrase linked to it (an existing one of the same text and author on
         // the image is reused).
@@ -540,7 +541,15 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                 Some(phrase) => build.record(Edit::Link { phrase, region: id })?,
                 None => {
                     let span = build.span_in_report(image, text, 0);
-                    build.phrase(image, text, &author, span, None, vec![id])?;
+                    build.phrase(NewPhrase {
+                        image,
+                        text,
+                        author: &author,
+                        span,
+                        category: None,
+                        links: vec![id],
+                        grounding: None,
+                    })?;
                     phrases_made += 1;
                 }
             }
@@ -549,7 +558,6 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         images_touched.insert(image);
         imported += 1;
     }
-    drop(build);
     for s in &skipped {
         eprintln!("left out: {s}");
     }

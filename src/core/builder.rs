@@ -34,6 +34,26 @@ pub struct NewRegion {
     pub mask: Option<MaskTiles>,
     /// Its identity, when the source carries one new to the project (else a new one).
     pub id: Option<RegionId>,
+    /// What a model was given to make it.
+    pub prompt: Option<String>,
+}
+
+/// A phrase to add.
+pub struct NewPhrase<'t> {
+    /// The image whose report it belongs to.
+    pub image: ImageId,
+    /// Its text.
+    pub text: &'t str,
+    /// Who wrote it.
+    pub author: &'t Author,
+    /// Its `[start, end)` in characters of the image's report.
+    pub span: Option<(usize, usize)>,
+    /// Its category.
+    pub category: Option<String>,
+    /// The regions that ground it.
+    pub links: Vec<RegionId>,
+    /// Its grounding state; `None`: grounded by `links`, or "no visible grounding" without any.
+    pub grounding: Option<Grounding>,
 }
 
 impl<'a> EditBuilder<'a> {
@@ -84,16 +104,18 @@ impl<'a> EditBuilder<'a> {
     /// # Errors
     /// The region cannot be added.
     pub fn region(&mut self, r: NewRegion) -> Result<RegionId, EditError> {
-        let id =
-            r.id.filter(|id| !self.doc.regions.contains_key(id))
-                .unwrap_or_else(Id::new);
+        // A new id, never `Id::default()` (the nil id).
+        let id = match r.id.filter(|id| !self.doc.regions.contains_key(id)) {
+            Some(id) => id,
+            None => Id::new(),
+        };
         let region = Region {
             id,
             image: r.image,
             label: r.label,
             shape: r.shape,
             author: r.author,
-            prompt: None,
+            prompt: r.prompt,
             status: r.status,
             confidence: None,
             created_ms: self.at_ms,
@@ -107,39 +129,30 @@ impl<'a> EditBuilder<'a> {
         Ok(id)
     }
 
-    /// Adds a phrase linked to `links` (grounded by them, or "no visible grounding" when there
-    /// are none); gives its id.
+    /// Adds a phrase; gives its id.
     ///
     /// # Errors
     /// The phrase cannot be added (a span outside the report, …).
-    pub fn phrase(
-        &mut self,
-        image: ImageId,
-        text: &str,
-        author: &Author,
-        span: Option<(usize, usize)>,
-        category: Option<String>,
-        links: Vec<RegionId>,
-    ) -> Result<PhraseId, EditError> {
+    pub fn phrase(&mut self, p: NewPhrase<'_>) -> Result<PhraseId, EditError> {
         let id = Id::new();
-        let grounding = if links.is_empty() {
+        let grounding = p.grounding.unwrap_or(if p.links.is_empty() {
             Grounding::NoVisible
         } else {
             Grounding::Annotated
-        };
+        });
         self.record(Edit::AddPhrase {
             phrase: Phrase {
                 id,
-                image,
-                text: text.to_owned(),
-                author: author.clone(),
-                span,
-                category,
+                image: p.image,
+                text: p.text.to_owned(),
+                author: p.author.clone(),
+                span: p.span,
+                category: p.category,
                 grounding,
                 created_ms: self.at_ms,
                 modified_ms: self.at_ms,
             },
-            links,
+            links: p.links,
         })?;
         Ok(id)
     }
@@ -202,20 +215,22 @@ mod tests {
             status: Status::Accepted,
             mask: None,
             id,
+            prompt: None,
         };
         assert_eq!(b.region(new(Some(keep))).unwrap(), keep);
         // The same id again is taken: a new one is made.
         let other = b.region(new(Some(keep))).unwrap();
         assert_ne!(other, keep);
         let p = b
-            .phrase(
+            .phrase(NewPhrase {
                 image,
-                "Enlarged heart",
-                &Author::Human("a".into()),
-                Some((0, 14)),
-                None,
-                vec![keep],
-            )
+                text: "Enlarged heart",
+                author: &Author::Human("a".into()),
+                span: Some((0, 14)),
+                category: None,
+                links: vec![keep],
+                grounding: None,
+            })
             .unwrap();
         assert_eq!(doc.phrases[&p].grounding, Grounding::Annotated);
         assert_eq!(doc.regions[&keep].created_ms, 7);
