@@ -6,7 +6,8 @@ Generates once (cached in --out, default `bench-data/` in the repo root, git-ign
 
   * a DICOM series (one file per slice, Explicit VR Little Endian, uint16 stored values with
     RescaleIntercept −1024 / RescaleSlope 1, one SeriesInstanceUID), with pydicom;
-  * `ct_N.nii.gz` and `ct_N.nii` (int16 HU, RAS affine matching the DICOM geometry), with nibabel.
+  * `ct_N.nii.gz` and `ct_N.nii` (int16 HU, RAS affine matching the DICOM geometry), with nibabel;
+  * `ct_N.nrrd` (gzip) and `ct_N.mha` (zlib), the same HU volume in LPS, with SimpleITK.
 
 Then, for each file set, runs every tool in a fresh child process (one warm-up, then best of --repeat)
 and records wall time and peak RSS (`/usr/bin/time -f %M`, falling back to getrusage(RUSAGE_CHILDREN)).
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-GEN_VERSION = 1  # bump when the generated data changes, to invalidate the cache
+GEN_VERSION = 2  # bump when the generated data changes, to invalidate the cache
 
 ROWS, COLS = 512, 512
 PIXEL_SPACING_MM = (0.75, 0.75)  # (row spacing, column spacing)
@@ -99,7 +100,9 @@ def generate(out: Path, n: int) -> dict:
     nii_gz = out / f"ct_{n}.nii.gz"
     nii = out / f"ct_{n}.nii"
     marker = out / f"ct_{n}.generated.json"
-    paths = {"series": series_dir, "nii_gz": nii_gz, "nii": nii}
+    nrrd = out / f"ct_{n}.nrrd"
+    mha = out / f"ct_{n}.mha"
+    paths = {"series": series_dir, "nii_gz": nii_gz, "nii": nii, "nrrd": nrrd, "mha": mha}
     if marker.exists():
         try:
             if json.loads(marker.read_text()).get("version") == GEN_VERSION and all(p.exists() for p in paths.values()):
@@ -117,6 +120,7 @@ def generate(out: Path, n: int) -> dict:
 
     write_series(series_dir, vol)
     write_nifti(nii_gz, nii, vol)
+    write_itk(nrrd, mha, vol)
     marker.write_text(json.dumps({"version": GEN_VERSION, "slices": n}))
     print(f"generated in {time.perf_counter() - t0:.1f} s", flush=True)
     return paths
@@ -201,6 +205,16 @@ def write_nifti(nii_gz: Path, nii: Path, vol) -> None:
     img.header["scl_inter"] = 0.0
     nib.save(img, str(nii_gz))
     nib.save(img, str(nii))
+
+
+def write_itk(nrrd: Path, mha: Path, vol) -> None:
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(vol)  # [k, row, col] → (col, row, slice)
+    img.SetSpacing((PIXEL_SPACING_MM[1], PIXEL_SPACING_MM[0], SLICE_THICKNESS_MM))
+    img.SetOrigin(ORIGIN_LPS_MM)
+    sitk.WriteImage(img, str(nrrd), useCompression=True)
+    sitk.WriteImage(img, str(mha), useCompression=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,6 +362,8 @@ def main() -> int:
                                      ("SimpleITK", "sitk-read"), ("zlib only (ref)", "zlib-only")]),
         ("nii", paths["nii"], [("nibabel", "nibabel-dataobj"), ("nibabel get_fdata", "nibabel-fdata"),
                                ("SimpleITK", "sitk-read")]),
+        ("nrrd", paths["nrrd"], [("SimpleITK", "sitk-read")]),
+        ("mha", paths["mha"], [("SimpleITK", "sitk-read")]),
     ]
     rows = []
     for case, path, peers in cases:

@@ -137,6 +137,47 @@ impl Scalar {
         }
     }
 
+    /// Values read from `reader` (decompressing) straight into their typed vector, 1 MiB at a
+    /// time: never a byte copy of the whole volume, and never more reserved than the data holds.
+    /// Gives the values and how many bytes there were (less than `n_bytes` when the data ends
+    /// early).
+    fn decode_stream(
+        self,
+        mut reader: impl Read,
+        n_bytes: usize,
+        reserve_bytes: usize,
+        big_endian: bool,
+    ) -> std::io::Result<(Voxels, usize)> {
+        // Fills `buf` unless the data ends first; gives how much was read.
+        fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut got = 0;
+            while got < buf.len() {
+                match reader.read(&mut buf[got..]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(got)
+        }
+        let size = self.size();
+        let mut chunk = vec![0u8; (1 << 20) / size * size];
+        let mut values = self.decode(&[], big_endian);
+        reserve(&mut values, reserve_bytes.min(n_bytes) / size);
+        let mut got = 0usize;
+        while got < n_bytes {
+            let want = chunk.len().min(n_bytes - got);
+            let k = fill(&mut reader, &mut chunk[..want])?;
+            append(&mut values, self.decode(&chunk[..k - k % size], big_endian));
+            got += k;
+            if k < want {
+                break;
+            }
+        }
+        Ok((values, got))
+    }
+
     /// Values from whitespace-separated text (NRRD `ascii` encoding).
     fn parse_text(self, text: &str, n: usize, path: &Path) -> Result<Voxels> {
         let words: Vec<&str> = text.split_whitespace().take(n).collect();
@@ -600,11 +641,10 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
             ),
         )
     };
-    let values: Vec<u8> = match l.encoding {
+    let voxels = match l.encoding {
         Encoding::Ascii => {
             let text = String::from_utf8_lossy(&raw[start.min(raw.len())..]);
-            let voxels = l.scalar.parse_text(&text, n, path)?;
-            return finish(path, l, voxels);
+            l.scalar.parse_text(&text, n, path)?
         }
         Encoding::Raw => {
             let from = match l.skip {
@@ -617,34 +657,65 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
                     .ok_or_else(|| short(raw.len()))?,
             };
             let part = raw.get(from..).ok_or_else(|| short(0))?;
-            part.get(..n_bytes)
-                .ok_or_else(|| short(part.len()))?
-                .to_vec()
+            let bytes = part.get(..n_bytes).ok_or_else(|| short(part.len()))?;
+            l.scalar.decode(bytes, l.big_endian)
         }
         Encoding::Gzip | Encoding::Zlib => {
             let from = usize::try_from(l.skip.unwrap_or(0))
                 .unwrap_or(usize::MAX)
                 .saturating_add(start);
             let part = raw.get(from..).ok_or_else(|| short(0))?;
-            // Grown as the data decompresses: a damaged header must not reserve what it claims.
-            let mut out = Vec::with_capacity(n_bytes.min(part.len().saturating_mul(8)));
+            // Decoded as it decompresses, grown as it goes: a damaged header must not reserve
+            // what it claims.
             let reader: Box<dyn Read> = if l.encoding == Encoding::Gzip {
                 Box::new(flate2::read::MultiGzDecoder::new(part))
             } else {
                 Box::new(flate2::read::ZlibDecoder::new(part))
             };
-            reader
-                .take(n_bytes as u64)
-                .read_to_end(&mut out)
+            let (voxels, got) = l
+                .scalar
+                .decode_stream(reader, n_bytes, part.len().saturating_mul(8), l.big_endian)
                 .map_err(|e| bad(path, format!("compressed voxel data: {e}")))?;
-            if out.len() < n_bytes {
-                return Err(short(out.len()));
+            if got < n_bytes {
+                return Err(short(got));
             }
-            out
+            voxels
         }
     };
-    let voxels = l.scalar.decode(&values, l.big_endian);
     finish(path, l, voxels)
+}
+
+/// Reserves room for `count` more values.
+fn reserve(values: &mut Voxels, count: usize) {
+    match values {
+        Voxels::U8(a) => a.reserve(count),
+        Voxels::I8(a) => a.reserve(count),
+        Voxels::U16(a) => a.reserve(count),
+        Voxels::I16(a) => a.reserve(count),
+        Voxels::U32(a) => a.reserve(count),
+        Voxels::I32(a) => a.reserve(count),
+        Voxels::I64(a) => a.reserve(count),
+        Voxels::U64(a) => a.reserve(count),
+        Voxels::F32(a) => a.reserve(count),
+        Voxels::F64(a) => a.reserve(count),
+    }
+}
+
+/// Appends `part` to `values` (both of one scalar type, as [`Scalar::decode`] makes them).
+fn append(values: &mut Voxels, part: Voxels) {
+    match (values, part) {
+        (Voxels::U8(a), Voxels::U8(b)) => a.extend(b),
+        (Voxels::I8(a), Voxels::I8(b)) => a.extend(b),
+        (Voxels::U16(a), Voxels::U16(b)) => a.extend(b),
+        (Voxels::I16(a), Voxels::I16(b)) => a.extend(b),
+        (Voxels::U32(a), Voxels::U32(b)) => a.extend(b),
+        (Voxels::I32(a), Voxels::I32(b)) => a.extend(b),
+        (Voxels::I64(a), Voxels::I64(b)) => a.extend(b),
+        (Voxels::U64(a), Voxels::U64(b)) => a.extend(b),
+        (Voxels::F32(a), Voxels::F32(b)) => a.extend(b),
+        (Voxels::F64(a), Voxels::F64(b)) => a.extend(b),
+        _ => {}
+    }
 }
 
 fn finish(path: &Path, l: Layout, voxels: Voxels) -> Result<Volume> {
