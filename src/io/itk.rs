@@ -137,6 +137,68 @@ impl Scalar {
         }
     }
 
+    /// The values of a whole deflate stream (`gzip` member, else zlib) of exactly `n_bytes`,
+    /// inflated by libdeflate in one pass straight into their typed vector (about twice as fast as
+    /// streaming). `None` when that does not apply (a gzip size field that disagrees, trailing or
+    /// missing data, a size the compressed data cannot hold): the caller streams instead.
+    fn one_pass(self, gzip: bool, part: &[u8], n_bytes: usize, big_endian: bool) -> Option<Voxels> {
+        // Deflate cannot expand more than 1032:1, so a header claiming more is not believed.
+        if n_bytes > part.len().saturating_mul(1032) {
+            return None;
+        }
+        if gzip {
+            let n = part.len();
+            let isize = u32::from_le_bytes(part.get(n.checked_sub(4)?..)?.try_into().ok()?);
+            if n < 18 || part[..2] != [0x1f, 0x8b] || u64::from(isize) != n_bytes as u64 % (1 << 32)
+            {
+                return None;
+            }
+        }
+        fn inflate<T: bytemuck::Pod + Default>(
+            gzip: bool,
+            part: &[u8],
+            n_values: usize,
+        ) -> Option<Vec<T>> {
+            let mut values = vec![T::default(); n_values];
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
+            let mut d = libdeflater::Decompressor::new();
+            let written = if gzip {
+                d.gzip_decompress(part, bytes)
+            } else {
+                d.zlib_decompress(part, bytes)
+            }
+            .ok()?;
+            (written == bytes.len()).then_some(values)
+        }
+        let n_values = n_bytes / self.size();
+        macro_rules! typed {
+            ($variant:ident, $t:ty) => {{
+                let mut v = inflate::<$t>(gzip, part, n_values)?;
+                // The file's byte order to this machine's (nothing to do when they agree).
+                for x in &mut v {
+                    *x = if big_endian {
+                        <$t>::from_be_bytes(x.to_ne_bytes())
+                    } else {
+                        <$t>::from_le_bytes(x.to_ne_bytes())
+                    };
+                }
+                Voxels::$variant(v)
+            }};
+        }
+        Some(match self {
+            Scalar::I8 => typed!(I8, i8),
+            Scalar::U8 => typed!(U8, u8),
+            Scalar::I16 => typed!(I16, i16),
+            Scalar::U16 => typed!(U16, u16),
+            Scalar::I32 => typed!(I32, i32),
+            Scalar::U32 => typed!(U32, u32),
+            Scalar::I64 => typed!(I64, i64),
+            Scalar::U64 => typed!(U64, u64),
+            Scalar::F32 => typed!(F32, f32),
+            Scalar::F64 => typed!(F64, f64),
+        })
+    }
+
     /// Values read from `reader` (decompressing) straight into their typed vector, 1 MiB at a
     /// time: never a byte copy of the whole volume, and never more reserved than the data holds.
     /// Gives the values and how many bytes there were (less than `n_bytes` when the data ends
@@ -665,6 +727,10 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
                 .unwrap_or(usize::MAX)
                 .saturating_add(start);
             let part = raw.get(from..).ok_or_else(|| short(0))?;
+            let gzip = l.encoding == Encoding::Gzip;
+            if let Some(voxels) = l.scalar.one_pass(gzip, part, n_bytes, l.big_endian) {
+                return finish(path, l, voxels);
+            }
             // Decoded as it decompresses, grown as it goes: a damaged header must not reserve
             // what it claims.
             let reader: Box<dyn Read> = if l.encoding == Encoding::Gzip {
