@@ -543,6 +543,25 @@ fn the_corpus_dcmqi_report_reads_as_highdicom_reads_it() {
             );
         }
     }
+    // `voxmark info --json` lists the same groups and values.
+    let (run, info) = common::info_json(&[&file]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed = &info["non_images"][0]["measurement_report"]["groups"][0];
+    assert_eq!(listed["tracking_id"], "primary tumor", "{info}");
+    assert_eq!(listed["kind"], "volumetric");
+    let listed_values: Vec<f64> = listed["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_f64().unwrap())
+        .collect();
+    let their_values: Vec<f64> = theirs[0]["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(listed_values, their_values);
     // Its images (a PET series) are not in this project: import says so and changes nothing.
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("p.voxmark");

@@ -53,6 +53,43 @@ pub fn volume_json(img: &LoadedImage) -> Value {
     })
 }
 
+/// The TID 1500 measurement report an SR holds, if it is one.
+fn measurement_report(n: &io::NonImageObject) -> Option<io::dicom::sr::Report> {
+    (n.modality.as_deref() == Some("SR"))
+        .then(|| io::dicom::sr::read(&n.path).ok())
+        .flatten()
+}
+
+fn report_json(r: &io::dicom::sr::Report) -> Value {
+    use io::dicom::sr::{Observer, ReadGeometry};
+    let code = |c: &io::dicom::sr::Code| json!([c.value, c.scheme, c.meaning]);
+    json!({
+        "observers": r.observers.iter().map(|o| match o {
+            Observer::Person(name) => json!({"type": "person", "name": name}),
+            Observer::Device { name, version } => json!({"type": "device", "name": name, "version": version}),
+        }).collect::<Vec<_>>(),
+        "groups": r.groups.iter().map(|g| {
+            let (kind, region) = match &g.geometry {
+                ReadGeometry::Planar { graphic_type, points, image } => ("planar", json!({
+                    "graphic_type": graphic_type, "points": points.len(),
+                    "sop_instance_uid": image.instance_uid, "frame": image.frame})),
+                ReadGeometry::Volumetric { segment, source_series } => ("volumetric", json!({
+                    "seg_sop_instance_uid": segment.instance_uid, "segment": segment.segment,
+                    "source_series_uid": source_series})),
+                ReadGeometry::Other => ("other", Value::Null),
+            };
+            json!({
+                "tracking_id": g.tracking_id, "tracking_uid": g.tracking_uid,
+                "finding": g.finding.as_ref().map(code), "comments": g.comments,
+                "algorithm": g.algorithm, "kind": kind, "region": region,
+                "measurements": g.measurements.iter().map(|m| json!({
+                    "name": code(&m.name), "value": m.value, "unit": m.unit.value,
+                    "derivation": m.derivation.as_ref().map(|d| d.meaning.clone())})).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
 /// The whole scan as JSON.
 pub fn scan_json(scan: &Scan) -> Value {
     json!({
@@ -62,6 +99,7 @@ pub fn scan_json(scan: &Scan) -> Value {
             "sop_class_uid": n.sop_class_uid,
             "sop_class": n.sop_class_name,
             "modality": n.modality,
+            "measurement_report": measurement_report(n).map(|r| report_json(&r)),
         })).collect::<Vec<_>>(),
         "errors": scan.errors.iter().map(|e| json!({"error": e.to_string()})).collect::<Vec<_>>(),
     })
@@ -140,6 +178,52 @@ fn write_table(out: &mut impl Write, scan: &Scan) -> std::io::Result<()> {
             n.sop_class_uid,
             n.path.display()
         )?;
+        if let Some(r) = measurement_report(n) {
+            writeln!(
+                out,
+                "  measurement report (TID 1500), {} group(s):",
+                r.groups.len()
+            )?;
+            for g in &r.groups {
+                let kind = match g.geometry {
+                    io::dicom::sr::ReadGeometry::Planar { .. } => "planar",
+                    io::dicom::sr::ReadGeometry::Volumetric { .. } => "volumetric",
+                    io::dicom::sr::ReadGeometry::Other => "no region",
+                };
+                let values: Vec<String> = g
+                    .measurements
+                    .iter()
+                    .take(4)
+                    .map(|m| {
+                        let how = m.derivation.as_ref().map(|d| format!(" ({})", d.meaning));
+                        format!(
+                            "{} {} {}{}",
+                            m.name.meaning,
+                            m.value,
+                            m.unit.value,
+                            how.unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "    {} [{kind}]{}: {} measurement(s){}{}",
+                    g.tracking_id.as_deref().unwrap_or("(no tracking id)"),
+                    g.finding
+                        .as_ref()
+                        .map(|f| format!(" {}", f.meaning))
+                        .unwrap_or_default(),
+                    g.measurements.len(),
+                    if values.is_empty() { "" } else { ": " },
+                    values.join(", ")
+                        + if g.measurements.len() > 4 {
+                            ", …"
+                        } else {
+                            ""
+                        }
+                )?;
+            }
+        }
     }
     Ok(())
 }
