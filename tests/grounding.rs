@@ -701,29 +701,9 @@ fn coco_grounding_export_reads_in_pycocotools_and_round_trips() {
     );
     // pycocotools reads it (CI installs it and sets VOXMARK_REQUIRE_PYTHON_REFS=1).
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_coco.py");
-    match std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&out1)
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let stdout = String::from_utf8_lossy(&o.stdout);
-            let summary: serde_json::Value =
-                serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
-            assert_eq!(summary["annotations"], 52, "{summary}");
-            assert_eq!(summary["problems"], serde_json::json!([]), "{summary}");
-        }
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
-                "pycocotools check failed: {why}"
-            );
-            eprintln!("skipped the pycocotools check: {why}");
-        }
+    if let Some(summary) = common::python_json(&[script.as_os_str(), out1.as_os_str()]) {
+        assert_eq!(summary["annotations"], 52, "{summary}");
+        assert_eq!(summary["problems"], serde_json::json!([]), "{summary}");
     }
 }
 

@@ -321,25 +321,12 @@ fn nrrd_and_metaimage_read_as_simpleitk_reads_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/itk_reference.py");
-    let made = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(&corpus)
-        .arg(dir.path())
-        .output();
-    let reference: serde_json::Value = match made {
-        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap(),
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var("VOXMARK_REQUIRE_PYTHON_REFS").as_deref() != Ok("1"),
-                "the SimpleITK reference files could not be made: {why}"
-            );
-            eprintln!("skipped the NRRD/MetaImage check: {why}");
-            return;
-        }
+    let Some(reference) = common::python_json(&[
+        script.as_os_str(),
+        corpus.as_os_str(),
+        dir.path().as_os_str(),
+    ]) else {
+        return;
     };
     let files = reference.as_object().unwrap();
     assert!(files.len() >= 50, "{}", files.len());

@@ -153,7 +153,7 @@ pub(super) fn one_image(ids: &[String], records: &[ImageRecord]) -> Result<Image
                 .ok_or_else(|| CliError::user(format!("no image {id} in the project")))
         }
         _ => Err(CliError::user(
-            "label maps go with exactly one image: give --image ID",
+            "this format holds one image at a time: give --image ID",
         )),
     }
 }
@@ -165,10 +165,8 @@ pub(super) fn resample_labels(
     map: &crate::core::Volume,
     rec: &ImageRecord,
 ) -> Result<Vec<u32>, String> {
-    let d = rec.direction;
-    let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
     let world_from_image =
-        crate::core::Affine3::from_grid(rec.origin_lps_mm, direction, rec.spacing_mm);
+        crate::core::Affine3::from_grid(rec.origin_lps_mm, direction_of(rec), rec.spacing_mm);
     use crate::core::reslice::{LabelMapError, labels_on_grid};
     let on_grid = labels_on_grid(map, rec.size, &world_from_image).map_err(|e| match e {
         LabelMapError::NoOverlap => format!(
@@ -213,4 +211,21 @@ pub(crate) fn persist(
 pub(super) fn export_image(args: &ExportArgs, project: &Project) -> Result<ImageRecord, CliError> {
     let records = project.images().map_err(CliError::from)?;
     one_image(&args.images, &records)
+}
+
+/// An image record's direction as a matrix (rows; columns are the voxel axes in LPS).
+pub(super) fn direction_of(rec: &ImageRecord) -> crate::core::Mat3 {
+    let d = rec.direction;
+    [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]]
+}
+
+/// The DICOM source of an image record: its files and LPS grid, for objects that reference it.
+pub(super) fn source_grid(rec: &ImageRecord) -> crate::io::dicom::SourceGrid<'_> {
+    crate::io::dicom::SourceGrid {
+        files: &rec.files,
+        size: rec.size,
+        spacing_mm: rec.spacing_mm,
+        origin_lps_mm: rec.origin_lps_mm,
+        direction: rec.direction,
+    }
 }

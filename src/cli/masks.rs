@@ -7,7 +7,7 @@ use crate::store::Project;
 use std::collections::BTreeMap;
 
 use super::error::CliError;
-use super::grounding::{ExportArgs, Format, export_image};
+use super::grounding::{ExportArgs, Format, direction_of, export_image, source_grid};
 
 /// `voxmark export --format nifti-labels`: the image's mask regions as one label map on its grid
 /// and geometry (value = the label's number, [`Document::label_numbers`]; later regions win where masks overlap), with a
@@ -75,8 +75,7 @@ pub(super) fn export_nifti_labels(
             None => return Err(CliError::user("mask size mismatch")),
         }
     } else {
-        let d = rec.direction;
-        let direction = [[d[0], d[1], d[2]], [d[3], d[4], d[5]], [d[6], d[7], d[8]]];
+        let direction = direction_of(&rec);
         let small = dense.iter().all(|&v| v < 256);
         let bytes: Vec<u8>;
         let values = if small {
@@ -239,13 +238,7 @@ pub(super) fn export_dicom_seg(
     } else {
         "Voxmark segmentation"
     };
-    let source = seg::SegSource {
-        files: &rec.files,
-        size: rec.size,
-        spacing_mm: rec.spacing_mm,
-        origin_lps_mm: rec.origin_lps_mm,
-        direction: rec.direction,
-    };
+    let source = source_grid(&rec);
     let options = seg::SegOptions {
         description,
         deidentify: args.deidentify,

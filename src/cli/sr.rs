@@ -3,26 +3,16 @@
 //! as regions with their labels, phrases and authors (`io::dicom::sr`).
 
 use super::error::CliError;
-use super::grounding::{ExportArgs, ImportArgs};
+use super::grounding::{ExportArgs, ImportArgs, export_image, source_grid};
 use crate::core::annotation::{Author, Region, Shape, Status};
 use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 use crate::core::now_ms;
 use crate::core::{Edit, History, Id, ImageId, MaskTiles};
+use crate::io::dicom::seg;
 use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
-use crate::io::dicom::{SourceGrid, seg};
 use crate::store::{ImageRecord, Project};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-
-fn grid(rec: &ImageRecord) -> SourceGrid<'_> {
-    SourceGrid {
-        files: &rec.files,
-        size: rec.size,
-        spacing_mm: rec.spacing_mm,
-        origin_lps_mm: rec.origin_lps_mm,
-        direction: rec.direction,
-    }
-}
 
 /// Where the SEG of a report's mask regions is written: `<out>` with `.seg.dcm` for its extension.
 pub fn seg_path_of(out: &Path) -> PathBuf {
@@ -37,23 +27,7 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
     let author: Author = args.truth_author.parse().map_err(CliError::user)?;
     let project = Project::open(&args.project)?;
     let doc = project.load_document()?;
-    let records = project.images()?;
-    let rec = match args.images.as_slice() {
-        [typed] => {
-            let id = crate::core::id::resolve("image", typed, records.iter().map(|r| &r.id))
-                .map_err(CliError::user)?;
-            records
-                .iter()
-                .find(|r| r.id == id)
-                .cloned()
-                .ok_or_else(|| CliError::user(format!("no image {id} in the project")))?
-        }
-        _ => {
-            return Err(CliError::user(
-                "a DICOM SR reports on one image: give --image ID",
-            ));
-        }
-    };
+    let rec = export_image(args, &project)?;
     if !rec.kind.starts_with("dicom") {
         return Err(CliError::user(format!(
             "image {} is {}, not DICOM: a DICOM SR references DICOM instances",
@@ -171,7 +145,7 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
             rec.id
         )));
     }
-    let source = grid(&rec);
+    let source = source_grid(&rec);
     let seg_path = seg_path_of(&args.out);
     let seg_ref = if seg_masks.is_empty() {
         None
@@ -259,7 +233,7 @@ fn instance_index(records: &[ImageRecord], only: &[ImageId]) -> (InstanceIndex, 
         .iter()
         .filter(|r| r.kind.starts_with("dicom") && (only.is_empty() || only.contains(&r.id)))
     {
-        match sr::slice_instances(&grid(rec)) {
+        match sr::slice_instances(&source_grid(rec)) {
             Ok(slices) => {
                 for (k, s) in slices.into_iter().enumerate() {
                     index.insert((s.instance_uid, s.frame), (rec.id, k));
@@ -379,7 +353,16 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let records = project.images()?;
     let mut doc = project.load_document()?;
     let only = super::project::resolve_images(&project, &args.images)?;
-    let (index, problems) = instance_index(&records, &only);
+    // Only planar groups need every image's instances (read from each file's header).
+    let planar = report
+        .groups
+        .iter()
+        .any(|g| matches!(g.geometry, ReadGeometry::Planar { .. }));
+    let (index, problems) = if planar {
+        instance_index(&records, &only)
+    } else {
+        (InstanceIndex::new(), Vec::new())
+    };
     for p in &problems {
         eprintln!("note: {p}");
     }
@@ -468,14 +451,14 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     ));
                     continue;
                 };
-                let slices: Vec<(String, Option<usize>)> = sr::slice_instances(&grid(rec))?
+                let slices: Vec<(String, Option<usize>)> = sr::slice_instances(&source_grid(rec))?
                     .into_iter()
                     .map(|s| (s.instance_uid, s.frame))
                     .collect();
                 let dense = seg::read_segment(
                     &seg_file,
                     segment.segment.unwrap_or(1),
-                    &grid(rec),
+                    &source_grid(rec),
                     &slices,
                 )?;
                 let Some((_, mask)) = MaskTiles::split_labels(rec.size, &dense).into_iter().next()
