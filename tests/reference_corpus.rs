@@ -206,6 +206,74 @@ fn compare_samples(
     p
 }
 
+/// `voxmark info --json` on one reference entry (a path under `data`) compared with the
+/// reference's reading: (path, problems, whether it is a known gap).
+fn check_entry(data: &Path, entry: &Value) -> (String, Vec<String>, bool) {
+    let rel = entry["path"].as_str().unwrap_or_default().to_string();
+    let (run, json) = common::info_json(&[data.join(&rel)]);
+    let mut problems = Vec::new();
+    if let Some((_, expected)) = KNOWN_GAPS.iter().find(|(p, _)| *p == rel) {
+        if run.code != 1 || !run.stderr.contains(expected) || !run.stderr.contains(&rel) {
+            problems.push(format!(
+                "known gap changed: exit {} stderr {:?} (expected {expected:?})",
+                run.code, run.stderr
+            ));
+        }
+        return (rel, problems, true);
+    }
+    if run.code != 0 {
+        problems.push(format!("exit code {}: {}", run.code, run.stderr.trim()));
+    }
+    let ours = json["volumes"].as_array().cloned().unwrap_or_default();
+    let theirs = entry["volumes"].as_array().cloned().unwrap_or_default();
+    if ours.len() != theirs.len() {
+        problems.push(format!(
+            "{} volumes, reference has {}",
+            ours.len(),
+            theirs.len()
+        ));
+    } else {
+        // Series come out sorted by UID on both sides; match by UID where there is one.
+        let scan = voxmark::io::scan_paths(&[data.join(&rel)]);
+        for t in &theirs {
+            let o = ours
+                .iter()
+                .find(|o| {
+                    !t["series_uid"].is_null()
+                        && o["series_uid"] == t["series_uid"]
+                        && o["size"] == t["size"]
+                        && o["origin_lps_mm"]
+                            .as_array()
+                            .zip(t["origin_lps_mm"].as_array())
+                            .is_some_and(|(a, b)| {
+                                a.iter()
+                                    .zip(b)
+                                    .all(|(x, y)| (f(x) - f(y)).abs() <= GEOMETRY_TOL)
+                            })
+                })
+                .or_else(|| {
+                    ours.iter().find(|o| {
+                        !t["series_uid"].is_null()
+                            && o["series_uid"] == t["series_uid"]
+                            && o["size"] == t["size"]
+                    })
+                })
+                .or_else(|| {
+                    ours.iter()
+                        .find(|o| !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"])
+                })
+                .unwrap_or(&ours[0]);
+            let ts = o["transfer_syntaxes"][0].as_str().map(str::to_string);
+            problems.extend(compare_volume(o, t, ts.as_deref()));
+            let index = ours.iter().position(|x| std::ptr::eq(x, o)).unwrap_or(0);
+            if let Some(img) = scan.images.get(index) {
+                problems.extend(compare_samples(&img.volume, o, t, ts.as_deref()));
+            }
+        }
+    }
+    (rel, problems, false)
+}
+
 #[test]
 fn info_matches_reference_libraries_on_every_readable_file() {
     let Some(data) = common::corpus() else { return };
@@ -218,72 +286,7 @@ fn info_matches_reference_libraries_on_every_readable_file() {
     );
     let results: Vec<(String, Vec<String>, bool)> = entries
         .par_iter()
-        .map(|entry| {
-            let rel = entry["path"].as_str().unwrap_or_default().to_string();
-            let (run, json) = common::info_json(&[data.join(&rel)]);
-            let mut problems = Vec::new();
-            if let Some((_, expected)) = KNOWN_GAPS.iter().find(|(p, _)| *p == rel) {
-                if run.code != 1 || !run.stderr.contains(expected) || !run.stderr.contains(&rel) {
-                    problems.push(format!(
-                        "known gap changed: exit {} stderr {:?} (expected {expected:?})",
-                        run.code, run.stderr
-                    ));
-                }
-                return (rel, problems, true);
-            }
-            if run.code != 0 {
-                problems.push(format!("exit code {}: {}", run.code, run.stderr.trim()));
-            }
-            let ours = json["volumes"].as_array().cloned().unwrap_or_default();
-            let theirs = entry["volumes"].as_array().cloned().unwrap_or_default();
-            if ours.len() != theirs.len() {
-                problems.push(format!(
-                    "{} volumes, reference has {}",
-                    ours.len(),
-                    theirs.len()
-                ));
-            } else {
-                // Series come out sorted by UID on both sides; match by UID where there is one.
-                let scan = voxmark::io::scan_paths(&[data.join(&rel)]);
-                for t in &theirs {
-                    let o = ours
-                        .iter()
-                        .find(|o| {
-                            !t["series_uid"].is_null()
-                                && o["series_uid"] == t["series_uid"]
-                                && o["size"] == t["size"]
-                                && o["origin_lps_mm"]
-                                    .as_array()
-                                    .zip(t["origin_lps_mm"].as_array())
-                                    .is_some_and(|(a, b)| {
-                                        a.iter()
-                                            .zip(b)
-                                            .all(|(x, y)| (f(x) - f(y)).abs() <= GEOMETRY_TOL)
-                                    })
-                        })
-                        .or_else(|| {
-                            ours.iter().find(|o| {
-                                !t["series_uid"].is_null()
-                                    && o["series_uid"] == t["series_uid"]
-                                    && o["size"] == t["size"]
-                            })
-                        })
-                        .or_else(|| {
-                            ours.iter().find(|o| {
-                                !t["series_uid"].is_null() && o["series_uid"] == t["series_uid"]
-                            })
-                        })
-                        .unwrap_or(&ours[0]);
-                    let ts = o["transfer_syntaxes"][0].as_str().map(str::to_string);
-                    problems.extend(compare_volume(o, t, ts.as_deref()));
-                    let index = ours.iter().position(|x| std::ptr::eq(x, o)).unwrap_or(0);
-                    if let Some(img) = scan.images.get(index) {
-                        problems.extend(compare_samples(&img.volume, o, t, ts.as_deref()));
-                    }
-                }
-            }
-            (rel, problems, false)
-        })
+        .map(|entry| check_entry(&data, entry))
         .collect();
     let mut failed = 0;
     for (rel, problems, gap) in &results {
@@ -416,4 +419,33 @@ fn non_image_objects_are_listed_not_decoded() {
         "{listed} of {} non-image objects listed with their SOP class",
         non_images.len()
     );
+}
+
+/// Files of `tests/fixtures` copied from PyPI packages, read by the same reference script: the RT
+/// Image (pynetdicom's `RTImageStorage.dcm`) has its pixel spacing only in RT Image Plane Pixel
+/// Spacing (3002,0011), 0.402 mm, which GDCM reads for that SOP class (and so SimpleITK does).
+#[test]
+fn fixtures_match_reference_libraries() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pynetdicom");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixtures.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference.py");
+    let Some(summary) = common::python_json(&[
+        script.as_os_str(),
+        fixtures.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]) else {
+        return;
+    };
+    assert_eq!(summary["entries"], 1, "{summary}");
+    let reference: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let entry = &reference["entries"][0];
+    let rt = &entry["volumes"][0];
+    assert_eq!(entry["path"], "RTImageStorage.dcm");
+    assert_eq!(rt["geometry_from"], "SimpleITK", "{rt}");
+    assert_eq!(rt["spacing_mm"][0], 0.402, "{rt}");
+    let (rel, problems, gap) = check_entry(&fixtures, entry);
+    assert!(!gap);
+    assert!(problems.is_empty(), "{rel}: {problems:?}");
 }

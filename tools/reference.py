@@ -767,6 +767,8 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             f.write(text)
+        # One line for callers that read the result's summary (tests/reference_corpus.rs).
+        print(json.dumps({"out": args.out, "entries": len(c.entries)}))
 
     n_vol = sum(len(e["volumes"]) for e in c.entries)
     log("")

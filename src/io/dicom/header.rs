@@ -217,6 +217,9 @@ fn modality_lut(obj: &InMemDicomObject, signed: bool) -> Option<ModalityLut> {
     })
 }
 
+/// RT Image Storage: a portal or simulator image, its spacing in RT Image Plane Pixel Spacing.
+const RT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.481.1";
+
 /// SOP classes that hold no image to decode: segmentations, structured reports, RT plans/structures,
 /// waveforms, presentation states, annotations, real world value maps.
 pub fn is_non_image_sop_class(uid: &str) -> bool {
@@ -357,11 +360,18 @@ impl DicomHeader {
 
         let mut orientation =
             floats(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| to_orientation(&v));
-        // Projection radiographs give the detector's spacing instead (GDCM reads it the same way).
-        let mut pixel_spacing = floats(obj, tags::PIXEL_SPACING)
-            .or_else(|| floats(obj, tags::IMAGER_PIXEL_SPACING))
-            .filter(|v| v.len() >= 2)
-            .map(|v| [v[0], v[1]]);
+        // Projection radiographs give the detector's spacing instead, and an RT Image its spacing in
+        // the image plane (3002,0011), the one GDCM (and so SimpleITK) reads for that SOP class.
+        let plane_spacing = floats(obj, tags::IMAGE_PLANE_PIXEL_SPACING);
+        let mut pixel_spacing = if sop_class_uid == RT_IMAGE_STORAGE {
+            plane_spacing.or_else(|| floats(obj, tags::PIXEL_SPACING))
+        } else {
+            floats(obj, tags::PIXEL_SPACING)
+                .or_else(|| floats(obj, tags::IMAGER_PIXEL_SPACING))
+                .or(plane_spacing)
+        }
+        .filter(|v| v.len() >= 2)
+        .map(|v| [v[0], v[1]]);
         let mut spacing_between_slices = float(obj, tags::SPACING_BETWEEN_SLICES);
         let mut slice_thickness = float(obj, tags::SLICE_THICKNESS);
         let mut rescale = Rescale {
