@@ -1502,3 +1502,273 @@ fn split_by_patient_keeps_each_patients_images_together() {
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
 }
+
+/// PadChest-GR grounded reports (the release's `grounded_reports_<date>.json` layout: `ImageID`,
+/// `StudyID`, findings with `sentence_en`/`sentence_es`, `abnormal`, `boxes` and `extra_boxes` of
+/// the two readers normalised to the image, `labels`, `locations`, `progression`) onto two corpus
+/// chest X-rays under PadChest file names, one cropped to 512×400 so that x and y cannot swap
+/// unseen. The boxes come out of the MS-CXR export exactly where `tools/check_padchest_gr.py` puts
+/// them in pixels (x1·W, y1·H, …), each reader's apart; `voxmark eval` of reader 2 against reader 1
+/// gives numpy's union IoU per image; the report is the sentences in order, each phrase a span.
+#[test]
+fn padchest_gr_imports_both_readers_where_its_users_draw_them() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("PadChest_GR");
+    std::fs::create_dir(&images).unwrap();
+    let square = "216840111366964012283393834152009033102258826_02-059-019.png";
+    let oblong = "216840111366964013076187734852011178154626671_02-031-115.png";
+    std::fs::copy(
+        data.join("cxr/nih_cxr14/00000001_000.png"),
+        images.join(square),
+    )
+    .unwrap();
+    image::open(data.join("cxr/nih_cxr14/00027426_000.png"))
+        .unwrap()
+        .crop_imm(0, 40, 512, 400)
+        .save(images.join(oblong))
+        .unwrap();
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let add = common::voxmark([os("add"), project.clone().into(), images.clone().into()]);
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let json = dir.path().join("grounded_reports_20240819.json");
+    std::fs::write(
+        &json,
+        format!(
+            r#"[
+  {{"ImageID": "{square}", "StudyID": "st-1", "findings": [
+    {{"sentence_en": "Cardiomegaly.", "sentence_es": "Cardiomegalia.", "abnormal": true,
+      "boxes": [[0.3121, 0.4533, 0.7811, 0.8127]], "extra_boxes": [[0.2937, 0.4712, 0.7703, 0.8305]],
+      "labels": ["cardiomegaly"], "locations": ["cardiac"], "progression": null}},
+    {{"sentence_en": "Right basal pleural effusion, larger than before.", "sentence_es": "Derrame pleural basal derecho, mayor que previamente.",
+      "abnormal": true, "boxes": [[0.0713, 0.6617, 0.4129, 0.9351], [0.1033, 0.5521, 0.2017, 0.6677]], "extra_boxes": [[0.0607, 0.6431, 0.4311, 0.9402]],
+      "labels": ["pleural effusion"], "locations": ["right", "basal"], "progression": "Worsened"}},
+    {{"sentence_en": "No pneumothorax.", "sentence_es": "Sin neumotórax.", "abnormal": false, "boxes": [], "extra_boxes": [], "labels": [], "locations": []}}
+  ]}},
+  {{"ImageID": "{oblong}", "StudyID": "st-2", "findings": [
+    {{"sentence_en": "Left upper lobe nodule.", "abnormal": true,
+      "boxes": [[0.6173, 0.1819, 0.7114, 0.3377]], "extra_boxes": [],
+      "labels": ["nodule"], "locations": ["left", "upper lobe"], "progression": null}},
+    {{"sentence_en": "Aortic elongation.", "abnormal": true, "boxes": [[0.4417, 0.1403, 0.6021, 0.4196]], "extra_boxes": [[0.4523, 0.1231, 0.5987, 0.4011]],
+      "labels": ["aortic elongation"], "locations": ["aortic"], "progression": null}}
+  ]}},
+  {{"ImageID": "216840111366964012339356563862009072111404053_00-059-087.png", "StudyID": "st-3", "findings": [
+    {{"sentence_en": "Scoliosis.", "abnormal": true, "boxes": [[0.4, 0.2, 0.6, 0.9]], "labels": ["scoliosis"]}}
+  ]}}
+]"#
+        ),
+    )
+    .unwrap();
+    let import = |file: &Path| {
+        common::voxmark([
+            os("import"),
+            project.clone().into(),
+            os("--format"),
+            os("padchest-gr"),
+            file.into(),
+        ])
+    };
+    let run = import(&json);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "imported 2 studies: 8 phrases (1 absent findings), 5 boxes of reader 1 and 3 of reader 2; 1 study(ies) whose image is not in the project skipped"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(
+            "not in the project: 216840111366964012339356563862009072111404053_00-059-087.png"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("locations and progression of 4 finding(s)"),
+        "{}",
+        run.stderr
+    );
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/check_padchest_gr.py");
+    let Some(reference) =
+        common::python_json(&[script.as_os_str(), json.as_os_str(), images.as_os_str()])
+    else {
+        return;
+    };
+    for reader in ["1", "2"] {
+        let out = dir.path().join(format!("reader{reader}.csv"));
+        let run = common::voxmark([
+            os("export"),
+            project.clone().into(),
+            os("--format"),
+            os("ms-cxr"),
+            os("--author"),
+            os(&format!("human:padchest-gr-reader{reader}")),
+            os("--out"),
+            out.clone().into(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut ours: Vec<(String, String, String, [f64; 4], usize, usize)> =
+            voxmark::io::ms_cxr::read(&out)
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.path,
+                        r.label_text,
+                        r.category_name,
+                        [r.x, r.y, r.w, r.h],
+                        r.image_width,
+                        r.image_height,
+                    )
+                })
+                .collect();
+        let mut theirs: Vec<(String, String, String, [f64; 4], usize, usize)> = reference["rows"]
+            [reader]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let s = |i: usize| r[i].as_str().unwrap().to_string();
+                let n = |i: usize| r[i].as_f64().unwrap();
+                (
+                    s(0),
+                    s(1),
+                    s(2),
+                    [n(3), n(4), n(5), n(6)],
+                    r[7].as_u64().unwrap() as usize,
+                    r[8].as_u64().unwrap() as usize,
+                )
+            })
+            .collect();
+        let key = |a: &(String, String, String, [f64; 4], usize, usize)| {
+            (a.0.clone(), a.1.clone(), (a.3[0] * 1e6) as i64)
+        };
+        ours.sort_by_key(key);
+        theirs.sort_by_key(key);
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "reader {reader}: {ours:?}\n{theirs:?}"
+        );
+        for (o, t) in ours.iter().zip(&theirs) {
+            assert_eq!((&o.0, &o.1, &o.2, o.4, o.5), (&t.0, &t.1, &t.2, t.4, t.5));
+            assert!(
+                o.3.iter().zip(&t.3).all(|(a, b)| (a - b).abs() < 1e-9),
+                "reader {reader}: {o:?} vs {t:?}"
+            );
+        }
+    }
+    // Agreement of the readers, per image: eval's union IoU equals numpy's.
+    let listing: serde_json::Value = serde_json::from_str(
+        &common::voxmark([os("ls"), project.clone().into(), os("--json")]).stdout,
+    )
+    .unwrap();
+    let name_of = |id: &str| {
+        let img = listing["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap();
+        assert_eq!(img["has_report"], true);
+        Path::new(img["source"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string()
+    };
+    let eval = common::voxmark([
+        os("eval"),
+        project.clone().into(),
+        os("--truth"),
+        os("human:padchest-gr-reader1"),
+        os("--pred"),
+        os("human:padchest-gr-reader2"),
+        os("--json"),
+    ]);
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    let eval: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    let rows = eval["image_level"]["images"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{eval}");
+    for row in rows {
+        let name = name_of(row["image"].as_str().unwrap());
+        let theirs = reference["image_iou"][&name].as_f64().unwrap();
+        let ours = row["iou"].as_f64().unwrap();
+        assert!((ours - theirs).abs() < 1e-12, "{name}: {ours} vs {theirs}");
+        assert!(ours > 0.5 && ours < 1.0, "{name}: {ours}");
+    }
+    // The report is the sentences in order and every phrase a span of it: the COCO export's
+    // caption and tokens_positive say so.
+    let coco = dir.path().join("coco.json");
+    let run = common::voxmark([
+        os("export"),
+        project.clone().into(),
+        os("--format"),
+        os("coco"),
+        os("--author"),
+        os("human:padchest-gr-reader1"),
+        os("--out"),
+        coco.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let coco: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&coco).unwrap()).unwrap();
+    let caption = coco["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file_name"].as_str().unwrap().ends_with(square))
+        .unwrap()["caption"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        caption,
+        "Cardiomegaly. Right basal pleural effusion, larger than before. No pneumothorax."
+    );
+    // A file that names no project image changes nothing and exits 1; a broken box names its place.
+    let none = dir.path().join("none.json");
+    std::fs::write(
+        &none,
+        r#"[{"ImageID": "elsewhere.png", "findings": [{"sentence_en": "x", "boxes": [[0.1, 0.1, 0.2, 0.2]]}]}]"#,
+    )
+    .unwrap();
+    let run = import(&none);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("none of the 1 studies' images is in the project (first: elsewhere.png)"),
+        "{}",
+        run.stderr
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        format!(r#"[{{"ImageID": "{square}", "findings": [{{"sentence_en": "x", "boxes": [[12, 30, 200, 400]]}}]}}]"#),
+    )
+    .unwrap();
+    let run = import(&bad);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[0].findings[0].boxes[0][0]") && run.stderr.contains("bad.json"),
+        "{}",
+        run.stderr
+    );
+    let listing_after: serde_json::Value = serde_json::from_str(
+        &common::voxmark([os("ls"), project.clone().into(), os("--json")]).stdout,
+    )
+    .unwrap();
+    let phrases = |l: &serde_json::Value| -> u64 {
+        l["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["phrases"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(phrases(&listing_after), 8);
+}

@@ -20,6 +20,13 @@ pub enum Format {
     MsCxrJson,
     /// NIH ChestX-ray8 `BBox_List_2017.csv` (import).
     NihBbox,
+    /// PadChest-GR grounded reports (`grounded_reports_<date>.json`, import): each study's finding
+    /// sentences become its image's report (when it has none) and phrases (spans of it) labelled
+    /// with PadChest's finding labels; the first reader's boxes (`boxes`) are by
+    /// `human:padchest-gr-reader1`, the second's (`extra_boxes`) by `human:padchest-gr-reader2`,
+    /// each reader's on a phrase of their own; absent findings are "no visible grounding" phrases.
+    /// Images are found by `ImageID` (file name, or file stem).
+    PadchestGr,
     /// VinDr-CXR training CSV, one radiologist per row (import).
     Vindr,
     /// A label map on an image's grid: one mask region per label value (import and export, one

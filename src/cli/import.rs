@@ -3,7 +3,7 @@
 use crate::core::annotation::{Author, Grounding, Shape, Status};
 use crate::core::{Edit, History, Id, ImageId, MaskTiles, now_ms};
 use crate::io::radfact::{self, Pair, RadFactFile, Sentence};
-use crate::io::{datasets, ms_cxr};
+use crate::io::{datasets, ms_cxr, padchest_gr};
 use crate::store::{ImageRecord, Project};
 use std::collections::BTreeMap;
 
@@ -17,6 +17,9 @@ use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     if args.format == Format::DicomSr {
         return super::sr::import(args);
+    }
+    if args.format == Format::PadchestGr {
+        return import_padchest_gr(args);
     }
     let truth = parse_author(&args.truth_author)?;
     let pred = parse_author(&args.pred_author)?;
@@ -38,7 +41,8 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         | Format::Heatmap
         | Format::DicomSeg
         | Format::DicomSegHeatmap
-        | Format::DicomSr => None,
+        | Format::DicomSr
+        | Format::PadchestGr => None,
         Format::MsCxrJson => Some(
             ms_cxr::read_json(&args.file)
                 .map(|r| datasets::from_ms_cxr(&r))
@@ -197,6 +201,151 @@ fn report_phrases(
                 Grounding::NoVisible
             }),
         })?;
+    }
+    Ok(())
+}
+
+/// PadChest-GR's two readers, as authors of their boxes (and of the phrases holding them).
+pub const PADCHEST_GR_READERS: [&str; 2] =
+    ["human:padchest-gr-reader1", "human:padchest-gr-reader2"];
+
+/// `voxmark import --format padchest-gr`: each study's finding sentences onto its image (by
+/// `ImageID`), in one undo step. The sentences joined become the report of an image that has none,
+/// so that each phrase is a span of it; every finding gets a phrase of the first reader (its boxes,
+/// or "no visible grounding" for an absent finding or one left unboxed), and a second phrase of the
+/// second reader where that reader drew boxes. Studies whose image is not in the project are listed;
+/// when none is, nothing is written and the exit is 1.
+fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
+    let file = padchest_gr::read(&args.file).map_err(|e| CliError::user(e.to_string()))?;
+    let (mut project, records, mut doc) = open_for_edit(&args.project)?;
+    let readers = [
+        parse_author(PADCHEST_GR_READERS[0])?,
+        parse_author(PADCHEST_GR_READERS[1])?,
+    ];
+    let mut placed = Vec::new();
+    let mut unmatched = Vec::new();
+    for s in &file.studies {
+        let stem = std::path::Path::new(&s.image_id)
+            .file_stem()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        match find_image(&records, &stem, &s.image_id) {
+            Some(id) => placed.push((id, s)),
+            None => unmatched.push(s.image_id.as_str()),
+        }
+    }
+    if placed.is_empty() {
+        return Err(CliError::user(format!(
+            "{}: none of the {} studies' images is in the project (first: {}); add them with `voxmark add` first",
+            args.file.display(),
+            file.studies.len(),
+            unmatched.first().copied().unwrap_or("none")
+        )));
+    }
+    let (mut phrases, mut absent, mut boxes) = (0usize, 0usize, [0usize; 2]);
+    let mut unstored = 0usize; // findings with locations or a progression, which have no place
+    let mut history = History::new(1 << 30);
+    let result = (|| {
+        history.begin(&format!("import PadChest-GR {}", args.file.display()))?;
+        let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
+        for (image, study) in &placed {
+            let image = *image;
+            if build.doc().images[&image].report.is_none() && !study.findings.is_empty() {
+                let text = study
+                    .findings
+                    .iter()
+                    .map(|f| f.sentence.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                build.record(Edit::SetReport {
+                    image,
+                    before: None,
+                    after: Some(text),
+                })?;
+            }
+            let size = build.doc().images[&image].size;
+            let mut search_from = 0usize;
+            for f in &study.findings {
+                let category = (!f.labels.is_empty()).then(|| f.labels.join(", "));
+                let label = match &category {
+                    Some(name) => Some(build.label(name, None)?),
+                    None => None,
+                };
+                let span = build.span_in_report(image, &f.sentence, search_from);
+                if let Some((_, end)) = span {
+                    search_from = end;
+                }
+                if f.abnormal == Some(false) {
+                    absent += 1;
+                }
+                if !f.locations.is_empty() || f.progression.is_some() {
+                    unstored += 1;
+                }
+                for (n, (reader, reader_boxes)) in
+                    readers.iter().zip([&f.boxes, &f.extra_boxes]).enumerate()
+                {
+                    if n == 1 && reader_boxes.is_empty() {
+                        continue;
+                    }
+                    let mut links = Vec::with_capacity(reader_boxes.len());
+                    for b in reader_boxes {
+                        let (min, max) = radfact::to_pixels(*b, size[0], size[1]);
+                        links.push(build.region(NewRegion {
+                            image,
+                            label,
+                            shape: Shape::Box2d { slice: 0, min, max },
+                            author: reader.clone(),
+                            status: Status::Accepted,
+                            mask: None,
+                            id: None,
+                            prompt: None,
+                        })?);
+                    }
+                    boxes[n] += links.len();
+                    let grounding = if links.is_empty() {
+                        Grounding::NoVisible
+                    } else {
+                        Grounding::Annotated
+                    };
+                    build.phrase(NewPhrase {
+                        image,
+                        text: &f.sentence,
+                        author: reader,
+                        span,
+                        category: category.clone(),
+                        links,
+                        grounding: Some(grounding),
+                    })?;
+                    phrases += 1;
+                }
+            }
+        }
+        history.commit()
+    })();
+    persist(&mut project, result, PADCHEST_GR_READERS[0])?;
+    println!(
+        "imported {} studies: {phrases} phrases ({absent} absent findings), {} boxes of reader 1 and {} of reader 2; {} study(ies) whose image is not in the project skipped",
+        placed.len(),
+        boxes[0],
+        boxes[1],
+        unmatched.len()
+    );
+    for id in unmatched.iter().take(5) {
+        eprintln!("  not in the project: {id}");
+    }
+    if unmatched.len() > 5 {
+        eprintln!("  … and {} more", unmatched.len() - 5);
+    }
+    if file.clamped_edges > 0 {
+        eprintln!(
+            "note: {} box edge(s) a little outside the image were clamped to its border",
+            file.clamped_edges
+        );
+    }
+    if unstored > 0 {
+        eprintln!(
+            "note: the anatomical locations and progression of {unstored} finding(s) are not kept (the project has no place for them); the Spanish sentences neither"
+        );
     }
     Ok(())
 }

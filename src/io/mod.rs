@@ -10,6 +10,7 @@ pub mod itk;
 pub mod label_map;
 pub mod ms_cxr;
 pub mod nifti;
+pub mod padchest_gr;
 pub mod quiet_panic;
 pub mod radfact;
 pub mod split;
