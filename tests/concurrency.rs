@@ -771,4 +771,60 @@ fn a_schema_3_project_migrates_with_all_its_content() {
     // And the migrated project takes new work from the CLI.
     let run = common::voxmark(["ls".as_ref(), path.as_os_str(), "--json".as_ref()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Schema 5 rebuilt the regions table to allow lines (rulers): one is kept, and removing a
+    // migrated mask still takes its tiles and links with it (they point at the rebuilt table).
+    let mut p = Project::open(&path).unwrap();
+    let mut doc = p.load_document().unwrap();
+    let image = *doc.images.keys().next().unwrap();
+    let mask = doc
+        .regions
+        .values()
+        .find(|r| r.shape == Shape::Mask)
+        .unwrap()
+        .id;
+    let line = Region {
+        id: Id::new(),
+        image,
+        label: None,
+        shape: Shape::Line {
+            a: [1.0, 2.0, 0.0],
+            b: [5.0, 2.0, 0.0],
+        },
+        author: Author::Human("reader".into()),
+        prompt: None,
+        status: Status::Accepted,
+        confidence: None,
+        created_ms: 1,
+        modified_ms: 1,
+    };
+    let mut h = History::new(1 << 20);
+    h.begin("measure").unwrap();
+    h.record(
+        &mut doc,
+        Edit::AddRegion {
+            region: line.clone(),
+            mask: None,
+            links: vec![],
+        },
+    )
+    .unwrap();
+    let remove = Edit::remove_region(&doc, mask).unwrap();
+    h.record(&mut doc, remove).unwrap();
+    p.commit(&h.commit().unwrap().unwrap(), "human:reader")
+        .unwrap();
+    assert!(p.check().unwrap().is_empty(), "{:?}", p.check());
+    drop(p);
+    let back = Project::open(&path).unwrap().load_document().unwrap();
+    assert_eq!(back.regions[&line.id].shape, line.shape);
+    assert!(!back.masks.contains_key(&mask) && !back.regions.contains_key(&mask));
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let orphans: i64 = c
+        .query_row(
+            "SELECT (SELECT count(*) FROM mask_tiles WHERE region_id NOT IN (SELECT id FROM regions))
+                  + (SELECT count(*) FROM links WHERE region_id NOT IN (SELECT id FROM regions))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
 }

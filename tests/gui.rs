@@ -1486,3 +1486,68 @@ fn a_refused_commit_shows_not_saved_and_the_journal_reapplies_on_restart() {
     assert_eq!(p.load_document().unwrap().regions.len(), 1);
     assert!(p.check().unwrap().is_empty(), "the journal is empty");
 }
+
+/// The ruler in a project: a drag keeps a line region on the slice whose length (mm, from the CT's
+/// spacing) the region list shows; the select tool picks the line and drags one end; the file holds
+/// the moved line.
+#[test]
+fn the_ruler_keeps_a_line_in_mm_whose_end_drags() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(project) = project_with_ct(dir.path()) else {
+        return;
+    };
+    let mut h = harness(vec![project.clone()], false);
+    step_until(&mut h, "the CT to load", |a| {
+        !a.is_loading() && a.slice().is_some() && a.plane_rect().is_some() && a.document().is_some()
+    });
+    let plane = app(&h).plane_rect().unwrap();
+    let at = |fx: f32, fy: f32| plane.min + Vec2::new(plane.width() * fx, plane.height() * fy);
+    h.key_press(Key::M);
+    h.step();
+    assert_eq!(app(&h).tool(), Tool::Ruler);
+    drag(&mut h, &[at(0.2, 0.5), at(0.4, 0.5), at(0.6, 0.5)]);
+    let record = Project::open(&project).unwrap().images().unwrap()[0].clone();
+    let (id, a, b) = {
+        let doc = app(&h).document().unwrap();
+        assert_eq!(doc.regions.len(), 1, "one line");
+        let r = doc.regions.values().next().unwrap();
+        let Shape::Line { a, b } = r.shape else {
+            panic!("{:?}", r.shape)
+        };
+        (r.id, a, b)
+    };
+    assert_eq!((a[2], b[2]), (10.0, 10.0), "on the shown slice");
+    // 512 columns: 40 % of the width, level.
+    assert!((b[0] - a[0] - 204.8).abs() < 3.0, "{a:?} {b:?}");
+    assert!((b[1] - a[1]).abs() < 1.0, "{a:?} {b:?}");
+    let mm = voxmark::core::annotation::length_mm(a, b, record.spacing_mm);
+    assert!(
+        (mm - (b[0] - a[0]) * record.spacing_mm[0]).abs() < 0.5 * record.spacing_mm[1],
+        "{mm}"
+    );
+    h.step();
+    assert!(
+        h.query_by_label_contains(&format!("line · {mm:.1} mm"))
+            .is_some(),
+        "the region list shows {mm:.1} mm"
+    );
+    // Select it with the select tool and drag its second end down by a fifth of the height.
+    h.key_press(Key::V);
+    h.step();
+    click(&mut h, at(0.4, 0.5), Modifiers::NONE);
+    h.step();
+    assert_eq!(app(&h).selected_region(), Some(id));
+    drag(&mut h, &[at(0.6, 0.5), at(0.6, 0.6), at(0.6, 0.7)]);
+    let moved = app(&h).document().unwrap().regions[&id].shape.clone();
+    let Shape::Line { a: a2, b: b2 } = moved else {
+        panic!("{moved:?}")
+    };
+    assert_eq!(a2, a, "the first end stays");
+    assert!((b2[1] - b[1] - 102.4).abs() < 3.0, "{b:?} → {b2:?}");
+    assert!((b2[0] - b[0]).abs() < 1.0, "{b:?} → {b2:?}");
+    step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
+    assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
+    drop(h);
+    let file = Project::open(&project).unwrap().load_document().unwrap();
+    assert_eq!(file.regions[&id].shape, moved);
+}

@@ -29,6 +29,7 @@ struct Drawn {
     point: Id,
     mask: Id,
     model_box: Id,
+    line: Id,
 }
 
 fn region(
@@ -54,8 +55,8 @@ fn region(
 }
 
 /// A project with the 3-slice CT of the dcmqi corpus and alice's regions on it (a box linked to a
-/// phrase, a polygon linked to two, a point, a liver mask, a 3D box and a rejected box) and a
-/// model's box.
+/// phrase, a polygon linked to two, a point, a liver mask, a 3D box, a rejected box, a ruler on a
+/// slice and one drawn across slices) and a model's box.
 fn drawn_project(data: &Path, dir: &Path) -> Drawn {
     let project = dir.join("sr.voxmark");
     let ct = data.join("dicom/seg_sr/dcmqi_ct3slice/image");
@@ -86,7 +87,7 @@ fn drawn_project(data: &Path, dir: &Path) -> Drawn {
         )
         .unwrap();
     }
-    let ids: Vec<Id> = (0..7).map(|_| Id::new()).collect();
+    let ids: Vec<Id> = (0..9).map(|_| Id::new()).collect();
     let mut mask = MaskTiles::new(image.size);
     let b = VoxelBox {
         min: [200, 220, 0],
@@ -157,6 +158,26 @@ fn drawn_project(data: &Path, dir: &Path) -> Drawn {
             &model,
             Status::Proposed,
         ),
+        (
+            ids[7],
+            None,
+            Shape::Line {
+                a: [30.0, 40.0, 1.0],
+                b: [130.5, 90.0, 1.0],
+            },
+            &alice,
+            Status::Accepted,
+        ),
+        (
+            ids[8],
+            None,
+            Shape::Line {
+                a: [30.0, 40.0, 0.0],
+                b: [60.0, 40.0, 2.0],
+            },
+            &alice,
+            Status::Accepted,
+        ),
     ];
     for (id, label, shape, author, status) in shapes {
         let is_mask = shape == Shape::Mask;
@@ -204,6 +225,7 @@ fn drawn_project(data: &Path, dir: &Path) -> Drawn {
         point: ids[2],
         mask: ids[3],
         model_box: ids[6],
+        line: ids[7],
     }
 }
 
@@ -242,7 +264,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("4 region(s) by human:alice: 3 planar and 1 volumetric"),
+            .contains("5 region(s) by human:alice: 4 planar and 1 volumetric"),
         "{}",
         run.stdout
     );
@@ -253,6 +275,12 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
     );
     assert!(
         run.stderr.contains("1 rejected region(s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("1 line(s) drawn across slices left out"),
         "{}",
         run.stderr
     );
@@ -271,7 +299,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
         assert_eq!(v["observers"][0]["type"], "Person", "{v}");
         assert_eq!(v["observers"][0]["name"], "alice", "{v}");
         let planar = v["planar"].as_array().unwrap();
-        assert_eq!(planar.len(), 3, "{v}");
+        assert_eq!(planar.len(), 4, "{v}");
         let group = |id: Id| {
             planar
                 .iter()
@@ -329,6 +357,24 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
         let q = group(d.point);
         assert_eq!(q["graphic_type"], "POINT");
         assert_eq!(points(q), vec![[256.5, 300.5]]);
+        // The ruler: OHIF's Length, an open POLYLINE of its ends in a Length NUM (mm).
+        let l = group(d.line);
+        assert_eq!(l["tracking_id"], "Cornerstone3DTools@^0.1.0:Length");
+        assert_eq!(l["graphic_type"], "POLYLINE");
+        assert_eq!(points(l), vec![[30.5, 40.5], [131.0, 90.5]]);
+        let length = l["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "Length")
+            .unwrap_or_else(|| panic!("no Length in {l}"));
+        let [sx, sy, _] = d.image.spacing_mm;
+        let expected = (100.5 * sx).hypot(50.0 * sy);
+        assert!(
+            (length["value"].as_f64().unwrap() - expected).abs() < 1e-6,
+            "{length} vs {expected}"
+        );
+        assert_eq!(length["unit"], "mm");
         // Each lies on the instance at its slice: compare the instance's position (pydicom) with
         // the slice's.
         let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
@@ -339,7 +385,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
             direction: d.image.direction,
         })
         .unwrap();
-        for (g, k) in [(b, 1usize), (p, 0), (q, 2)] {
+        for (g, k) in [(b, 1usize), (p, 0), (q, 2), (l, 1)] {
             assert_eq!(
                 g["image"]["sop_instance_uid"],
                 slices[k].instance_uid.as_str(),
@@ -377,7 +423,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
     // An author with no regions: exit 1, and the authors who have some are named.
     let run = export_sr(&d, &dir.path().join("none.dcm"), "human:bob");
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("human:alice (6)"), "{}", run.stderr);
+    assert!(run.stderr.contains("human:alice (8)"), "{}", run.stderr);
     assert!(!dir.path().join("none.dcm").exists());
 
     // Import both into a new project on the same image: the same regions come back.
@@ -400,7 +446,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
     }
     let back = Project::open(&fresh).unwrap().load_document().unwrap();
     let before = Project::open(&d.project).unwrap().load_document().unwrap();
-    for id in [d.box2d, d.polygon, d.point, d.mask, d.model_box] {
+    for id in [d.box2d, d.polygon, d.point, d.mask, d.model_box, d.line] {
         let (a, b) = (&before.regions[&id], &back.regions[&id]);
         assert_eq!(a.author, b.author, "{id}");
         match (&a.shape, &b.shape) {
@@ -427,7 +473,7 @@ fn sr_export_is_read_by_highdicom_and_passes_dciodvfy_and_imports_back() {
     }
     assert_eq!(back.regions[&d.model_box].status, Status::Proposed);
     assert_eq!(back.masks[&d.mask].count(), before.masks[&d.mask].count());
-    assert_eq!(back.regions.len(), 5);
+    assert_eq!(back.regions.len(), 6);
 }
 
 #[test]
@@ -448,7 +494,7 @@ fn dsrdump_prints_the_golden_tree() {
     );
     // UIDs, dates and times change with every export; region UIDs with every project.
     let text = String::from_utf8_lossy(&dump.stdout);
-    let normal = normalise_dump(&text, &[d.box2d, d.polygon, d.point, d.mask]);
+    let normal = normalise_dump(&text, &[d.box2d, d.polygon, d.point, d.mask, d.line]);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sr_tid1500.dsrdump.txt");
     if std::env::var("VOXMARK_BLESS").as_deref() == Ok("1") {
         std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
@@ -614,7 +660,7 @@ fn ohif_adapter_reopens_the_planar_groups_as_tools() {
     let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(
         v["tools"],
-        serde_json::json!({"RectangleROI": 1, "PlanarFreehandROI": 1, "Probe": 1}),
+        serde_json::json!({"RectangleROI": 1, "PlanarFreehandROI": 1, "Probe": 1, "Length": 1}),
         "{v}"
     );
     // The one group the adapter passes over is the mask's volumetric group (no tool of its own: OHIF
@@ -677,6 +723,12 @@ fn ohif_adapter_reopens_the_planar_groups_as_tools() {
         ),
         "{probe}"
     );
+    let length = annotation("Length");
+    assert_eq!(length["tracking_uid"], uid(d.line));
+    for (n, p) in [[30.0, 40.0], [130.5, 90.0]].into_iter().enumerate() {
+        let w = world_from_voxel.apply([p[0], p[1], 1.0]);
+        assert!(near(&length["points"][n], w), "{p:?} vs {length}");
+    }
     let freehand = annotation("PlanarFreehandROI");
     let contour = freehand["contour"].as_array().unwrap();
     for p in [[50.0, 60.0], [90.0, 62.5], [70.0, 110.125]] {

@@ -163,6 +163,17 @@ fn everything_round_trips_and_undo_is_persisted() {
                 links: vec![],
             },
             Edit::AddRegion {
+                region: region(
+                    6,
+                    Shape::Line {
+                        a: [1.5, 2.0, 3.0],
+                        b: [40.25, 7.0, 3.0],
+                    },
+                ),
+                mask: None,
+                links: vec![],
+            },
+            Edit::AddRegion {
                 region: Region {
                     label: Some(voxmark::core::Id::from_u128(1)),
                     ..region(5, Shape::Mask)

@@ -69,6 +69,7 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
     let mut seg_segments = Vec::new();
     let mut seg_masks: Vec<Vec<u8>> = Vec::new();
     let mut left_out_3d = 0usize;
+    let mut left_out_oblique = 0usize;
     let centre = |p: [f64; 2]| [p[0] + 0.5, p[1] + 0.5];
     for r in &regions {
         let label = r.label.and_then(|l| doc.labels.get(&l));
@@ -102,6 +103,19 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
                 tool: PlanarTool::Point,
                 points: vec![centre([at[0], at[1]])],
             },
+            // A 2D SCOORD holds a line that lies in one slice; others (drawn across slices) are
+            // left out like 3D boxes.
+            Shape::Line { a, b } if a[2].round() == b[2].round() && a[2] >= -0.5 => {
+                Geometry::Planar {
+                    slice: a[2].round() as usize,
+                    tool: PlanarTool::Length,
+                    points: vec![centre([a[0], a[1]]), centre([b[0], b[1]])],
+                }
+            }
+            Shape::Line { .. } => {
+                left_out_oblique += 1;
+                continue;
+            }
             Shape::Mask => {
                 let mut dense = vec![0u8; n];
                 if let Some(tiles) = doc.masks.get(&r.id) {
@@ -215,6 +229,11 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
             "note: {left_out_3d} 3D box(es) left out: TID 1500 has no planar form for them (export them with --format dicom-seg or nifti-labels)"
         );
     }
+    if left_out_oblique > 0 {
+        eprintln!(
+            "note: {left_out_oblique} line(s) drawn across slices left out: a planar SCOORD lies in one slice"
+        );
+    }
     if rejected > 0 {
         eprintln!("note: {rejected} rejected region(s) by {author} left out");
     }
@@ -281,6 +300,11 @@ fn planar_shape(
                     slice: slice as u32,
                     min: lo,
                     max: hi,
+                })
+            } else if pts.len() == 2 && !closed {
+                Some(Shape::Line {
+                    a: [pts[0][0], pts[0][1], slice as f64],
+                    b: [pts[1][0], pts[1][1], slice as f64],
                 })
             } else if pts.len() >= 3 {
                 Some(Shape::Polygon {
@@ -603,6 +627,18 @@ mod tests {
             planar_shape("POINT", "", &[[2.5, 3.5]], 7),
             Some(Shape::Point {
                 at: [2.0, 3.0, 7.0]
+            })
+        );
+        assert_eq!(
+            planar_shape(
+                "POLYLINE",
+                "Cornerstone3DTools@^0.1.0:Length",
+                &[[1.5, 2.5], [9.5, 8.5]],
+                4
+            ),
+            Some(Shape::Line {
+                a: [1.0, 2.0, 4.0],
+                b: [9.0, 8.0, 4.0]
             })
         );
         assert_eq!(planar_shape("MULTIPOINT", "", &[[2.5, 3.5]], 7), None);

@@ -157,6 +157,22 @@ pub enum Shape {
         /// (i, j, k).
         at: [f64; 3],
     },
+    /// A straight line between two voxel positions (a ruler): its length is the measurement.
+    Line {
+        /// One end (i, j, k).
+        a: [f64; 3],
+        /// The other end (i, j, k).
+        b: [f64; 3],
+    },
+}
+
+/// Length in mm of the segment between voxel positions `a` and `b` on a grid of `spacing_mm`
+/// (voxel steps times spacing: the grid's axes are orthogonal, as every image's here are).
+pub fn length_mm(a: [f64; 3], b: [f64; 3], spacing_mm: [f64; 3]) -> f64 {
+    (0..3)
+        .map(|c| ((b[c] - a[c]) * spacing_mm[c]).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 impl Shape {
@@ -193,7 +209,7 @@ impl Shape {
         }
     }
 
-    /// The kind name stored in the project (`box2d`, `box3d`, `mask`, `polygon`, `point`).
+    /// The kind name stored in the project (`box2d`, `box3d`, `mask`, `polygon`, `point`, `line`).
     pub fn kind(&self) -> &'static str {
         match self {
             Shape::Box2d { .. } => "box2d",
@@ -201,6 +217,7 @@ impl Shape {
             Shape::Mask => "mask",
             Shape::Polygon { .. } => "polygon",
             Shape::Point { .. } => "point",
+            Shape::Line { .. } => "line",
         }
     }
 
@@ -215,6 +232,7 @@ impl Shape {
             Shape::Mask => true,
             Shape::Polygon { points, .. } => points.len() >= 3 && points.iter().all(|p| fin(p)),
             Shape::Point { at } => fin(at),
+            Shape::Line { a, b } => fin(a) && fin(b),
         }
     }
 }
@@ -470,6 +488,21 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_measures_voxel_steps_times_spacing() {
+        assert!((length_mm([0.0, 0.0, 2.0], [3.0, 4.0, 2.0], [0.5, 0.5, 2.0]) - 2.5).abs() < 1e-12);
+        // Across slices the slice spacing counts: 3-4-12 → 13.
+        assert!(
+            (length_mm([1.0, 1.0, 0.0], [4.0, 5.0, 6.0], [1.0, 1.0, 2.0]) - 13.0).abs() < 1e-12
+        );
+        let line = Shape::Line {
+            a: [0.0, 0.0, 0.0],
+            b: [f64::NAN, 0.0, 0.0],
+        };
+        assert!(!line.is_valid());
+        assert_eq!(line.kind(), "line");
+    }
 
     #[test]
     fn author_round_trips_and_rejects_junk() {

@@ -3,7 +3,7 @@
 //!
 //! A phrase's (or image's) regions are compared as the union of their voxels on the whole image grid:
 //! 2D boxes on their slice, 3D boxes over their slab, masks voxel by voxel, polygons by their filled
-//! pixels (centres inside). Points have no area and are left out; rejected regions never count.
+//! pixels (centres inside). Points and lines have no area and are left out; rejected regions never count.
 
 use super::annotation::{Author, Document, ImageId, PhraseId, RegionId, Shape, Status};
 use super::metrics::{self, Mask2};
@@ -202,7 +202,7 @@ impl Union {
                         }
                     }
                 }
-                Shape::Point { .. } => continue,
+                Shape::Point { .. } | Shape::Line { .. } => continue,
             }
             u.regions += 1;
         }

@@ -331,6 +331,7 @@ fn encode_shape(s: &Shape) -> Vec<u8> {
             .chain(points.iter().flat_map(|p| [p[0], p[1]]))
             .collect(),
         Shape::Point { at } => at.to_vec(),
+        Shape::Line { a, b } => a.iter().chain(b).copied().collect(),
     };
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -356,6 +357,10 @@ fn decode_shape(kind: &str, blob: &[u8]) -> Option<Shape> {
         ("mask", 0) => Shape::Mask,
         ("point", 3) => Shape::Point {
             at: [v[0], v[1], v[2]],
+        },
+        ("line", 6) => Shape::Line {
+            a: [v[0], v[1], v[2]],
+            b: [v[3], v[4], v[5]],
         },
         ("polygon", n) if n >= 7 && n % 2 == 1 => Shape::Polygon {
             slice: v[0] as u32,

@@ -223,7 +223,9 @@ fn salvage_copy(copy: &Path, damaged: &Path, target: &Path) -> Result<SalvageRep
             supported: schema::SCHEMA_VERSION,
         });
     }
-    if version < schema::SCHEMA_VERSION {
+    // A file with today's columns is read as it is: migrating would rebuild tables, which fails on
+    // the very pages salvage exists to step past.
+    if version < schema::SAME_COLUMNS_SINCE {
         drop(Project::open(copy).map_err(|e| {
             corrupt(format!(
                 "a schema-{version} file that cannot be migrated to salvage it ({e})"

@@ -129,7 +129,37 @@ pub const MIGRATIONS: &[Migration] = &[
     // 3 → 4: identities that never collide (UUIDv7 blobs; labels by name), row versions for
     // optimistic concurrency, and the audit table grown into an append-only change log.
     Migration::Rust(to_uuid_identities),
+    // 4 → 5: regions may be lines (rulers). SQLite cannot change a CHECK in place: the table is
+    // rebuilt with the same columns and rows (foreign keys are off while migrations run, so the
+    // mask tiles and links that reference it are kept as they are).
+    Migration::Sql(
+        r#"
+    CREATE TABLE regions_v5 (
+        id          BLOB PRIMARY KEY NOT NULL CHECK (typeof(id) = 'blob' AND length(id) = 16),
+        image_id    BLOB NOT NULL REFERENCES images(id),
+        label_id    BLOB REFERENCES labels(id),
+        kind        TEXT NOT NULL CHECK (kind IN ('box2d', 'box3d', 'mask', 'polygon', 'point', 'line')),
+        geometry    BLOB NOT NULL,
+        author      TEXT NOT NULL,
+        prompt      TEXT,
+        status      TEXT NOT NULL CHECK (status IN ('accepted', 'proposed', 'rejected')),
+        confidence  REAL,
+        created_ms  INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        rev         INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO regions_v5 SELECT id, image_id, label_id, kind, geometry, author, prompt, status,
+        confidence, created_ms, modified_ms, rev FROM regions;
+    DROP TABLE regions;
+    ALTER TABLE regions_v5 RENAME TO regions;
+    CREATE INDEX regions_image ON regions(image_id);
+    "#,
+    ),
 ];
+
+/// The first schema whose tables have today's columns (later ones changed only constraints):
+/// salvage reads such a file table by table as it is, without migrating it first.
+pub const SAME_COLUMNS_SINCE: i32 = 4;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;

@@ -52,16 +52,31 @@ pub enum ScreenShape {
     Polygon(Vec<Pos2>),
     /// A point, drawn as a small cross.
     Cross(Pos2),
+    /// A line (a ruler) between two ends.
+    Segment([Pos2; 2]),
+}
+
+/// What a region measures, as shown beside it: a line's length in mm on a grid of `spacing_mm`.
+pub fn measurement(shape: &Shape, spacing_mm: [f64; 3]) -> Option<String> {
+    match shape {
+        Shape::Line { a, b } => Some(format!(
+            "{:.1} mm",
+            crate::core::annotation::length_mm(*a, *b, spacing_mm)
+        )),
+        _ => None,
+    }
 }
 
 /// Whether a vector shape appears on slice `k`: boxes and polygons on their slice, 3D boxes where
-/// `k` lies in their k range, points on the slice nearest to them. Masks are not vector shapes.
+/// `k` lies in their k range, points on the slice nearest to them, lines when both ends are on it.
+/// Masks are not vector shapes.
 pub fn on_slice(shape: &Shape, k: usize) -> bool {
     let kf = k as f64;
     match shape {
         Shape::Box2d { slice, .. } | Shape::Polygon { slice, .. } => *slice as usize == k,
         Shape::Box3d { min, max } => min[2] <= kf && kf <= max[2],
         Shape::Point { at } => at[2].round() == kf,
+        Shape::Line { a, b } => a[2].round() == kf && b[2].round() == kf,
         Shape::Mask => false,
     }
 }
@@ -85,6 +100,10 @@ pub fn screen_shape(shape: &Shape, k: usize, view: &SliceView) -> Option<ScreenS
             points.iter().map(|&p| view.screen_from_voxel(p)).collect(),
         )),
         Shape::Point { at } => Some(ScreenShape::Cross(view.screen_from_voxel([at[0], at[1]]))),
+        Shape::Line { a, b } => Some(ScreenShape::Segment([
+            view.screen_from_voxel([a[0], a[1]]),
+            view.screen_from_voxel([b[0], b[1]]),
+        ])),
         Shape::Mask => None,
     }
 }
@@ -92,7 +111,7 @@ pub fn screen_shape(shape: &Shape, k: usize, view: &SliceView) -> Option<ScreenS
 /// Where `shape` appears on the plane `index` across voxel axis `fixed` (0: i, 1: j; for 2 this is
 /// [`screen_shape`]), seen through `view` (whose plane coordinates are then (i or j, k)): boxes as
 /// rectangles one slice thick (3D boxes over their k range) where the plane cuts them, points on the
-/// plane nearest to them. Polygons lie in one k plane and show only there; masks go through
+/// plane nearest to them, lines lying in the plane. Polygons lie in one k plane and show only there; masks go through
 /// [`mask_overlay_plane`].
 pub fn plane_shape(
     shape: &Shape,
@@ -121,6 +140,12 @@ pub fn plane_shape(
         Shape::Point { at } if at[fixed].round() == c => {
             Some(ScreenShape::Cross(view.screen_from_voxel([at[u], at[2]])))
         }
+        Shape::Line { a, b } if a[fixed].round() == c && b[fixed].round() == c => {
+            Some(ScreenShape::Segment([
+                view.screen_from_voxel([a[u], a[2]]),
+                view.screen_from_voxel([b[u], b[2]]),
+            ]))
+        }
         _ => None,
     }
 }
@@ -142,6 +167,10 @@ pub fn paint(painter: &Painter, shape: &ScreenShape, style: Style, tag: Option<&
             r.left_bottom(),
         ],
         ScreenShape::Polygon(points) => points.clone(),
+        ScreenShape::Segment(ends) => {
+            paint_segment(painter, *ends, style, tag);
+            return;
+        }
         ScreenShape::Cross(c) => {
             let (h, v) = (egui::vec2(CROSS_HALF, 0.0), egui::vec2(0.0, CROSS_HALF));
             let mut widths = vec![STROKE + 0.5];
@@ -186,6 +215,49 @@ pub fn paint(painter: &Painter, shape: &ScreenShape, style: Style, tag: Option<&
         painter.text(
             top_left - egui::vec2(0.0, 2.0),
             egui::Align2::LEFT_BOTTOM,
+            tag,
+            egui::FontId::proportional(12.0),
+            style.color,
+        );
+    }
+}
+
+/// A line with short ticks across its ends, and `tag` beside its second end.
+fn paint_segment(painter: &Painter, [a, b]: [Pos2; 2], style: Style, tag: Option<&str>) {
+    let along = (b - a).normalized();
+    let across = if along.is_finite() {
+        egui::vec2(-along.y, along.x) * CROSS_HALF
+    } else {
+        egui::vec2(0.0, CROSS_HALF)
+    };
+    let mut strokes = vec![(STROKE, style.color)];
+    if style.highlighted {
+        strokes.insert(0, (STROKE + HALO, theme::HIGHLIGHT));
+    }
+    for (width, color) in strokes {
+        let stroke = Stroke::new(width, color);
+        if style.dashed {
+            painter.extend(egui::Shape::dashed_line(&[a, b], stroke, 6.0, 4.0));
+        } else {
+            painter.line_segment([a, b], stroke);
+        }
+        for end in [a, b] {
+            painter.line_segment([end - across, end + across], stroke);
+        }
+    }
+    if let Some(tag) = tag {
+        let away = if along.is_finite() {
+            along * 8.0
+        } else {
+            egui::vec2(8.0, 0.0)
+        };
+        painter.text(
+            b + away,
+            if away.x >= 0.0 {
+                egui::Align2::LEFT_CENTER
+            } else {
+                egui::Align2::RIGHT_CENTER
+            },
             tag,
             egui::FontId::proportional(12.0),
             style.color,

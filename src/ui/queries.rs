@@ -174,6 +174,11 @@ impl AppState {
         self.tool
     }
 
+    /// The selected region, if any.
+    pub fn selected_region(&self) -> Option<crate::core::RegionId> {
+        self.selected_region
+    }
+
     /// Transactions handed to the writer and not yet in the file.
     pub fn unsaved(&self) -> usize {
         self.project.as_ref().map_or(0, DocumentSession::unsaved)

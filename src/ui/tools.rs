@@ -84,7 +84,7 @@ impl Tool {
     pub fn hint(self) -> &'static str {
         match self {
             Tool::Navigate => {
-                "click a region to select it; drag a selected box to move it, its corners to resize; drag elsewhere to pan"
+                "click a region to select it; drag a selected box or line to move it, its corners or ends to reshape it; drag elsewhere to pan"
             }
             Tool::Window => "drag: horizontal = width, vertical = centre",
             Tool::Box => "drag a box on the slice",
@@ -92,7 +92,9 @@ impl Tool {
             Tool::Eraser => "erase mask voxels under the brush",
             Tool::Polygon => "click vertices; double-click or Enter closes, Esc cancels",
             Tool::Threshold => "click to fill the connected voxels within the range",
-            Tool::Ruler => "drag to measure a distance in mm",
+            Tool::Ruler => {
+                "drag to measure a distance in mm (in a project it is kept as a line region)"
+            }
             Tool::Point => "click to place a point",
             Tool::ModelBox => {
                 "drag a box: the chosen model (e.g. LiteMedSAM) proposes a mask in it; A accepts, X rejects"
@@ -143,6 +145,8 @@ pub enum Handle {
     Inside,
     /// A corner: (moves min i?, moves min j?).
     Corner(bool, bool),
+    /// A line's end: its first (`true`) or its second.
+    End(bool),
 }
 
 /// A gesture in progress.
@@ -197,10 +201,21 @@ pub enum Gesture {
 /// Screen distance within which a box corner is grabbed.
 const GRAB: f32 = 8.0;
 
-/// The box part under `p`, if `shape` is a box on the slice.
+/// The part of a box or line on the slice under `p`: a corner or end, else the inside (a box) or
+/// the line itself, which move the whole.
 pub fn handle_at(shape: &Shape, k: usize, view: &SliceView, p: Pos2) -> Option<Handle> {
-    let Some(ScreenShape::Rect(r)) = overlay::screen_shape(shape, k, view) else {
-        return None;
+    let r = match overlay::screen_shape(shape, k, view) {
+        Some(ScreenShape::Rect(r)) => r,
+        Some(ScreenShape::Segment([a, b])) => {
+            return if a.distance(p) <= GRAB {
+                Some(Handle::End(true))
+            } else if b.distance(p) <= GRAB {
+                Some(Handle::End(false))
+            } else {
+                (distance_to_segment(p, [a, b]) <= GRAB / 2.0).then_some(Handle::Inside)
+            };
+        }
+        _ => return None,
     };
     let (min, max) = box_corners(shape)?;
     for lo_i in [true, false] {
@@ -215,6 +230,46 @@ pub fn handle_at(shape: &Shape, k: usize, view: &SliceView, p: Pos2) -> Option<H
         }
     }
     r.contains(p).then_some(Handle::Inside)
+}
+
+/// Screen distance from `p` to the segment `a`–`b`.
+pub fn distance_to_segment(p: Pos2, [a, b]: [Pos2; 2]) -> f32 {
+    let ab = b - a;
+    let t = if ab.length_sq() > 0.0 {
+        ((p - a).dot(ab) / ab.length_sq()).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    p.distance(a + ab * t)
+}
+
+/// A line moved (`Inside`) or one end dragged (`End`) from `from` to `to` (i, j), kept inside a
+/// plane of `size`; its k stays.
+fn dragged_line(
+    [a, b]: [[f64; 3]; 2],
+    handle: Handle,
+    from: [f64; 2],
+    to: [f64; 2],
+    size: [usize; 2],
+) -> Shape {
+    let hi = [size[0] as f64 - 0.5, size[1] as f64 - 0.5];
+    let (mut na, mut nb) = (a, b);
+    match handle {
+        Handle::End(first) => {
+            let end = if first { &mut na } else { &mut nb };
+            for c in 0..2 {
+                end[c] = to[c].clamp(-0.5, hi[c]);
+            }
+        }
+        Handle::Inside | Handle::Corner(..) => {
+            for c in 0..2 {
+                let d = (to[c] - from[c]).clamp(-0.5 - a[c].min(b[c]), hi[c] - a[c].max(b[c]));
+                na[c] = a[c] + d;
+                nb[c] = b[c] + d;
+            }
+        }
+    }
+    Shape::Line { a: na, b: nb }
 }
 
 fn box_corners(shape: &Shape) -> Option<([f64; 2], [f64; 2])> {
@@ -233,6 +288,9 @@ pub fn dragged(
     to: [f64; 2],
     size: [usize; 2],
 ) -> Shape {
+    if let Shape::Line { a, b } = shape {
+        return dragged_line([*a, *b], handle, from, to, size);
+    }
     let (min, max) = match box_corners(shape) {
         Some(c) => c,
         None => return shape.clone(),
@@ -241,7 +299,7 @@ pub fn dragged(
     let hi = [size[0] as f64 - 0.5, size[1] as f64 - 0.5];
     let (mut nmin, mut nmax) = (min, max);
     match handle {
-        Handle::Inside => {
+        Handle::Inside | Handle::End(_) => {
             for a in 0..2 {
                 // Keep the whole box inside the plane.
                 let d = (to[a] - from[a]).clamp(lo - min[a], hi[a] - max[a]);
@@ -336,11 +394,6 @@ pub fn box_in_plane(
         max: hi,
     };
     ij.box_over_slices(first, last, size[1])
-}
-
-/// Length of a ruler in mm: voxel steps times spacing (the grid's axes are orthogonal).
-pub fn ruler_mm(a: [f64; 2], b: [f64; 2], spacing_mm: [f64; 3]) -> f64 {
-    ((b[0] - a[0]) * spacing_mm[0]).hypot((b[1] - a[1]) * spacing_mm[1])
 }
 
 /// A threshold fill computing on its own thread: the filled box and voxels, or `None` when the seed
@@ -453,7 +506,25 @@ mod tests {
     }
 
     #[test]
-    fn ruler_length_uses_the_spacing() {
-        assert!((ruler_mm([0.0, 0.0], [3.0, 4.0], [0.5, 0.5, 2.0]) - 2.5).abs() < 1e-12);
+    fn a_line_moves_inside_the_plane_and_its_ends_drag() {
+        let line = Shape::Line {
+            a: [1.0, 1.0, 3.0],
+            b: [4.0, 5.0, 3.0],
+        };
+        // Moved 10 to the right in a 10-wide plane: it stops at the border.
+        assert_eq!(
+            dragged(&line, Handle::Inside, [2.0, 2.0], [12.0, 2.0], [10, 10]),
+            Shape::Line {
+                a: [6.5, 1.0, 3.0],
+                b: [9.5, 5.0, 3.0]
+            }
+        );
+        assert_eq!(
+            dragged(&line, Handle::End(false), [4.0, 5.0], [7.0, 9.0], [10, 10]),
+            Shape::Line {
+                a: [1.0, 1.0, 3.0],
+                b: [7.0, 9.0, 3.0]
+            }
+        );
     }
 }

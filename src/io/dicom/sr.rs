@@ -105,6 +105,8 @@ pub enum PlanarTool {
     Freehand,
     /// A point: POINT (OHIF `Probe`).
     Point,
+    /// A line (a ruler): an open POLYLINE of its two ends in a Length NUM (OHIF `Length`).
+    Length,
 }
 
 impl PlanarTool {
@@ -113,6 +115,7 @@ impl PlanarTool {
             PlanarTool::Rectangle => "RectangleROI",
             PlanarTool::Freehand => "PlanarFreehandROI",
             PlanarTool::Point => "Probe",
+            PlanarTool::Length => "Length",
         }
     }
 }
@@ -445,6 +448,7 @@ fn group_item(
             })?;
             let (graphic_type, drawn): (&str, Vec<[f64; 2]>) = match tool {
                 PlanarTool::Point => ("POINT", points.iter().take(1).copied().collect()),
+                PlanarTool::Length => ("POLYLINE", points.iter().take(2).copied().collect()),
                 _ => {
                     let mut closed = points.clone();
                     if let Some(&first) = points.first() {
@@ -471,6 +475,19 @@ fn group_item(
                     &dcm("111010", "Center"),
                     0.0,
                     &ucum("1", "no units"),
+                    vec![inferred],
+                )),
+                PlanarTool::Length => children.push(num_item(
+                    &sct("410668003", "Length"),
+                    match drawn.as_slice() {
+                        [a, b, ..] => crate::core::annotation::length_mm(
+                            [a[0], a[1], 0.0],
+                            [b[0], b[1], 0.0],
+                            [plane[0], plane[1], 1.0],
+                        ),
+                        _ => 0.0,
+                    },
+                    &ucum("mm", "millimeter"),
                     vec![inferred],
                 )),
                 _ => {

@@ -158,6 +158,8 @@ pub(in crate::ui) struct Cx<'a> {
     /// The shown slice and the image's slice count.
     pub(in crate::ui) k: usize,
     pub(in crate::ui) slices: usize,
+    /// The image's voxel size (i, j, k), for the measurements shown.
+    pub(in crate::ui) spacing_mm: [f64; 3],
     /// The phrase regions drawn next are linked to.
     pub(in crate::ui) active_phrase: Option<PhraseId>,
     /// The phrase hovered last frame.
@@ -221,6 +223,7 @@ impl AppState {
             notes: p.notes(image).cloned().unwrap_or_default(),
             k: view.k,
             slices: entry.volume.size()[2],
+            spacing_mm: entry.volume.spacing_mm(),
             active_phrase: *active_phrase,
             hovered_phrase: *hovered_phrase,
             selected_region: *selected_region,
@@ -231,7 +234,13 @@ impl AppState {
         labels_section(ui, cx.doc, *active_label, &mut out.commands);
         proposals_line(ui, &cx, &mut out);
         if let Some(r) = cx.selected_region.and_then(|r| cx.doc.regions.get(&r)) {
-            region_properties(ui, p, r, (cx.k, cx.slices), &mut out.commands);
+            region_properties(
+                ui,
+                p,
+                r,
+                (cx.k, cx.slices, cx.spacing_mm),
+                &mut out.commands,
+            );
         }
         view_filter_section(
             ui,
@@ -338,8 +347,10 @@ fn regions_section(ui: &mut Ui, cx: &Cx<'_>, out: &mut Out) {
                     .label
                     .and_then(|l| doc.labels.get(&l))
                     .map_or("no label", |l| l.name.as_str());
+                let measured = overlay::measurement(&region.shape, cx.spacing_mm)
+                    .map_or_else(String::new, |m| format!(" · {m}"));
                 let text = RichText::new(format!(
-                    "#{r} {name} · {} · {}",
+                    "#{r} {name} · {}{measured} · {}",
                     region.shape.kind(),
                     region.status.as_str()
                 ))

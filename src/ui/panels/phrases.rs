@@ -118,14 +118,16 @@ pub(in crate::ui) fn region_properties(
     ui: &mut Ui,
     p: &DocumentSession,
     r: &Region,
-    (k, slices): (usize, usize),
+    (k, slices, spacing_mm): (usize, usize, [f64; 3]),
     commands: &mut Vec<Command>,
 ) {
     ui.add_space(6.0);
     ui.heading(format!("Region #{}", r.id));
+    let measured = crate::ui::overlay::measurement(&r.shape, spacing_mm)
+        .map_or_else(String::new, |m| format!(" · {m}"));
     ui.label(
         RichText::new(format!(
-            "{} · {} · {}",
+            "{}{measured} · {} · {}",
             r.shape.kind(),
             r.status.as_str(),
             r.author

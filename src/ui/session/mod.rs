@@ -623,6 +623,7 @@ pub fn slice_of(shape: &Shape, mask: Option<&MaskTiles>) -> Option<usize> {
         Shape::Box2d { slice, .. } | Shape::Polygon { slice, .. } => f64::from(*slice),
         Shape::Box3d { min, max } => ((min[2] + max[2]) / 2.0).round(),
         Shape::Point { at } => at[2].round(),
+        Shape::Line { a, b } => ((a[2] + b[2]) / 2.0).round(),
         Shape::Mask => {
             let mut keys = mask?.tiles().keys();
             let first = keys.next()?.0;

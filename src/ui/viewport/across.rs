@@ -93,11 +93,12 @@ impl AppState {
             }
             for r in &regions {
                 if let Some(shape) = overlay::plane_shape(&r.shape, fixed, index, &view) {
+                    let length = overlay::measurement(&r.shape, volume.spacing_mm());
                     overlay::paint(
                         &painter,
                         &shape,
                         overlay::style(r, &doc.labels, lit(r)),
-                        None,
+                        length.as_deref(),
                     );
                 }
             }

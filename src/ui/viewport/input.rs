@@ -2,12 +2,13 @@
 //! machine (press, drag, release) for every tool, and the gesture drawn over the plane; tools never
 //! change the document themselves.
 
+use crate::core::annotation::length_mm;
 use crate::core::annotation::{RegionId, Shape};
 use crate::ui::command::Command;
 use crate::ui::overlay::{self};
 use crate::ui::slice::SliceView;
 use crate::ui::theme;
-use crate::ui::tools::{Gesture, Settings, Tool, box_in_plane, dragged, handle_at, ruler_mm};
+use crate::ui::tools::{Gesture, Settings, Tool, box_in_plane, dragged, handle_at};
 use egui::{Key, Painter, PointerButton, Pos2, Rect, Response, Stroke};
 
 /// Input over the slice for one frame.
@@ -27,6 +28,9 @@ pub struct Input<'a> {
     /// The voxel axis the plane holds at `k`: 2 for the acquisition plane, 0 or 1 for the planes
     /// across i and j.
     pub fixed: usize,
+    /// Whether the image is a project's (a finished ruler is then kept as a line region; otherwise
+    /// it stays shown until the next one).
+    pub editable: bool,
 }
 
 impl Input<'_> {
@@ -196,11 +200,22 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                     k,
                 };
             }
-            if let Gesture::Ruler { b, .. } = gesture
-                && dragging_primary
-                && let Some(p) = pointer
-            {
-                *b = at(p);
+            if let Gesture::Ruler { a, b, .. } = gesture {
+                if dragging_primary && let Some(p) = pointer {
+                    *b = at(p);
+                }
+                if r.drag_stopped() && input.editable {
+                    if a != b {
+                        out.push(Command::AddShape {
+                            shape: Shape::Line {
+                                a: input.voxel(*a),
+                                b: input.voxel(*b),
+                            },
+                            name: "measure distance",
+                        });
+                    }
+                    *gesture = Gesture::Idle;
+                }
             }
         }
         Tool::Point => {
@@ -255,7 +270,10 @@ pub fn paint(
             painter.text(
                 pb + egui::vec2(8.0, 0.0),
                 egui::Align2::LEFT_CENTER,
-                format!("{:.1} mm", ruler_mm(*a, *b, input.spacing_mm)),
+                format!(
+                    "{:.1} mm",
+                    length_mm(input.voxel(*a), input.voxel(*b), input.spacing_mm)
+                ),
                 egui::FontId::proportional(13.0),
                 theme::HIGHLIGHT,
             );

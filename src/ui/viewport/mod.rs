@@ -166,6 +166,9 @@ impl AppState {
                     paint::point_in_polygon(ij, &poly)
                 }
                 Some(overlay::ScreenShape::Cross(c)) => c.distance(p) <= 6.0,
+                Some(overlay::ScreenShape::Segment(ends)) => {
+                    crate::ui::tools::distance_to_segment(p, ends) <= 4.0
+                }
                 None => false,
             }
         })
@@ -198,6 +201,7 @@ impl AppState {
         let k = display.k;
         let doc = p.doc();
         let filter = self.region_filter;
+        let spacing_mm = entry.volume.spacing_mm();
         let regions: Vec<_> = notes
             .regions
             .iter()
@@ -276,10 +280,13 @@ impl AppState {
                     &doc.labels,
                     self.highlight.contains(&r.id) || self.selected_region == Some(r.id),
                 );
-                let tag = r
+                let mut tag = r
                     .label
                     .and_then(|l| doc.labels.get(&l))
                     .map_or_else(|| format!("#{}", r.id), |l| format!("#{} {}", r.id, l.name));
+                if let Some(m) = overlay::measurement(&r.shape, spacing_mm) {
+                    tag = format!("{tag} · {m}");
+                }
                 Some((shape, style, tag))
             })
             .collect();

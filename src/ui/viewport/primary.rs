@@ -207,6 +207,7 @@ impl AppState {
             hovered,
             spacing_mm,
             fixed,
+            editable,
         };
         let mut out = Vec::new();
         let was_busy = tools::busy(&self.gesture);
