@@ -686,7 +686,7 @@ fn the_start_screen_opens_the_demo_project() {
 }
 
 #[test]
-fn brush_box_and_point_draw_in_the_planes_across() {
+fn brush_box_point_and_ruler_draw_in_the_planes_across() {
     use voxmark::ui::Layout;
     let dir = tempfile::tempdir().unwrap();
     let Some(project) = project_with_ct(dir.path()) else {
@@ -785,6 +785,41 @@ fn brush_box_and_point_draw_in_the_planes_across() {
     );
     assert!((at[2] - 15.0).abs() < 0.6, "{at:?}");
 
+    // A ruler in the coronal plane: a line at j = cj over slices, its length in mm counting the
+    // slice spacing.
+    h.key_press(Key::M);
+    h.step();
+    drag(
+        &mut h,
+        &[
+            coronal.screen_from_voxel([100.0, 2.0]),
+            coronal.screen_from_voxel([130.0, 7.0]),
+            coronal.screen_from_voxel([160.0, 12.0]),
+        ],
+    );
+    let doc = app(&h).document().unwrap();
+    let (a, b) = doc
+        .regions
+        .values()
+        .find_map(|r| match r.shape {
+            Shape::Line { a, b } => Some((a, b)),
+            _ => None,
+        })
+        .expect("a line");
+    let near = |x: f64, y: f64| (x - y).abs() < 0.6;
+    assert!(
+        near(a[0], 100.0) && near(a[2], 2.0) && near(b[0], 160.0) && near(b[2], 12.0),
+        "{a:?} {b:?}"
+    );
+    assert_eq!((a[1], b[1]), (cj as f64, cj as f64));
+    let spacing = Project::open(&project).unwrap().images().unwrap()[0].spacing_mm;
+    let mm = voxmark::core::annotation::length_mm(a, b, spacing);
+    let expected = ((b[0] - a[0]) * spacing[0]).hypot((b[2] - a[2]) * spacing[2]);
+    assert!(
+        (mm - expected).abs() < 1e-9 && spacing[2] != spacing[0],
+        "{mm} {spacing:?}"
+    );
+
     // Shift+click with a drawing tool still moves the crosshair; each drawing was one undo step.
     click(
         &mut h,
@@ -792,7 +827,7 @@ fn brush_box_and_point_draw_in_the_planes_across() {
         Modifiers::SHIFT,
     );
     assert_eq!(app(&h).cursor(), Some([ci, 50, 2]));
-    for left in [2, 1, 0] {
+    for left in [3, 2, 1, 0] {
         h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
         h.step();
         assert_eq!(app(&h).document().unwrap().regions.len(), left);
@@ -1527,7 +1562,7 @@ fn the_ruler_keeps_a_line_in_mm_whose_end_drags() {
     );
     h.step();
     assert!(
-        h.query_by_label_contains(&format!("line · {mm:.1} mm"))
+        h.query_by_label_contains(&format!("Label 1 · line · {mm:.1} mm"))
             .is_some(),
         "the region list shows {mm:.1} mm"
     );

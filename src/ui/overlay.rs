@@ -246,22 +246,25 @@ fn paint_segment(painter: &Painter, [a, b]: [Pos2; 2], style: Style, tag: Option
         }
     }
     if let Some(tag) = tag {
+        // The measurement on a dark plate, legible over bright tissue (as OHIF draws its text boxes).
         let away = if along.is_finite() {
             along * 8.0
         } else {
             egui::vec2(8.0, 0.0)
         };
-        painter.text(
-            b + away,
-            if away.x >= 0.0 {
-                egui::Align2::LEFT_CENTER
-            } else {
-                egui::Align2::RIGHT_CENTER
-            },
-            tag,
+        let galley = painter.layout_no_wrap(
+            tag.to_owned(),
             egui::FontId::proportional(12.0),
             style.color,
         );
+        let anchor = if away.x >= 0.0 {
+            egui::Align2::LEFT_CENTER
+        } else {
+            egui::Align2::RIGHT_CENTER
+        };
+        let rect = anchor.anchor_size(b + away, galley.size());
+        painter.rect_filled(rect.expand(2.0), 2.0, Color32::from_black_alpha(170));
+        painter.galley(rect.min, galley, style.color);
     }
 }
 

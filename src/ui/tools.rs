@@ -174,14 +174,17 @@ pub enum Gesture {
         /// Its slice.
         k: usize,
     },
-    /// A ruler from `a` to `b` (i, j) on slice `k`; stays shown until the next one.
+    /// A ruler from `a` to `b` (plane coordinates) on plane `k` across voxel axis `fixed` (2: the
+    /// acquisition plane); without a project it stays shown until the next one.
     Ruler {
         /// Start.
         a: [f64; 2],
         /// End.
         b: [f64; 2],
-        /// Slice.
+        /// The plane's index along `fixed`.
         k: usize,
+        /// The voxel axis the plane holds.
+        fixed: usize,
     },
     /// Moving or resizing a box.
     Edit {
@@ -354,7 +357,10 @@ pub fn box_between(a: [f64; 2], b: [f64; 2], k: usize, size: [usize; 2]) -> Opti
 
 /// Tools that draw in the planes across i and j too (the others work in the acquisition plane).
 pub fn draws_across(tool: Tool) -> bool {
-    matches!(tool, Tool::Box | Tool::Brush | Tool::Eraser | Tool::Point)
+    matches!(
+        tool,
+        Tool::Box | Tool::Brush | Tool::Eraser | Tool::Point | Tool::Ruler
+    )
 }
 
 /// Whether a gesture is under way (a finished ruler stays shown but is not).

@@ -124,7 +124,7 @@ impl AppState {
         if under.is_some() {
             self.hover_voxel = under;
         }
-        // Box, brush, eraser and point draw here too (Shift+click still moves the crosshair).
+        // Box, brush, eraser, point and ruler draw here too (Shift+click still moves the crosshair).
         let shift = ui.input(|i| i.modifiers.shift);
         let drawing = tools::draws_across(self.tool)
             && self.current_project_image().is_some()

@@ -198,9 +198,13 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                     a: at(p0),
                     b: at(p0),
                     k,
+                    fixed: input.fixed,
                 };
             }
-            if let Gesture::Ruler { a, b, .. } = gesture {
+            // A ruler belongs to the plane it was started in.
+            if let Gesture::Ruler { a, b, fixed, .. } = gesture
+                && *fixed == input.fixed
+            {
                 if dragging_primary && let Some(p) = pointer {
                     *b = at(p);
                 }
@@ -261,7 +265,7 @@ pub fn paint(
                 painter.circle_filled(*p, 2.5, theme::ACCENT);
             }
         }
-        Gesture::Ruler { a, b, k } if *k == input.k => {
+        Gesture::Ruler { a, b, k, fixed } if *k == input.k && *fixed == input.fixed => {
             let (pa, pb) = (view.screen_from_voxel(*a), view.screen_from_voxel(*b));
             painter.line_segment([pa, pb], Stroke::new(1.5, theme::HIGHLIGHT));
             for p in [pa, pb] {
