@@ -96,8 +96,9 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let mut history = History::new(1 << 30);
     history.begin(&format!("import radfact {}", args.file.display()))?;
     let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
+    // The reference text becomes the image's report when it has none, so spans can point into it
+    // (all reports first: setting one checks the image's phrases, which are then still few).
     for (pair, &image) in pairs.iter().zip(&images) {
-        // The reference text becomes the image's report when it has none, so spans can point into it.
         if build.doc().images[&image].report.is_none() && !pair.target.is_empty() {
             let text = pair
                 .target
@@ -111,6 +112,8 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
                 after: Some(text),
             })?;
         }
+    }
+    for (pair, &image) in pairs.iter().zip(&images) {
         // Reference sentences are spans of the report; predicted sentences are free phrases.
         report_phrases(
             &mut build,
@@ -222,6 +225,7 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
         parse_author(PADCHEST_GR_READERS[0])?,
         parse_author(PADCHEST_GR_READERS[1])?,
     ];
+    let index = ImageIndex::new(&records);
     let mut placed = Vec::new();
     let mut unmatched = Vec::new();
     for s in &file.studies {
@@ -229,7 +233,7 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
             .file_stem()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        match find_image(&records, &stem, &s.image_id) {
+        match index.find(&stem, &s.image_id) {
             Some(id) => placed.push((id, s)),
             None => unmatched.push(s.image_id.as_str()),
         }
@@ -248,6 +252,7 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
     let result = (|| {
         history.begin(&format!("import PadChest-GR {}", args.file.display()))?;
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
+        // Reports first: setting one checks the image's phrases, which are then still few.
         for (image, study) in &placed {
             let image = *image;
             if build.doc().images[&image].report.is_none() && !study.findings.is_empty() {
@@ -263,6 +268,9 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
                     after: Some(text),
                 })?;
             }
+        }
+        for (image, study) in &placed {
+            let image = *image;
             let size = build.doc().images[&image].size;
             let mut search_from = 0usize;
             for f in &study.findings {
@@ -350,22 +358,53 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The image a dataset row names: by file stem (`dicom_id`) or file name (`path`).
-pub(super) fn find_image(records: &[ImageRecord], dicom_id: &str, path: &str) -> Option<ImageId> {
-    let name = std::path::Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string());
-    records
-        .iter()
-        .find(|r| {
-            r.files.iter().any(|f| {
-                let stem = f.file_stem().map(|s| s.to_string_lossy().to_string());
-                let fname = f.file_name().map(|s| s.to_string_lossy().to_string());
-                (!dicom_id.is_empty() && stem.as_deref() == Some(dicom_id))
-                    || (name.is_some() && fname == name)
-            })
-        })
-        .map(|r| r.id)
+/// The project's images by their files' stems and names, for dataset rows that name their image:
+/// built once, so that an import of n rows into a project of m images reads each file name once
+/// (not n × m times).
+pub(super) struct ImageIndex {
+    ids: Vec<ImageId>,
+    by_stem: std::collections::HashMap<String, usize>,
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+impl ImageIndex {
+    /// Indexes `records` (an earlier record wins where two share a file name).
+    pub(super) fn new(records: &[ImageRecord]) -> Self {
+        let mut index = ImageIndex {
+            ids: records.iter().map(|r| r.id).collect(),
+            by_stem: Default::default(),
+            by_name: Default::default(),
+        };
+        for (n, r) in records.iter().enumerate() {
+            for f in &r.files {
+                if let Some(stem) = f.file_stem() {
+                    index
+                        .by_stem
+                        .entry(stem.to_string_lossy().into_owned())
+                        .or_insert(n);
+                }
+                if let Some(name) = f.file_name() {
+                    index
+                        .by_name
+                        .entry(name.to_string_lossy().into_owned())
+                        .or_insert(n);
+                }
+            }
+        }
+        index
+    }
+
+    /// The image a row names: by file stem (`dicom_id`, when not empty) or by the file name of
+    /// `path`; the first image in project order that matches either.
+    pub(super) fn find(&self, dicom_id: &str, path: &str) -> Option<ImageId> {
+        let by_stem = (!dicom_id.is_empty())
+            .then(|| self.by_stem.get(dicom_id))
+            .flatten();
+        let by_name = std::path::Path::new(path)
+            .file_name()
+            .and_then(|n| self.by_name.get(n.to_string_lossy().as_ref()));
+        by_stem.into_iter().chain(by_name).min().map(|&n| self.ids[n])
+    }
 }
 
 /// Box rows (any dataset) into the project: rows grouped by (image, annotator, phrase text,
@@ -377,6 +416,7 @@ pub(super) fn import_box_rows(
     author: &Author,
 ) -> Result<(), CliError> {
     let (mut project, records, mut doc) = open_for_edit(&args.project)?;
+    let index = ImageIndex::new(&records);
     type Key = (ImageId, String, String, Option<String>);
     let mut groups: BTreeMap<Key, Vec<&datasets::BoxRow>> = BTreeMap::new();
     let mut unmatched: BTreeMap<String, usize> = BTreeMap::new();
@@ -385,7 +425,7 @@ pub(super) fn import_box_rows(
             Some(a) => format!("human:{a}"),
             None => author.to_string(),
         };
-        match find_image(&records, r.stem.as_deref().unwrap_or(""), &r.file_name) {
+        match index.find(r.stem.as_deref().unwrap_or(""), &r.file_name) {
             Some(id) => groups
                 .entry((id, who, r.text.clone(), r.category.clone()))
                 .or_default()
