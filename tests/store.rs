@@ -490,8 +490,19 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
         report.as_os_str(),
     ]);
     assert_eq!(add.code, 0, "{}", add.stderr);
+    // Adding the same file again adds nothing (it says which image it already is); a copy under
+    // another name is an image of its own.
+    let again = run(&[&os("add"), project.as_os_str(), image.as_os_str()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("already in the project as image")
+            && again.stdout.contains("nothing new: all 1 image(s)"),
+        "{}",
+        again.stdout
+    );
     let ls = run(&[&os("ls"), project.as_os_str(), &os("--json")]);
     let json: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    assert_eq!(json["images"].as_array().unwrap().len(), 1);
     assert_eq!(json["images"][0]["kind"], "image2d");
     assert_eq!(json["images"][0]["has_report"], true);
     assert!(json["images"][0]["missing"].is_null());

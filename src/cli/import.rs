@@ -403,7 +403,11 @@ impl ImageIndex {
         let by_name = std::path::Path::new(path)
             .file_name()
             .and_then(|n| self.by_name.get(n.to_string_lossy().as_ref()));
-        by_stem.into_iter().chain(by_name).min().map(|&n| self.ids[n])
+        by_stem
+            .into_iter()
+            .chain(by_name)
+            .min()
+            .map(|&n| self.ids[n])
     }
 }
 
