@@ -373,6 +373,21 @@ fn a_new_project_from_an_open_chest_x_ray_takes_boxes_and_more_images() {
         !a.is_loading() && a.document().is_some_and(|d| d.images.len() == 2)
     });
     assert_eq!(app(&h).image_count(), 2);
+    // The same file dropped again is the image the project has: shown, not added twice.
+    h.state_mut()
+        .as_mut()
+        .unwrap()
+        .push_command(Command::AddImages(vec![
+            corpus.join("cxr/tbx11k/imgs/tb/tb0005.png"),
+        ]));
+    h.step();
+    step_until(&mut h, "the second add to finish", |a| {
+        !a.is_loading()
+            && a.message()
+                .is_some_and(|m| m.starts_with("already in the project"))
+    });
+    assert_eq!(app(&h).image_count(), 2);
+    assert_eq!(app(&h).document().unwrap().images.len(), 2);
     step_until(&mut h, "the writer to save", |a| a.unsaved() == 0);
     assert!(app(&h).problems().is_empty(), "{:?}", app(&h).problems());
     drop(h);

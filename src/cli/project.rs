@@ -215,32 +215,21 @@ pub fn add(args: &AddArgs) -> i32 {
         return user_error("no image was added");
     }
     // The same file (or series) added again is the image the project already has, not a second one.
-    let existing = match project.images() {
-        Ok(i) => i,
+    let known = match project.already_added(&records) {
+        Ok(k) => k,
         Err(e) => return store_error(e),
     };
-    let known: std::collections::HashMap<(&Path, usize, &str), ImageId> = existing
-        .iter()
-        .map(|e| {
-            (
-                (e.source.as_path(), e.volume_index, e.content_hash.as_str()),
-                e.id,
-            )
-        })
-        .collect();
     let before = records.len();
-    records.retain(|r| {
-        let key = (r.source.as_path(), r.volume_index, r.content_hash.as_str());
-        match known.get(&key) {
-            Some(id) => {
-                println!(
-                    "already in the project as image {id}: {}",
-                    r.source.display()
-                );
-                false
-            }
-            None => true,
+    let mut known = known.into_iter();
+    records.retain(|r| match known.next().flatten() {
+        Some(id) => {
+            println!(
+                "already in the project as image {id}: {}",
+                r.source.display()
+            );
+            false
         }
+        None => true,
     });
     if records.is_empty() {
         println!("nothing new: all {before} image(s) are in the project already");

@@ -749,6 +749,29 @@ impl Project {
             .map_err(self.sql_err())
     }
 
+    /// For each record, the project image it already is (the same source path, volume and
+    /// content), if any: adding a file again must not make a second image of it.
+    pub fn already_added(&self, records: &[ImageRecord]) -> Result<Vec<Option<ImageId>>> {
+        let existing = self.images()?;
+        let known: std::collections::HashMap<(&Path, usize, &str), ImageId> = existing
+            .iter()
+            .map(|e| {
+                (
+                    (e.source.as_path(), e.volume_index, e.content_hash.as_str()),
+                    e.id,
+                )
+            })
+            .collect();
+        Ok(records
+            .iter()
+            .map(|r| {
+                known
+                    .get(&(r.source.as_path(), r.volume_index, r.content_hash.as_str()))
+                    .copied()
+            })
+            .collect())
+    }
+
     /// Adds images in one transaction (one change-log row each) and returns their ids: a record's
     /// own id when it has one (a copy or merge keeps identities), else a new one.
     pub fn add_images(&mut self, records: &[ImageRecord], who: &str) -> Result<Vec<ImageId>> {

@@ -143,6 +143,8 @@ pub enum Event {
         added: Vec<(ImageRecord, ImageEntry)>,
         /// Files that could not be read.
         errors: Vec<String>,
+        /// Images the project had already (the same files), not added again.
+        already: Vec<ImageId>,
     },
     /// The job could not do its work (e.g. the project cannot be opened); the message names the file.
     Failed(String),
@@ -382,13 +384,31 @@ fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
     if let Err(e) = hash_records(&mut records) {
         return Event::Failed(e);
     }
-    let ids = match Project::open(project).and_then(|mut p| p.add_images(&records, who)) {
-        Ok(ids) => ids,
+    // Files the project has already are not added a second time.
+    let added = Project::open(project).and_then(|mut p| {
+        let known = p.already_added(&records)?;
+        let mut already = Vec::new();
+        let mut fresh = Vec::new();
+        for ((record, entry), known) in records.into_iter().zip(loaded.images).zip(known) {
+            match known {
+                Some(id) => already.push(id),
+                None => fresh.push((record, entry)),
+            }
+        }
+        let new_records: Vec<ImageRecord> = fresh.iter().map(|(r, _)| r.clone()).collect();
+        let ids = if new_records.is_empty() {
+            Vec::new()
+        } else {
+            p.add_images(&new_records, who)?
+        };
+        Ok((fresh, ids, already))
+    });
+    let (fresh, ids, already) = match added {
+        Ok(x) => x,
         Err(e) => return Event::Failed(e.to_string()),
     };
-    let added = records
+    let added = fresh
         .into_iter()
-        .zip(loaded.images)
         .zip(ids)
         .map(|((mut record, mut entry), id)| {
             record.id = id;
@@ -400,6 +420,7 @@ fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
         project: project.to_path_buf(),
         added,
         errors: loaded.errors,
+        already,
     }
 }
 

@@ -267,6 +267,7 @@ impl AppState {
                 project,
                 added,
                 errors,
+                already,
             } => {
                 self.errors.extend(errors);
                 if self.project.as_ref().is_none_or(|p| p.path != project) {
@@ -291,10 +292,24 @@ impl AppState {
                 if let Some(p) = self.project.as_mut() {
                     p.add_records(records);
                 }
+                // A file the project had already: show that image instead of a second copy.
+                let first = first.or_else(|| {
+                    already.first().and_then(|id| {
+                        self.images
+                            .iter()
+                            .position(|e| e.project_image == Some(*id))
+                    })
+                });
                 if let Some(i) = first {
                     self.selected = Some(i);
                 }
-                self.message = Some(format!("added {n} images to the project"));
+                self.message = Some(match (n, already.len()) {
+                    (n, 0) => format!("added {n} images to the project"),
+                    (0, k) => format!("already in the project: {k} image(s), not added again"),
+                    (n, k) => format!(
+                        "added {n} images to the project; {k} were in it already, not added again"
+                    ),
+                });
             }
             LoadEvent::ProjectImage { id, result } => {
                 let Some(p) = self.project.as_ref().filter(|p| p.owns_job(job)) else {
