@@ -312,8 +312,9 @@ fn the_preview_is_the_series_middle_slice_in_sorted_order() {
 
 /// NRRD (.nrrd raw and gzip, detached .nhdr) and MetaImage (.mha, detached .mhd with zlib) written by
 /// SimpleITK (`tools/itk_reference.py`: a corpus MR with an oblique direction, anisotropic
-/// spacing and an origin, in every scalar type, and an RGB image): `voxmark info --json` gives
-/// SimpleITK's geometry and numpy's statistics.
+/// spacing and an origin, in every scalar type, and an RGB image), and NRRD as pynrrd writes it (a
+/// RAS space, a detached big-endian .nhdr, ASCII, `spacings` only, an RGB-color axis):
+/// `voxmark info --json` gives SimpleITK's geometry and numpy's statistics.
 #[test]
 fn nrrd_and_metaimage_read_as_simpleitk_reads_them() {
     let Some(corpus) = common::corpus() else {
@@ -329,7 +330,13 @@ fn nrrd_and_metaimage_read_as_simpleitk_reads_them() {
         return;
     };
     let files = reference.as_object().unwrap();
-    assert!(files.len() >= 50, "{}", files.len());
+    assert!(files.len() >= 55, "{}", files.len());
+    assert_eq!(
+        files.keys().filter(|k| k.starts_with("pynrrd_")).count(),
+        5,
+        "{:?}",
+        files.keys()
+    );
     let close = |a: &serde_json::Value, b: &serde_json::Value, tol: f64, what: &str, name: &str| {
         let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
         assert_eq!(a.len(), b.len(), "{name}: {what}");

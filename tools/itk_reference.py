@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""NRRD and MetaImage reference files for tests/readers.rs, written by SimpleITK from a corpus volume.
+"""NRRD and MetaImage reference files for tests/readers.rs, written by SimpleITK and pynrrd from a
+corpus volume.
 
     python3 tools/itk_reference.py CORPUS OUTDIR
 
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 
+import nrrd
 import numpy as np
 import SimpleITK as sitk
 
@@ -53,6 +55,7 @@ def main():
         f = os.path.join(out, "rgb" + ext)
         sitk.WriteImage(rgb, f, useCompression=True)
         files.append(f)
+    files += write_pynrrd(a, out)
     ref = {}
     for f in files:
         img = sitk.ReadImage(f)
@@ -66,6 +69,42 @@ def main():
             "stats": {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean())},
         }
     print(json.dumps(ref))
+
+
+def write_pynrrd(a, out):
+    """NRRD files as pynrrd writes them (its header conventions, not ITK's). `a` is (z, y, x)."""
+    xyz = np.ascontiguousarray(np.transpose(a, (2, 1, 0)))  # pynrrd's default index order is x fastest
+    scaled = xyz / max(xyz.max(), 1.0) * 200.0
+    # Oblique, anisotropic, in RAS: columns of `space directions` are the axes (one row per axis).
+    t = np.radians(15)
+    axes = np.array([[0.8 * np.cos(t), 0.8 * np.sin(t), 0.0],
+                     [-1.1 * np.sin(t), 1.1 * np.cos(t), 0.0],
+                     [0.0, 0.0, 2.4]])
+    files = []
+
+    def put(name, data, header, **kw):
+        f = os.path.join(out, name)
+        nrrd.write(f, data, header, **kw)
+        files.append(f)
+
+    put("pynrrd_int16_ras_gzip.nrrd", np.round(scaled - 50).astype(np.int16),
+        {"space": "right-anterior-superior", "space directions": axes,
+         "space origin": np.array([12.5, -40.0, 3.25]), "kinds": ["domain"] * 3, "encoding": "gzip"})
+    put("pynrrd_float32_be_raw.nhdr", scaled.astype(">f4"),
+        {"space": "left-posterior-superior", "space directions": axes,
+         "space origin": np.array([-5.0, 6.0, -7.0]), "encoding": "raw"}, detached_header=True)
+    put("pynrrd_uint8_ascii.nrrd", np.round(scaled).astype(np.uint8),
+        {"space": "left-posterior-superior", "space directions": np.diag([0.9, 0.9, 3.0]),
+         "space origin": np.array([0.0, 0.0, 0.0]), "encoding": "ascii"})
+    put("pynrrd_float64_spacings.nrrd", scaled.astype(np.float64),
+        {"spacings": np.array([0.6, 0.75, 1.9]), "encoding": "gzip"})
+    rgb = np.stack([np.round(scaled).astype(np.uint8)] * 3, axis=0)  # (3, x, y, z)
+    rgb[1] = 255 - rgb[1]
+    put("pynrrd_rgb.nrrd", rgb,
+        {"space": "left-posterior-superior",
+         "space directions": np.array([[np.nan] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 2.0]]),
+         "kinds": ["RGB-color", "domain", "domain", "domain"], "encoding": "gzip"})
+    return files
 
 
 if __name__ == "__main__":

@@ -82,6 +82,21 @@ mod tests {
         assert_eq!(v.value([1, 0, 0], 0), Some(-2.0));
     }
 
+    /// ASCII data after an attached header (as pynrrd writes it), with `line skip` and `byte skip`
+    /// counted from the end of the header, not from the start of the file.
+    #[test]
+    fn attached_ascii_skips_from_the_end_of_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain =
+            b"NRRD0005\ntype: uint8\ndimension: 3\nsizes: 3 1 1\nencoding: ascii\n\n7\n8\n9\n";
+        let v = read(&write(dir.path(), "a.nrrd", plain)).unwrap();
+        assert_eq!(v.value([2, 0, 0], 0), Some(9.0));
+        let skipping = b"NRRD0005\ntype: short\ndimension: 3\nsizes: 2 1 1\nencoding: ascii\nline skip: 1\nbyte skip: 2\n\n1 2 3\nxx-4 5\n";
+        let v = read(&write(dir.path(), "b.nrrd", skipping)).unwrap();
+        assert_eq!(v.value([0, 0, 0], 0), Some(-4.0));
+        assert_eq!(v.value([1, 0, 0], 0), Some(5.0));
+    }
+
     /// A detached MetaImage with zlib data, and a short file named in the error.
     #[test]
     fn metaimage_detached_zlib_and_short_data() {

@@ -272,9 +272,14 @@ struct Layout {
     axes: [Vec3; 3],
     big_endian: bool,
     encoding: Encoding,
-    /// The data file and where its voxels start (`None`: counted back from the end).
+    /// The data file.
     data: PathBuf,
+    /// Where the data begin in it: after the header of an attached file, else 0.
+    base: usize,
+    /// Bytes to skip after `base` and the skipped lines (`None`: counted back from the end, raw
+    /// data only).
     skip: Option<u64>,
+    /// Lines to skip after `base` (NRRD `line skip`).
     line_skip: usize,
 }
 
@@ -497,7 +502,8 @@ fn nrrd_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         }
         Some(f) => path.parent().unwrap_or(Path::new(".")).join(f),
     };
-    let skip = data_start(path, &data, end, get("byte skip"), "NRRD byte skip")?;
+    let base = if data == path { end } else { 0 };
+    let skip = byte_skip(path, get("byte skip"), "NRRD byte skip")?;
     let line_skip = get("line skip").and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(Layout {
         scalar,
@@ -509,6 +515,7 @@ fn nrrd_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         big_endian,
         encoding,
         data,
+        base,
         skip,
         line_skip,
     })
@@ -607,7 +614,8 @@ fn meta_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         }
         f => path.parent().unwrap_or(Path::new(".")).join(f),
     };
-    let skip = data_start(path, &data, end, get("HeaderSize"), "MetaImage HeaderSize")?;
+    let base = if data == path { end } else { 0 };
+    let skip = byte_skip(path, get("HeaderSize"), "MetaImage HeaderSize")?;
     Ok(Layout {
         scalar,
         size,
@@ -618,26 +626,20 @@ fn meta_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         big_endian,
         encoding,
         data,
+        base,
         skip,
         line_skip: 0,
     })
 }
 
-/// Where the voxels start in `data`: after the header when it is the header's own file, plus the
-/// bytes the header says to skip; `None` (a skip of -1) counts back from the end of the data.
-fn data_start(
-    path: &Path,
-    data: &Path,
-    header_end: usize,
-    skip: Option<&str>,
-    what: &str,
-) -> Result<Option<u64>> {
-    let base = if data == path { header_end as u64 } else { 0 };
+/// A byte skip (NRRD `byte skip`, MetaImage `HeaderSize`): `-1` counts the data back from the
+/// end of the file (`None`), absent is 0.
+fn byte_skip(path: &Path, skip: Option<&str>, what: &str) -> Result<Option<u64>> {
     match skip.map(str::parse::<i64>) {
         Some(Ok(-1)) => Ok(None),
-        Some(Ok(n)) if n >= 0 => Ok(Some(n as u64 + base)),
+        Some(Ok(n)) if n >= 0 => Ok(Some(n as u64)),
         Some(_) => Err(bad(path, format!("{what} is not a number"))),
-        None => Ok(Some(base)),
+        None => Ok(Some(0)),
     }
 }
 
@@ -662,8 +664,8 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
         })?;
         &data_file
     };
-    // Lines to skip first (NRRD `line skip`), then bytes.
-    let mut start = 0usize;
+    // After an attached header, lines to skip first (NRRD `line skip`), then bytes.
+    let mut start = l.base.min(raw.len());
     for _ in 0..l.line_skip {
         start += raw[start..]
             .iter()
@@ -681,7 +683,10 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
     };
     let voxels = match l.encoding {
         Encoding::Ascii => {
-            let text = String::from_utf8_lossy(&raw[start.min(raw.len())..]);
+            let from = usize::try_from(l.skip.unwrap_or(0))
+                .unwrap_or(usize::MAX)
+                .saturating_add(start);
+            let text = String::from_utf8_lossy(raw.get(from..).unwrap_or_default());
             l.scalar.parse_text(&text, n, path)?
         }
         Encoding::Raw => {
