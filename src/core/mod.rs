@@ -28,5 +28,5 @@ pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};
 pub use id::{Id, now_ms};
 pub use mask::{MaskTiles, VoxelBox};
-pub use stats::{Histogram, ValueStats};
+pub use stats::{Histogram, RegionStats, ValueStats, region_stats};
 pub use volume::{Photometric, Rescale, Volume, VolumeError, VolumeMeta, Voxels, WindowPreset};

@@ -285,3 +285,135 @@ mod tests {
         assert_eq!(v.counts, vec![1, 1, 2]);
     }
 }
+
+/// What a region covers of an image and the image's values there, as viewers show beside an ROI
+/// (OHIF's rectangle and freehand tools, ITK-SNAP's label statistics): voxels are those whose
+/// centres lie inside (boxes include their edges, polygons by the even-odd rule, masks voxel by
+/// voxel), values are modality values (after rescale) of the first component.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegionStats {
+    /// Voxels inside.
+    pub voxels: usize,
+    /// Geometric area in mm² of a 2D box or polygon (its outline, not its voxels).
+    pub area_mm2: Option<f64>,
+    /// Volume in mm³ of a 3D box or mask: voxels times the voxel's volume.
+    pub volume_mm3: Option<f64>,
+    /// Mean, population standard deviation, minimum and maximum of the values (NaN without voxels;
+    /// NaN values are left out).
+    pub mean: f64,
+    /// Standard deviation.
+    pub sd: f64,
+    /// Minimum.
+    pub min: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// [`RegionStats`] of `shape` (with its `mask` voxels for a mask) on `volume`; `None` for shapes
+/// without an inside (points, lines) and for masks without voxels.
+pub fn region_stats(
+    volume: &Volume,
+    shape: &super::annotation::Shape,
+    mask: Option<&super::mask::MaskTiles>,
+) -> Option<RegionStats> {
+    use super::annotation::Shape;
+    let size = volume.size();
+    let [sx, sy, sz] = volume.spacing_mm();
+    let mut acc = (0usize, 0.0f64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    let mut voxels = 0usize;
+    let mut add = |ijk: [usize; 3]| {
+        voxels += 1;
+        if let Some(v) = volume.value(ijk, 0).filter(|v| !v.is_nan()) {
+            acc.0 += 1;
+            acc.1 += v;
+            acc.2 += v * v;
+            acc.3 = acc.3.min(v);
+            acc.4 = acc.4.max(v);
+        }
+    };
+    // Whole voxel indices in [lo, hi] (continuous, centres at integers) along an axis of n.
+    let range = |lo: f64, hi: f64, n: usize| {
+        let a = lo.ceil().max(0.0);
+        let b = hi.floor().min(n as f64 - 1.0);
+        if a > b {
+            0..0
+        } else {
+            a as usize..b as usize + 1
+        }
+    };
+    let (area_mm2, volume_mm3) = match shape {
+        Shape::Box2d { slice, min, max } => {
+            let k = *slice as usize;
+            if k < size[2] {
+                for j in range(min[1], max[1], size[1]) {
+                    for i in range(min[0], max[0], size[0]) {
+                        add([i, j, k]);
+                    }
+                }
+            }
+            (Some((max[0] - min[0]) * sx * (max[1] - min[1]) * sy), None)
+        }
+        Shape::Box3d { min, max } => {
+            for k in range(min[2], max[2], size[2]) {
+                for j in range(min[1], max[1], size[1]) {
+                    for i in range(min[0], max[0], size[0]) {
+                        add([i, j, k]);
+                    }
+                }
+            }
+            (None, Some(0.0))
+        }
+        Shape::Polygon { slice, points } => {
+            if let Some((b, inside)) = super::paint::polygon_voxels(points, *slice as usize, size) {
+                let mut n = 0;
+                for j in b.min[1]..b.max[1] {
+                    for i in b.min[0]..b.max[0] {
+                        if inside[n] {
+                            add([i, j, *slice as usize]);
+                        }
+                        n += 1;
+                    }
+                }
+            }
+            let twice: f64 = (0..points.len())
+                .map(|a| {
+                    let (p, q) = (points[a], points[(a + 1) % points.len()]);
+                    p[0] * q[1] - q[0] * p[1]
+                })
+                .sum();
+            (Some(twice.abs() / 2.0 * sx * sy), None)
+        }
+        Shape::Mask => {
+            let m = mask?;
+            for (&(k, ty, tx), t) in m.tiles() {
+                for (n, &v) in t.iter().enumerate() {
+                    let tile = super::mask::TILE;
+                    let (i, j) = (tx as usize * tile + n % tile, ty as usize * tile + n / tile);
+                    if v != 0 && i < size[0] && j < size[1] && (k as usize) < size[2] {
+                        add([i, j, k as usize]);
+                    }
+                }
+            }
+            if voxels == 0 {
+                return None;
+            }
+            (None, Some(0.0))
+        }
+        Shape::Point { .. } | Shape::Line { .. } => return None,
+    };
+    let (n, sum, sum2, min, max) = acc;
+    let mean = if n > 0 { sum / n as f64 } else { f64::NAN };
+    Some(RegionStats {
+        voxels,
+        area_mm2,
+        volume_mm3: volume_mm3.map(|_| voxels as f64 * sx * sy * sz),
+        mean,
+        sd: if n > 0 {
+            (sum2 / n as f64 - mean * mean).max(0.0).sqrt()
+        } else {
+            f64::NAN
+        },
+        min: if n > 0 { min } else { f64::NAN },
+        max: if n > 0 { max } else { f64::NAN },
+    })
+}

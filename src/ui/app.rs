@@ -119,6 +119,9 @@ pub struct AppState {
     pub(in crate::ui) region_filter: RegionFilter,
     /// How heatmaps are drawn, and whose phrase's heatmap is shown.
     pub(in crate::ui) heatmap_style: HeatmapStyle,
+    /// The selected region's statistics, for (region, document revision): computed once per change.
+    pub(in crate::ui) region_stats:
+        Option<(crate::core::RegionId, u64, Option<crate::core::RegionStats>)>,
     pub(in crate::ui) heat_phrase: Option<PhraseId>,
     pub(in crate::ui) heat_texture: Cached<(crate::core::HeatmapId, u32, crate::render::Colormap)>,
     /// The metrics section's authors and last scores.
@@ -223,6 +226,7 @@ impl AppState {
             model_phrase: None,
             region_filter: RegionFilter::default(),
             heatmap_style: HeatmapStyle::default(),
+            region_stats: None,
             heat_phrase: None,
             heat_texture: None,
             drawn: (None, Vec::new()),

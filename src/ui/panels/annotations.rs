@@ -199,6 +199,7 @@ impl AppState {
             heat_phrase,
             region_filter,
             heatmap_style,
+            region_stats,
             dark,
             gesture,
             highlight,
@@ -234,11 +235,24 @@ impl AppState {
         labels_section(ui, cx.doc, *active_label, &mut out.commands);
         proposals_line(ui, &cx, &mut out);
         if let Some(r) = cx.selected_region.and_then(|r| cx.doc.regions.get(&r)) {
+            let key = (r.id, p.revision());
+            let stats = match region_stats {
+                Some((id, rev, s)) if (*id, *rev) == key => *s,
+                _ => {
+                    let s =
+                        crate::core::region_stats(&entry.volume, &r.shape, cx.doc.masks.get(&r.id));
+                    *region_stats = Some((key.0, key.1, s));
+                    s
+                }
+            };
             region_properties(
                 ui,
                 p,
                 r,
                 (cx.k, cx.slices, cx.spacing_mm),
+                stats
+                    .as_ref()
+                    .map(|s| (s, entry.volume.meta.modality.as_deref())),
                 &mut out.commands,
             );
         }

@@ -119,6 +119,7 @@ pub(in crate::ui) fn region_properties(
     p: &DocumentSession,
     r: &Region,
     (k, slices, spacing_mm): (usize, usize, [f64; 3]),
+    stats: Option<(&crate::core::RegionStats, Option<&str>)>,
     commands: &mut Vec<Command>,
 ) {
     ui.add_space(6.0);
@@ -142,12 +143,17 @@ pub(in crate::ui) fn region_properties(
                 .color(theme::MUTED),
         );
     }
-    if let Some(m) = p.doc().masks.get(&r.id) {
-        ui.label(
-            RichText::new(format!("{} voxels", m.count()))
-                .small()
-                .color(theme::MUTED),
-        );
+    match stats {
+        Some((s, modality)) => region_stats_line(ui, s, modality),
+        None => {
+            if let Some(m) = p.doc().masks.get(&r.id) {
+                ui.label(
+                    RichText::new(format!("{} voxels", m.count()))
+                        .small()
+                        .color(theme::MUTED),
+                );
+            }
+        }
     }
     if let Some((k0, k1)) = r.shape.box_slices() {
         ui.horizontal(|ui| {
@@ -400,5 +406,41 @@ pub(in crate::ui) fn phrases_section(
     }
     if cx.notes.phrases.is_empty() {
         ui.weak("No phrases.");
+    }
+}
+
+/// A region's area or volume and the image's values inside, as OHIF shows them beside an ROI.
+fn region_stats_line(ui: &mut Ui, s: &crate::core::RegionStats, modality: Option<&str>) {
+    let unit = if modality == Some("CT") { " HU" } else { "" };
+    let extent = match (s.area_mm2, s.volume_mm3) {
+        (Some(a), _) => format!("area {a:.1} mm²"),
+        (None, Some(v)) if v >= 1000.0 => format!("volume {:.2} cm³", v / 1000.0),
+        (None, Some(v)) => format!("volume {v:.1} mm³"),
+        (None, None) => String::new(),
+    };
+    let values = if s.mean.is_nan() {
+        "no values".to_string()
+    } else {
+        format!(
+            "mean {:.1}{unit} ± {:.1} · min {} · max {}",
+            s.mean,
+            s.sd,
+            trim_number(s.min),
+            trim_number(s.max)
+        )
+    };
+    ui.label(
+        RichText::new(format!("{extent} · {} voxels\n{values}", s.voxels))
+            .small()
+            .color(theme::MUTED),
+    );
+}
+
+/// A value without trailing zeros (integers as integers).
+fn trim_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
     }
 }
