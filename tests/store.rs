@@ -500,9 +500,29 @@ fn cli_new_add_ls_check_and_relink_a_moved_file() {
         "{}",
         again.stdout
     );
+    // Named another way (through `..`), or twice in one call, it is still the one image.
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let roundabout = dir.path().join("sub/../chest.png");
+    let again = run(&[
+        &os("add"),
+        project.as_os_str(),
+        roundabout.as_os_str(),
+        dir.path().as_os_str(),
+    ]);
+    assert!(
+        again.stdout.contains("already in the project as image"),
+        "{}{}",
+        again.stdout,
+        again.stderr
+    );
     let ls = run(&[&os("ls"), project.as_os_str(), &os("--json")]);
     let json: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    assert_eq!(json["images"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json["images"].as_array().unwrap().len(),
+        1,
+        "{}",
+        again.stdout
+    );
     assert_eq!(json["images"][0]["kind"], "image2d");
     assert_eq!(json["images"][0]["has_report"], true);
     assert!(json["images"][0]["missing"].is_null());

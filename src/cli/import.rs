@@ -275,7 +275,9 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
             let mut search_from = 0usize;
             for f in &study.findings {
                 let category = (!f.labels.is_empty()).then(|| f.labels.join(", "));
-                let label = match &category {
+                // The finding's label names its boxes (an absent finding has none to name).
+                let boxed = !f.boxes.is_empty() || !f.extra_boxes.is_empty();
+                let label = match category.as_deref().filter(|_| boxed) {
                     Some(name) => Some(build.label(name, None)?),
                     None => None,
                 };
@@ -343,6 +345,12 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
     }
     if unmatched.len() > 5 {
         eprintln!("  … and {} more", unmatched.len() - 5);
+    }
+    if file.empty_boxes > 0 {
+        eprintln!(
+            "note: {} box(es) with no area inside the image left out",
+            file.empty_boxes
+        );
     }
     if file.clamped_edges > 0 {
         eprintln!(

@@ -221,15 +221,22 @@ pub fn add(args: &AddArgs) -> i32 {
     };
     let before = records.len();
     let mut known = known.into_iter();
+    let mut seen = std::collections::HashSet::new();
     records.retain(|r| match known.next().flatten() {
         Some(id) => {
+            let report = if report.is_some() {
+                " (its report is left as it is)"
+            } else {
+                ""
+            };
             println!(
-                "already in the project as image {id}: {}",
+                "already in the project as image {id}{report}: {}",
                 r.source.display()
             );
             false
         }
-        None => true,
+        // The same image named twice in one call (a folder and a file in it) is added once.
+        None => seen.insert(crate::store::image_key(r)),
     });
     if records.is_empty() {
         println!("nothing new: all {before} image(s) are in the project already");

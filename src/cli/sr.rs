@@ -270,6 +270,7 @@ fn planar_shape(
     tracking_id: &str,
     points: &[[f64; 2]],
     slice: usize,
+    measures_length: bool,
 ) -> Option<Shape> {
     let voxel = |p: &[f64; 2]| [p[0] - 0.5, p[1] - 0.5];
     let mut pts: Vec<[f64; 2]> = points.iter().map(voxel).collect();
@@ -301,7 +302,12 @@ fn planar_shape(
                     min: lo,
                     max: hi,
                 })
-            } else if pts.len() == 2 && !closed {
+            } else if pts.len() == 2
+                && !closed
+                && (measures_length || tracking_id.ends_with(":Length"))
+            {
+                // A ruler (OHIF's Length, or any group measuring a Length); other two-point lines
+                // (a Bidirectional's axes) are no region Voxmark draws.
                 Some(Shape::Line {
                     a: [pts[0][0], pts[0][1], slice as f64],
                     b: [pts[1][0], pts[1][1], slice as f64],
@@ -435,11 +441,17 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     ));
                     continue;
                 };
+                // SCT 410668003 Length (SRT G-D7FE in older reports).
+                let measures_length = g
+                    .measurements
+                    .iter()
+                    .any(|m| matches!(m.name.value.as_str(), "410668003" | "G-D7FE"));
                 match planar_shape(
                     graphic_type,
                     g.tracking_id.as_deref().unwrap_or(""),
                     points,
                     slice,
+                    measures_length,
                 ) {
                     Some(shape) => Some((image_id, shape, None)),
                     None => {
@@ -607,7 +619,8 @@ mod tests {
                 "POLYLINE",
                 "Cornerstone3DTools@^0.1.0:RectangleROI",
                 &rect,
-                3
+                3,
+                false
             ),
             Some(Shape::Box2d {
                 slice: 3,
@@ -617,14 +630,14 @@ mod tests {
         );
         let tri = [[0.5, 0.5], [4.5, 0.5], [0.5, 4.5], [0.5, 0.5]];
         assert_eq!(
-            planar_shape("POLYLINE", "x", &tri, 0),
+            planar_shape("POLYLINE", "x", &tri, 0, false),
             Some(Shape::Polygon {
                 slice: 0,
                 points: vec![[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]
             })
         );
         assert_eq!(
-            planar_shape("POINT", "", &[[2.5, 3.5]], 7),
+            planar_shape("POINT", "", &[[2.5, 3.5]], 7, false),
             Some(Shape::Point {
                 at: [2.0, 3.0, 7.0]
             })
@@ -634,14 +647,31 @@ mod tests {
                 "POLYLINE",
                 "Cornerstone3DTools@^0.1.0:Length",
                 &[[1.5, 2.5], [9.5, 8.5]],
-                4
+                4,
+                false
             ),
             Some(Shape::Line {
                 a: [1.0, 2.0, 4.0],
                 b: [9.0, 8.0, 4.0]
             })
         );
-        assert_eq!(planar_shape("MULTIPOINT", "", &[[2.5, 3.5]], 7), None);
+        // A Bidirectional's axis (no Length measured) is no ruler; a Length NUM makes one.
+        let axis = [[1.5, 2.5], [9.5, 8.5]];
+        assert_eq!(
+            planar_shape(
+                "POLYLINE",
+                "Cornerstone3DTools@^0.1.0:Bidirectional",
+                &axis,
+                4,
+                false
+            ),
+            None
+        );
+        assert!(planar_shape("POLYLINE", "", &axis, 4, true).is_some());
+        assert_eq!(
+            planar_shape("MULTIPOINT", "", &[[2.5, 3.5]], 7, false),
+            None
+        );
         assert_eq!(
             seg_path_of(Path::new("/tmp/out/report.dcm")),
             PathBuf::from("/tmp/out/report.seg.dcm")

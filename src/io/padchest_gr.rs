@@ -53,6 +53,9 @@ pub struct GroundedReports {
     pub studies: Vec<Study>,
     /// Box edges clamped into 0..1.
     pub clamped_edges: usize,
+    /// Boxes left out for having no area inside the image (zero width or height, or lying wholly
+    /// in the margin outside it).
+    pub empty_boxes: usize,
 }
 
 /// A PadChest-GR file that cannot be read.
@@ -95,7 +98,7 @@ pub fn parse(v: &Value) -> Result<GroundedReports, (String, String)> {
             "expected a list of studies ({\"ImageID\", \"findings\"})".to_string(),
         )
     })?;
-    let mut clamped_edges = 0usize;
+    let mut counts = Counts::default();
     let mut studies = Vec::with_capacity(list.len());
     for (i, e) in list.iter().enumerate() {
         let at = format!("[{i}]");
@@ -119,11 +122,7 @@ pub fn parse(v: &Value) -> Result<GroundedReports, (String, String)> {
         };
         let mut out = Vec::with_capacity(findings.len());
         for (k, f) in findings.iter().enumerate() {
-            out.push(finding(
-                f,
-                &format!("{at}.findings[{k}]"),
-                &mut clamped_edges,
-            )?);
+            out.push(finding(f, &format!("{at}.findings[{k}]"), &mut counts)?);
         }
         studies.push(Study {
             image_id: image_id.trim().to_string(),
@@ -133,8 +132,16 @@ pub fn parse(v: &Value) -> Result<GroundedReports, (String, String)> {
     }
     Ok(GroundedReports {
         studies,
-        clamped_edges,
+        clamped_edges: counts.clamped,
+        empty_boxes: counts.empty,
     })
+}
+
+/// Boxes changed or left out while reading.
+#[derive(Default)]
+struct Counts {
+    clamped: usize,
+    empty: usize,
 }
 
 fn text_of(f: &Value, key: &str, at: &str) -> Result<Option<String>, (String, String)> {
@@ -165,7 +172,7 @@ fn strings(f: &Value, key: &str, at: &str) -> Result<Vec<String>, (String, Strin
     }
 }
 
-fn finding(f: &Value, at: &str, clamped: &mut usize) -> Result<Finding, (String, String)> {
+fn finding(f: &Value, at: &str, counts: &mut Counts) -> Result<Finding, (String, String)> {
     let sentence_en = text_of(f, "sentence_en", at)?;
     let sentence_es = text_of(f, "sentence_es", at)?;
     let sentence = sentence_en.or_else(|| sentence_es.clone()).ok_or_else(|| {
@@ -189,8 +196,8 @@ fn finding(f: &Value, at: &str, clamped: &mut usize) -> Result<Finding, (String,
         sentence,
         sentence_es,
         abnormal,
-        boxes: boxes(f, "boxes", at, clamped)?,
-        extra_boxes: boxes(f, "extra_boxes", at, clamped)?,
+        boxes: boxes(f, "boxes", at, counts)?,
+        extra_boxes: boxes(f, "extra_boxes", at, counts)?,
         labels: strings(f, "labels", at)?,
         locations: strings(f, "locations", at)?,
         progression,
@@ -201,7 +208,7 @@ fn boxes(
     f: &Value,
     key: &str,
     at: &str,
-    clamped: &mut usize,
+    counts: &mut Counts,
 ) -> Result<Vec<NormBox>, (String, String)> {
     let list = match f.get(key) {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -229,12 +236,16 @@ fn boxes(
             }
             let c = x.clamp(0.0, 1.0);
             if c != x {
-                *clamped += 1;
+                counts.clamped += 1;
             }
             nb[slot] = c;
         }
         if nb[0] > nb[2] || nb[1] > nb[3] {
             return Err((here, "x_min > x_max or y_min > y_max".into()));
+        }
+        if nb[0] == nb[2] || nb[1] == nb[3] {
+            counts.empty += 1;
+            continue;
         }
         out.push(nb);
     }
@@ -252,13 +263,15 @@ mod tests {
             "ImageID": "a.png", "StudyID": "s1",
             "findings": [
                 {"sentence_en": "Cardiomegaly.", "sentence_es": "Cardiomegalia.", "abnormal": true,
-                 "boxes": [[0.1, 0.2, 0.5, 0.6]], "extra_boxes": [[0.12, 0.2, 0.5, 0.61], [0.7, 0.7, 0.8, 1.01]],
+                 "boxes": [[0.1, 0.2, 0.5, 0.6], [1.01, 0.2, 1.03, 0.3]], "extra_boxes": [[0.12, 0.2, 0.5, 0.61], [0.7, 0.7, 0.8, 1.01]],
                  "labels": ["cardiomegaly"], "locations": ["cardiac"], "progression": null},
                 {"sentence_en": "No pleural effusion.", "abnormal": false, "boxes": [], "labels": [], "locations": []}
             ]
         }]);
         let r = parse(&v).unwrap();
-        assert_eq!(r.clamped_edges, 1);
+        assert_eq!(r.clamped_edges, 3);
+        assert_eq!(r.empty_boxes, 1, "the box wholly right of the image");
+        assert_eq!(r.studies[0].findings[0].boxes.len(), 1);
         let s = &r.studies[0];
         assert_eq!(s.image_id, "a.png");
         assert_eq!(s.study_id.as_deref(), Some("s1"));

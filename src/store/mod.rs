@@ -321,6 +321,21 @@ fn entity_name(entity: &str) -> Option<&'static str> {
 
 use crate::core::now_ms;
 
+/// What makes two image records the same image: their files (resolved, so that `a/../b.png` and
+/// `b.png` agree), which volume of them, and their content.
+pub type ImageKey = (Vec<PathBuf>, usize, String);
+
+/// The [`ImageKey`] of a record.
+pub fn image_key(r: &ImageRecord) -> ImageKey {
+    let mut files: Vec<PathBuf> = r
+        .files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    files.sort();
+    (files, r.volume_index, r.content_hash.clone())
+}
+
 /// Geometry of a shape as little-endian f64s.
 fn encode_shape(s: &Shape) -> Vec<u8> {
     let v: Vec<f64> = match s {
@@ -749,26 +764,16 @@ impl Project {
             .map_err(self.sql_err())
     }
 
-    /// For each record, the project image it already is (the same source path, volume and
-    /// content), if any: adding a file again must not make a second image of it.
+    /// For each record, the project image it already is (the same files, volume and content), if
+    /// any: adding a file again, or a series again through another folder, must not make a second
+    /// image of it.
     pub fn already_added(&self, records: &[ImageRecord]) -> Result<Vec<Option<ImageId>>> {
         let existing = self.images()?;
-        let known: std::collections::HashMap<(&Path, usize, &str), ImageId> = existing
-            .iter()
-            .map(|e| {
-                (
-                    (e.source.as_path(), e.volume_index, e.content_hash.as_str()),
-                    e.id,
-                )
-            })
-            .collect();
+        let known: std::collections::HashMap<ImageKey, ImageId> =
+            existing.iter().map(|e| (image_key(e), e.id)).collect();
         Ok(records
             .iter()
-            .map(|r| {
-                known
-                    .get(&(r.source.as_path(), r.volume_index, r.content_hash.as_str()))
-                    .copied()
-            })
+            .map(|r| known.get(&image_key(r)).copied())
             .collect())
     }
 

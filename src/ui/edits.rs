@@ -63,8 +63,24 @@ impl AppState {
                         .unwrap_or(shape),
                     _ => shape,
                 };
-                let (mut edits, label) = label_for_drawing(p.doc(), self.active_label);
                 let id = crate::core::Id::new();
+                if matches!(shape, Shape::Line { .. }) {
+                    // A ruler is a measurement: no label of its own, and it grounds no phrase.
+                    let region = crate::core::Region {
+                        label: None,
+                        ..new_region(id, image, crate::core::Id::NIL, shape, p, now)
+                    };
+                    let edits = vec![Edit::AddRegion {
+                        region,
+                        mask: None,
+                        links: vec![],
+                    }];
+                    p.transact(name, edits)?;
+                    self.selected_region = Some(id);
+                    self.message = Some(format!("{name}: region #{id}"));
+                    return Ok(());
+                }
+                let (mut edits, label) = label_for_drawing(p.doc(), self.active_label);
                 let phrase = phrase_on(p.doc(), self.active_phrase, image);
                 edits.push(Edit::AddRegion {
                     region: new_region(id, image, label, shape, p, now),

@@ -389,10 +389,14 @@ fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
         let known = p.already_added(&records)?;
         let mut already = Vec::new();
         let mut fresh = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for ((record, entry), known) in records.into_iter().zip(loaded.images).zip(known) {
             match known {
                 Some(id) => already.push(id),
-                None => fresh.push((record, entry)),
+                None if seen.insert(crate::store::image_key(&record)) => {
+                    fresh.push((record, entry));
+                }
+                None => {} // named twice in one drop
             }
         }
         let new_records: Vec<ImageRecord> = fresh.iter().map(|(r, _)| r.clone()).collect();

@@ -362,16 +362,16 @@ impl DicomHeader {
             floats(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| to_orientation(&v));
         // Projection radiographs give the detector's spacing instead, and an RT Image its spacing in
         // the image plane (3002,0011), the one GDCM (and so SimpleITK) reads for that SOP class.
-        let plane_spacing = floats(obj, tags::IMAGE_PLANE_PIXEL_SPACING);
+        let pair = |tag| {
+            floats(obj, tag)
+                .filter(|v| v.len() >= 2)
+                .map(|v| [v[0], v[1]])
+        };
         let mut pixel_spacing = if sop_class_uid == RT_IMAGE_STORAGE {
-            plane_spacing.or_else(|| floats(obj, tags::PIXEL_SPACING))
+            pair(tags::IMAGE_PLANE_PIXEL_SPACING).or_else(|| pair(tags::PIXEL_SPACING))
         } else {
-            floats(obj, tags::PIXEL_SPACING)
-                .or_else(|| floats(obj, tags::IMAGER_PIXEL_SPACING))
-                .or(plane_spacing)
-        }
-        .filter(|v| v.len() >= 2)
-        .map(|v| [v[0], v[1]]);
+            pair(tags::PIXEL_SPACING).or_else(|| pair(tags::IMAGER_PIXEL_SPACING))
+        };
         let mut spacing_between_slices = float(obj, tags::SPACING_BETWEEN_SLICES);
         let mut slice_thickness = float(obj, tags::SLICE_THICKNESS);
         let mut rescale = Rescale {

@@ -193,6 +193,7 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
         Tool::Ruler => {
             if r.drag_started_by(PointerButton::Primary)
                 && let Some(p0) = press
+                && view.rect.contains(p0)
             {
                 *gesture = Gesture::Ruler {
                     a: at(p0),
@@ -202,19 +203,26 @@ pub fn interact(tool: Tool, gesture: &mut Gesture, input: &Input<'_>, out: &mut 
                 };
             }
             // A ruler belongs to the plane it was started in.
-            if let Gesture::Ruler { a, b, fixed, .. } = gesture
+            if let Gesture::Ruler { a, b, k, fixed } = gesture
                 && *fixed == input.fixed
             {
                 if dragging_primary && let Some(p) = pointer {
                     *b = at(p);
                 }
                 if r.drag_stopped() && input.editable {
-                    if a != b {
+                    // Kept inside the plane it was drawn on (its slice, even if the view moved on).
+                    let inside = |uv: [f64; 2]| {
+                        let mut v = input.voxel([
+                            uv[0].clamp(-0.5, view.size[0] as f64 - 0.5),
+                            uv[1].clamp(-0.5, view.size[1] as f64 - 0.5),
+                        ]);
+                        v[*fixed] = *k as f64;
+                        v
+                    };
+                    let (va, vb) = (inside(*a), inside(*b));
+                    if va != vb {
                         out.push(Command::AddShape {
-                            shape: Shape::Line {
-                                a: input.voxel(*a),
-                                b: input.voxel(*b),
-                            },
+                            shape: Shape::Line { a: va, b: vb },
                             name: "measure distance",
                         });
                     }
