@@ -9,6 +9,7 @@ an origin, casts it to every scalar type, and writes it as .nrrd (raw and gzip),
 .mha and detached .mhd (raw and zlib); one RGB vector image too. Prints one JSON line: for each file
 the geometry SimpleITK reads back and numpy's statistics of the voxels (the reference values the
 Rust test compares `voxmark info --json` with)."""
+import gzip
 import json
 import os
 import sys
@@ -104,6 +105,14 @@ def write_pynrrd(a, out):
         {"space": "left-posterior-superior",
          "space directions": np.array([[np.nan] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 2.0]]),
          "kinds": ["RGB-color", "domain", "domain", "domain"], "encoding": "gzip"})
+    # A gzip NRRD with a byte skip, which teem (and so ITK) counts in the decompressed stream.
+    f = os.path.join(out, "crafted_gzip_byte_skip.nrrd")
+    values = np.round(scaled - 20).astype("<i2")
+    header = ("NRRD0004\ntype: short\ndimension: 3\nsizes: %d %d %d\nspacings: 0.5 0.5 1.5\n"
+              "endian: little\nencoding: gzip\nbyte skip: 37\n\n" % values.shape)
+    with open(f, "wb") as fh:
+        fh.write(header.encode() + gzip.compress(b"\x5a" * 37 + values.tobytes(order="F")))
+    files.append(f)
     return files
 
 

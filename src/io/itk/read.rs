@@ -281,6 +281,9 @@ struct Layout {
     skip: Option<u64>,
     /// Lines to skip after `base` (NRRD `line skip`).
     line_skip: usize,
+    /// NRRD: with a compressed encoding the byte skip counts decompressed bytes (teem's rule);
+    /// MetaImage's `HeaderSize` counts bytes of the file.
+    skip_decompressed: bool,
 }
 
 /// Reads an NRRD or MetaImage file (`.nrrd`, `.nhdr`, `.mha`, `.mhd`).
@@ -518,6 +521,7 @@ fn nrrd_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         base,
         skip,
         line_skip,
+        skip_decompressed: true,
     })
 }
 
@@ -629,6 +633,7 @@ fn meta_layout(path: &Path, bytes: &[u8]) -> Result<Layout> {
         base,
         skip,
         line_skip: 0,
+        skip_decompressed: false,
     })
 }
 
@@ -704,11 +709,33 @@ fn voxels(path: &Path, header_file: &[u8], l: Layout) -> Result<Volume> {
             l.scalar.decode(bytes, l.big_endian)
         }
         Encoding::Gzip | Encoding::Zlib => {
-            let from = usize::try_from(l.skip.unwrap_or(0))
-                .unwrap_or(usize::MAX)
-                .saturating_add(start);
+            let skip = usize::try_from(l.skip.unwrap_or(0)).unwrap_or(usize::MAX);
+            let from = if l.skip_decompressed {
+                start
+            } else {
+                skip.saturating_add(start)
+            };
             let part = raw.get(from..).ok_or_else(|| short(0))?;
             let gzip = l.encoding == Encoding::Gzip;
+            if l.skip_decompressed && skip > 0 {
+                // Rare (teem writes none): decompress the skipped bytes and the voxels, then cut.
+                let reader: Box<dyn Read> = if gzip {
+                    Box::new(flate2::read::MultiGzDecoder::new(part))
+                } else {
+                    Box::new(flate2::read::ZlibDecoder::new(part))
+                };
+                let mut bytes = Vec::new();
+                reader
+                    .take(skip.saturating_add(n_bytes) as u64)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| bad(path, format!("compressed voxel data: {e}")))?;
+                let voxels = bytes
+                    .get(skip..)
+                    .filter(|b| b.len() == n_bytes)
+                    .ok_or_else(|| short(bytes.len().saturating_sub(skip)))?;
+                let voxels = l.scalar.decode(voxels, l.big_endian);
+                return finish(path, l, voxels);
+            }
             if let Some(voxels) = l.scalar.one_pass(gzip, part, n_bytes, l.big_endian) {
                 return finish(path, l, voxels);
             }
