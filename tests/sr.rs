@@ -739,3 +739,158 @@ fn ohif_adapter_reopens_the_planar_groups_as_tools() {
         );
     }
 }
+
+/// A report written by highdicom, not by Voxmark (`tools/make_highdicom_sr.py`, on the corpus CT):
+/// its polygon, rectangle, ruler and point land on the slices of the images they reference, with
+/// the observer as author and the findings as labels; and what `voxmark stats` measures on them
+/// equals what the report says, values that script measured with pydicom and numpy (the polygon's
+/// Area and mean HU, the ruler's Length).
+#[test]
+fn a_highdicom_report_lands_and_measures_what_it_says() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ct = data.join("dicom/seg_sr/dcmqi_ct3slice/image");
+    let report = dir.path().join("highdicom.dcm");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/make_highdicom_sr.py");
+    let Some(expected) =
+        common::python_json(&[script.as_os_str(), ct.as_os_str(), report.as_os_str()])
+    else {
+        return;
+    };
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    assert_eq!(
+        common::voxmark([os("add"), project.clone().into(), ct.into()]).code,
+        0
+    );
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("dicom-sr"),
+        report.into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("imported 4 of 4 measurement group(s)"),
+        "{}",
+        run.stdout
+    );
+    let p = Project::open(&project).unwrap();
+    let image = p.images().unwrap()[0].clone();
+    let doc = p.load_document().unwrap();
+    let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
+        files: &image.files,
+        size: image.size,
+        spacing_mm: image.spacing_mm,
+        origin_lps_mm: image.origin_lps_mm,
+        direction: image.direction,
+    })
+    .unwrap();
+    let slice_of = |uid: &serde_json::Value| {
+        slices
+            .iter()
+            .position(|s| uid == s.instance_uid.as_str())
+            .unwrap()
+    };
+    let groups = expected.as_array().unwrap();
+    let pts = |g: &serde_json::Value| -> Vec<[f64; 2]> {
+        g["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| [p[0].as_f64().unwrap() - 0.5, p[1].as_f64().unwrap() - 0.5])
+            .collect()
+    };
+    let find = |kind: &str| {
+        doc.regions
+            .values()
+            .find(|r| r.shape.kind() == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {:?}", doc.regions))
+    };
+    let (poly, rect, line, point) = (find("polygon"), find("box2d"), find("line"), find("point"));
+    let mut ring = pts(&groups[0]);
+    ring.pop();
+    assert_eq!(
+        poly.shape,
+        Shape::Polygon {
+            slice: slice_of(&groups[0]["sop_instance_uid"]) as u32,
+            points: ring
+        }
+    );
+    let k1 = slice_of(&groups[1]["sop_instance_uid"]) as u32;
+    assert_eq!(
+        rect.shape,
+        Shape::Box2d {
+            slice: k1,
+            min: [300.0, 310.0],
+            max: [360.0, 350.0]
+        }
+    );
+    let k = f64::from(slice_of(&groups[2]["sop_instance_uid"]) as u32);
+    assert_eq!(
+        line.shape,
+        Shape::Line {
+            a: [50.0, 60.0, k],
+            b: [150.0, 110.0, k]
+        }
+    );
+    let k = slice_of(&groups[3]["sop_instance_uid"]) as f64;
+    assert_eq!(
+        point.shape,
+        Shape::Point {
+            at: [256.0, 300.0, k]
+        }
+    );
+    assert_eq!(poly.author.to_string(), "human:Reader Two");
+    let label = |r: &Region| doc.labels[&r.label.unwrap()].name.clone();
+    assert_eq!((label(poly), label(rect)), ("Mass".into(), "Lesion".into()));
+    // What the report says each region measures, and what Voxmark measures on it.
+    let stats = common::voxmark([os("stats"), project.clone().into(), os("--json")]);
+    assert_eq!(stats.code, 0, "{}", stats.stderr);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    let row = |id: Id| {
+        stats["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == id.full())
+            .unwrap()
+            .clone()
+    };
+    let said = |g: &serde_json::Value, name: &str| {
+        g["measurements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m[0] == name)
+            .unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    let p_row = row(poly.id);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(
+        close(
+            p_row["area_mm2"].as_f64().unwrap(),
+            said(&groups[0], "Area")
+        ),
+        "{p_row}"
+    );
+    assert!(
+        close(
+            p_row["mean"].as_f64().unwrap(),
+            said(&groups[0], "Attenuation Coefficient")
+        ),
+        "{p_row}"
+    );
+    assert_eq!(p_row["unit"], "HU");
+    let l_row = row(line.id);
+    assert!(
+        close(
+            l_row["length_mm"].as_f64().unwrap(),
+            said(&groups[2], "Length")
+        ),
+        "{l_row}"
+    );
+}

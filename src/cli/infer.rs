@@ -9,7 +9,6 @@ use crate::core::annotation::{Author, ImageId};
 use crate::core::now_ms;
 use crate::inference::job::{self, Model, Request};
 use crate::inference::{self, Family, Manifest};
-use crate::io::LoadedImage;
 use crate::store::ImageRecord;
 use clap::Args;
 use std::io::IsTerminal;
@@ -113,26 +112,6 @@ fn parse_box(text: &str) -> Result<[f64; 4], String> {
         [_, _, _, _] => Err(format!("--box {text}: width and height must be at least 1")),
         _ => Err(format!("--box {text}: expected four numbers x,y,w,h")),
     }
-}
-
-/// Decodes the image a record names (the same size, volume and series).
-pub(crate) fn decode_record(record: &ImageRecord) -> Result<LoadedImage, String> {
-    let scan = crate::io::scan_paths(&record.files);
-    let why = scan.errors.first().map(ToString::to_string);
-    crate::io::matching_image(
-        scan.images,
-        record.size,
-        record.volume_index,
-        record.series_uid.as_deref(),
-    )
-    .ok_or_else(|| {
-        format!(
-            "image {}: not found in its files ({}): {}",
-            record.id,
-            why.unwrap_or_else(|| "no matching image".into()),
-            record.source.display()
-        )
-    })
 }
 
 /// A progress bar on stderr when it is a terminal (redrawn at most ten times a second), else one
@@ -276,7 +255,7 @@ pub fn infer(args: &InferArgs) -> Result<(), CliError> {
             provider: args.ep.clone().unwrap_or_else(|| "cpu".into()),
             who: who.clone(),
         };
-        let outcome = decode_record(record).and_then(|image| {
+        let outcome = super::project::decode_record(record).and_then(|image| {
             job::run(
                 &mut model,
                 &doc,

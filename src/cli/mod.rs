@@ -13,6 +13,7 @@ pub mod project;
 #[cfg(feature = "gpu")]
 pub mod render;
 pub mod sr;
+pub mod stats;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub enum Command {
     Export(grounding::ExportArgs),
     /// Compare one author's regions with another's: IoU, Dice, Acc@IoU≥0.5, pointing game.
     Eval(grounding::EvalArgs),
+    /// Measure each region: a line's length, an outline's area, a volume, and the image's values
+    /// inside (mean, SD, min, max).
+    Stats(stats::StatsArgs),
     /// Which ONNX Runtime library was found, its version and execution providers.
     #[cfg(feature = "inference")]
     Doctor(infer::DoctorArgs),
@@ -107,6 +111,7 @@ pub fn run(command: Command) -> i32 {
         Command::Import(args) => error::exit_code(import::run(&args)),
         Command::Export(args) => error::exit_code(export::run(&args)),
         Command::Eval(args) => error::exit_code(eval::run(&args)),
+        Command::Stats(args) => error::exit_code(stats::run(&args)),
         #[cfg(feature = "inference")]
         Command::Doctor(args) => infer::doctor(&args),
         #[cfg(feature = "inference")]

@@ -746,3 +746,23 @@ pub fn recover(args: &RecoverArgs) -> i32 {
     }
     0
 }
+
+/// Decodes the image a record names (the same size, volume and series).
+pub(crate) fn decode_record(record: &ImageRecord) -> Result<LoadedImage, String> {
+    let scan = crate::io::scan_paths(&record.files);
+    let why = scan.errors.first().map(ToString::to_string);
+    crate::io::matching_image(
+        scan.images,
+        record.size,
+        record.volume_index,
+        record.series_uid.as_deref(),
+    )
+    .ok_or_else(|| {
+        format!(
+            "image {}: not found in its files ({}): {}",
+            record.id,
+            why.unwrap_or_else(|| "no matching image".into()),
+            record.source.display()
+        )
+    })
+}
