@@ -1771,4 +1771,29 @@ fn padchest_gr_imports_both_readers_where_its_users_draw_them() {
             .sum()
     };
     assert_eq!(phrases(&listing_after), 8);
+    // The same file again is refused (it would double the dataset), naming when and by whom it
+    // came in; with --again it is imported a second time.
+    let run = import(&json);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("was imported into this project before")
+            && run.stderr.contains("UTC by human:padchest-gr-reader1")
+            && run.stderr.contains("--again"),
+        "{}",
+        run.stderr
+    );
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("padchest-gr"),
+        json.clone().into(),
+        os("--again"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listing_again: serde_json::Value = serde_json::from_str(
+        &common::voxmark([os("ls"), project.clone().into(), os("--json")]).stdout,
+    )
+    .unwrap();
+    assert_eq!(phrases(&listing_again), 16);
 }

@@ -56,7 +56,7 @@ pub enum Format {
 }
 
 /// Arguments of `voxmark import`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ImportArgs {
     /// The project.
     pub project: PathBuf,
@@ -82,6 +82,21 @@ pub struct ImportArgs {
     /// Heatmaps: the slice of a 3D image the map lies on.
     #[arg(long, default_value_t = 0)]
     pub slice: u32,
+    /// Import a file that was imported into this project before (same content, format and
+    /// target), adding its annotations a second time.
+    #[arg(long)]
+    pub again: bool,
+    /// What identifies this import in the change log (set by `voxmark import`, not on the
+    /// command line): the file's content hash, the format and the target.
+    #[arg(skip)]
+    pub tag: String,
+}
+
+impl ImportArgs {
+    /// The transaction's name: `what` and the file, with the tag a later import looks for.
+    pub(super) fn transaction_name(&self, what: &str) -> String {
+        format!("{what} {} {}", self.file.display(), self.tag)
+    }
 }
 
 /// Arguments of `voxmark export`.

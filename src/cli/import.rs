@@ -13,8 +13,42 @@ use super::grounding::{
 };
 use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 
-/// `voxmark import`.
+/// `voxmark import`: refuses a file this project has had imported before (same content, format
+/// and target) unless `--again`, so that running an import twice does not double a dataset.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
+    let hash = crate::io::content_hash(std::slice::from_ref(&args.file))
+        .map_err(|e| CliError::user(e.to_string()))?;
+    let mut target: Vec<&str> = args.images.iter().map(String::as_str).collect();
+    target.sort_unstable();
+    let tag = format!(
+        "[import {:?} content {} → {}{}]",
+        args.format,
+        &hash[..hash.len().min(32)],
+        if target.is_empty() {
+            "by file names".to_string()
+        } else {
+            target.join(",")
+        },
+        args.phrase
+            .as_deref()
+            .map_or_else(String::new, |p| format!(" phrase {p}"))
+    );
+    if !args.again
+        && let Some(before) = Project::open(&args.project)?.change_with_detail(&tag)?
+    {
+        return Err(CliError::user(format!(
+            "{} was imported into this project before ({} by {}, revision {}: \"{}\"); importing it again would add its annotations a second time — pass --again to do that",
+            args.file.display(),
+            crate::core::format_utc_ms(before.at_ms),
+            before.who,
+            before.revision,
+            before.detail.as_deref().unwrap_or_default()
+        )));
+    }
+    let args = &ImportArgs {
+        tag,
+        ..args.clone()
+    };
     if args.format == Format::DicomSr {
         return super::sr::import(args);
     }
@@ -94,7 +128,7 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         RadFactFile::Pairs(p) => p,
     };
     let mut history = History::new(1 << 30);
-    history.begin(&format!("import radfact {}", args.file.display()))?;
+    history.begin(&args.transaction_name("import radfact"))?;
     let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
     // The reference text becomes the image's report when it has none, so spans can point into it
     // (all reports first: setting one checks the image's phrases, which are then still few).
@@ -250,7 +284,7 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
     let mut unstored = 0usize; // findings with locations or a progression, which have no place
     let mut history = History::new(1 << 30);
     let result = (|| {
-        history.begin(&format!("import PadChest-GR {}", args.file.display()))?;
+        history.begin(&args.transaction_name("import PadChest-GR"))?;
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         // Reports first: setting one checks the image's phrases, which are then still few.
         for (image, study) in &placed {
@@ -455,7 +489,7 @@ pub(super) fn import_box_rows(
     let mut history = History::new(1 << 30);
     let mut boxes_added = 0usize;
     let result = (|| {
-        history.begin(&format!("import {:?} {}", args.format, args.file.display()))?;
+        history.begin(&args.transaction_name(&format!("import {:?}", args.format)))?;
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         // A grounding caption becomes the report of an image that has none, so its spans hold.
         for ((image, ..), group) in &groups {
@@ -570,7 +604,7 @@ pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<
     let mut history = History::new(1 << 30);
     let count = masks.len();
     let result = (|| {
-        history.begin(&format!("import label map {}", args.file.display()))?;
+        history.begin(&args.transaction_name("import label map"))?;
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         for (value, mask) in masks {
             let entry = u32::try_from(value).ok().and_then(|v| names.get(&v));
@@ -649,7 +683,7 @@ pub(super) fn import_heatmap(args: &ImportArgs, author: &Author) -> Result<(), C
     };
     let mut history = History::new(1 << 30);
     let result = (|| {
-        history.begin(&format!("import heatmap {}", args.file.display()))?;
+        history.begin(&args.transaction_name("import heatmap"))?;
         history.record(&mut doc, Edit::AddHeatmap(heatmap))?;
         history.commit()
     })();

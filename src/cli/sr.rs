@@ -417,7 +417,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let mut skipped: Vec<String> = Vec::new();
     let mut measurements_not_kept = 0usize;
     let mut images_touched = std::collections::BTreeSet::new();
-    let name = format!("import dicom-sr {}", args.file.display());
+    let name = args.transaction_name("import dicom-sr");
     history.begin(&name)?;
     let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
     for (g_at, g) in report.groups.iter().enumerate() {

@@ -206,9 +206,40 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The UTC civil time of `secs` since the Unix epoch: (year, month, day, hour, minute, second),
+/// by Howard Hinnant's days-from-civil inverse.
+pub fn utc_from_unix(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM UTC`, for messages.
+pub fn format_utc_ms(ms: i64) -> String {
+    let (y, m, d, h, mi, _) = utc_from_unix(ms.div_euclid(1000));
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02} UTC")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_times() {
+        assert_eq!(utc_from_unix(0), (1970, 1, 1, 0, 0, 0));
+        // 2024-02-29 23:59:59 (a leap day), and a day before the epoch.
+        assert_eq!(utc_from_unix(1_709_251_199), (2024, 2, 29, 23, 59, 59));
+        assert_eq!(utc_from_unix(-86_400), (1969, 12, 31, 0, 0, 0));
+        assert_eq!(format_utc_ms(1_764_725_700_000), "2025-12-03 01:35 UTC");
+    }
 
     #[test]
     fn ids_are_v7_increasing_and_unique_across_threads() {

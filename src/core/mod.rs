@@ -26,7 +26,7 @@ pub use annotation::{
 };
 pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};
-pub use id::{Id, now_ms};
+pub use id::{Id, format_utc_ms, now_ms};
 pub use mask::{MaskTiles, VoxelBox};
 pub use stats::{Histogram, RegionStats, ValueStats, region_stats};
 pub use volume::{Photometric, Rescale, Volume, VolumeError, VolumeMeta, Voxels, WindowPreset};

@@ -238,6 +238,33 @@ impl Project {
         ))
     }
 
+    /// The first change whose transaction name contains `needle` (an import's tag), if any.
+    pub fn change_with_detail(&self, needle: &str) -> Result<Option<Change>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT rev, txn, at_ms, who, action, entity, entity_id, related_id, detail FROM changes
+                 WHERE instr(detail, ?1) > 0 ORDER BY rev LIMIT 1",
+            )
+            .map_err(self.sql_err())?;
+        let mut rows = st
+            .query_map([needle], |r| {
+                Ok(Change {
+                    revision: r.get(0)?,
+                    txn: r.get(1)?,
+                    at_ms: r.get(2)?,
+                    who: r.get(3)?,
+                    action: r.get(4)?,
+                    entity: r.get(5)?,
+                    entity_id: r.get(6)?,
+                    related_id: r.get(7)?,
+                    detail: r.get(8)?,
+                })
+            })
+            .map_err(self.sql_err())?;
+        rows.next().transpose().map_err(self.sql_err())
+    }
+
     /// The change log after revision `since`, oldest first (what other writers did, for a reader
     /// catching up).
     pub fn changes_since(&self, since: i64) -> Result<Vec<Change>> {
