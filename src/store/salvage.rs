@@ -125,6 +125,16 @@ fn read_rowid_table(conn: &Connection, table: &str, out: &mut TableOutcome) -> V
         });
         match row.optional() {
             Ok(None) => break,
+            // A damaged page can hand back a key at or before the last one: step past it (further
+            // each time) instead of reading the same rows forever.
+            Ok(Some((rowid, _))) if rowid <= after => {
+                out.unreadable += 1;
+                if step >= 1 << 40 {
+                    break;
+                }
+                after = after.saturating_add(step);
+                step = step.saturating_mul(2);
+            }
             Ok(Some((rowid, Ok(values)))) => {
                 rows.push(values);
                 after = rowid;
