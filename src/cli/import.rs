@@ -130,22 +130,10 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let mut history = History::new(1 << 30);
     history.begin(&args.transaction_name("import radfact"))?;
     let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
-    // The reference text becomes the image's report when it has none, so spans can point into it
-    // (all reports first: setting one checks the image's phrases, which are then still few).
+    // The reference text becomes the image's report when it has none, so spans can point into it.
     for (pair, &image) in pairs.iter().zip(&images) {
-        if build.doc().images[&image].report.is_none() && !pair.target.is_empty() {
-            let text = pair
-                .target
-                .iter()
-                .map(|s| s.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            build.record(Edit::SetReport {
-                image,
-                before: None,
-                after: Some(text),
-            })?;
-        }
+        let text: Vec<&str> = pair.target.iter().map(|s| s.text.as_str()).collect();
+        build.report_when_missing(image, text.join(" "))?;
     }
     for (pair, &image) in pairs.iter().zip(&images) {
         // Reference sentences are spans of the report; predicted sentences are free phrases.
@@ -286,22 +274,9 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
     let result = (|| {
         history.begin(&args.transaction_name("import PadChest-GR"))?;
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
-        // Reports first: setting one checks the image's phrases, which are then still few.
         for (image, study) in &placed {
-            let image = *image;
-            if build.doc().images[&image].report.is_none() && !study.findings.is_empty() {
-                let text = study
-                    .findings
-                    .iter()
-                    .map(|f| f.sentence.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                build.record(Edit::SetReport {
-                    image,
-                    before: None,
-                    after: Some(text),
-                })?;
-            }
+            let text: Vec<&str> = study.findings.iter().map(|f| f.sentence.as_str()).collect();
+            build.report_when_missing(*image, text.join(" "))?;
         }
         for (image, study) in &placed {
             let image = *image;
@@ -493,13 +468,8 @@ pub(super) fn import_box_rows(
         let mut build = EditBuilder::new(&mut doc, &mut history, now_ms());
         // A grounding caption becomes the report of an image that has none, so its spans hold.
         for ((image, ..), group) in &groups {
-            let caption = group.iter().find_map(|r| r.caption.clone());
-            if caption.is_some() && build.doc().images[image].report.is_none() {
-                build.record(Edit::SetReport {
-                    image: *image,
-                    before: None,
-                    after: caption,
-                })?;
+            if let Some(caption) = group.iter().find_map(|r| r.caption.clone()) {
+                build.report_when_missing(*image, caption)?;
             }
         }
         for ((image, who, text, category), group) in &groups {

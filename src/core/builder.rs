@@ -79,6 +79,28 @@ impl<'a> EditBuilder<'a> {
         self.history.record(self.doc, edit)
     }
 
+    /// Makes `text` the image's report when it has none (and `text` is not empty), so that phrases
+    /// imported with it can be spans of it. Imports set every report before adding phrases:
+    /// setting one checks the image's phrases, which are then still few.
+    ///
+    /// # Errors
+    /// The image is not in the document.
+    pub fn report_when_missing(&mut self, image: ImageId, text: String) -> Result<(), EditError> {
+        let missing = self
+            .doc
+            .images
+            .get(&image)
+            .is_some_and(|i| i.report.is_none());
+        if missing && !text.is_empty() {
+            self.record(Edit::SetReport {
+                image,
+                before: None,
+                after: Some(text),
+            })?;
+        }
+        Ok(())
+    }
+
     /// The label named `name` (trimmed), made when the project has none: with `color`, else the
     /// next colour of the palette.
     ///

@@ -248,19 +248,7 @@ impl Project {
             )
             .map_err(self.sql_err())?;
         let mut rows = st
-            .query_map([needle], |r| {
-                Ok(Change {
-                    revision: r.get(0)?,
-                    txn: r.get(1)?,
-                    at_ms: r.get(2)?,
-                    who: r.get(3)?,
-                    action: r.get(4)?,
-                    entity: r.get(5)?,
-                    entity_id: r.get(6)?,
-                    related_id: r.get(7)?,
-                    detail: r.get(8)?,
-                })
-            })
+            .query_map([needle], change_of_row)
             .map_err(self.sql_err())?;
         rows.next().transpose().map_err(self.sql_err())
     }
@@ -274,23 +262,26 @@ impl Project {
                 "SELECT rev, txn, at_ms, who, action, entity, entity_id, related_id, detail FROM changes WHERE rev > ?1 ORDER BY rev",
             )
             .map_err(self.sql_err())?;
-        st.query_map([since], |r| {
-            Ok(Change {
-                revision: r.get(0)?,
-                txn: r.get(1)?,
-                at_ms: r.get(2)?,
-                who: r.get(3)?,
-                action: r.get(4)?,
-                entity: r.get(5)?,
-                entity_id: r.get(6)?,
-                related_id: r.get(7)?,
-                detail: r.get(8)?,
-            })
-        })
-        .map_err(self.sql_err())?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(self.sql_err())
+        st.query_map([since], change_of_row)
+            .map_err(self.sql_err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.sql_err())
     }
+}
+
+/// A change-log row selected as `rev, txn, at_ms, who, action, entity, entity_id, related_id, detail`.
+fn change_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    Ok(Change {
+        revision: r.get(0)?,
+        txn: r.get(1)?,
+        at_ms: r.get(2)?,
+        who: r.get(3)?,
+        action: r.get(4)?,
+        entity: r.get(5)?,
+        entity_id: r.get(6)?,
+        related_id: r.get(7)?,
+        detail: r.get(8)?,
+    })
 }
 
 /// The row an edit updates or deletes (whose revision it is made against).
