@@ -63,6 +63,7 @@ fn boxes(first_id: u128, n: usize, image: u128) -> Vec<Edit> {
                     confidence: (i % 3 == 0).then_some(0.73),
                     created_ms: 1_700_000_000_000 + i as i64,
                     modified_ms: 1_700_000_000_000 + i as i64,
+                    reported: None,
                 },
                 mask: None,
                 links: vec![],
@@ -241,6 +242,7 @@ fn main() {
         confidence: None,
         created_ms: 0,
         modified_ms: 0,
+        reported: None,
     };
     let mut organ = MaskTiles::new([512, 512, 300]);
     let slices = 100 / scale.min(10);

@@ -185,6 +185,7 @@ fn eight_writers_one_killed_at_random_lose_no_acknowledged_commit() {
                     confidence: None,
                     created_ms: 0,
                     modified_ms: 0,
+                    reported: None,
                 },
                 mask: Some(voxmark::core::MaskTiles::new([96, 96, 4])),
                 links: vec![],
@@ -345,6 +346,7 @@ fn two_writers_updating_one_region_give_one_conflict() {
         confidence: None,
         created_ms: 0,
         modified_ms: 0,
+        reported: None,
     };
     let mut h = History::new(1 << 20);
     h.begin("draw").unwrap();
@@ -457,6 +459,7 @@ fn foreign_changes_are_read_and_adopted_before_edits_go_through() {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         },
         mask: None,
         links: vec![],
@@ -622,6 +625,7 @@ fn a_refused_commit_is_journaled_and_recovered_once() {
                 confidence: None,
                 created_ms: 0,
                 modified_ms: 0,
+                reported: None,
             },
             mask: None,
             links: vec![],
@@ -796,6 +800,7 @@ fn a_schema_3_project_migrates_with_all_its_content() {
         confidence: None,
         created_ms: 1,
         modified_ms: 1,
+        reported: None,
     };
     let mut h = History::new(1 << 20);
     h.begin("measure").unwrap();

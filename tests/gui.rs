@@ -447,6 +447,7 @@ fn ground_a_report_phrase_review_a_proposal_and_undo() {
             confidence: Some(0.8),
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         };
         let t = Transaction {
             name: "import".into(),
@@ -1104,6 +1105,7 @@ fn review_model_grounding_heatmap_filter_metrics_and_report_edits() {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         };
         let mut values = vec![0.0f32; 16];
         values[0] = 1.0;
@@ -1373,6 +1375,7 @@ fn commit_box_as(project: &Path, image: voxmark::core::Id, who: &str) -> voxmark
                 confidence: None,
                 created_ms: 0,
                 modified_ms: 0,
+                reported: None,
             },
             mask: None,
             links: vec![],
@@ -1597,4 +1600,23 @@ fn the_ruler_keeps_a_line_in_mm_whose_end_drags() {
     drop(h);
     let file = Project::open(&project).unwrap().load_document().unwrap();
     assert_eq!(file.regions[&id].shape, moved);
+}
+
+/// An image of one value throughout (a blank frame, a stand-in series) has an empty value range:
+/// the window panel's histogram still draws, and the viewer stays up.
+#[test]
+fn a_constant_image_shows_its_histogram() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(64, 48, image::Luma([7u8]))
+        .save(&file)
+        .unwrap();
+    let mut h = harness(vec![file], false);
+    step_until(&mut h, "the image to load", |a| {
+        !a.is_loading() && a.plane_rect().is_some()
+    });
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.query_by_label("Window").is_some());
 }

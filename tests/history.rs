@@ -133,6 +133,7 @@ fn random_edit(r: &mut Rng, d: &Document) -> Option<Edit> {
                 confidence: r.below(2).eq(&0).then(|| r.f(1.0)),
                 created_ms: t,
                 modified_ms: t,
+                reported: None,
             };
             let links: Vec<Id> = phrases
                 .iter()
@@ -340,6 +341,7 @@ fn stale_steps_are_refused_and_kept() {
         confidence: None,
         created_ms: 0,
         modified_ms: 0,
+        reported: None,
     };
     for n in [1, 2] {
         h.begin("draw").unwrap();
@@ -388,6 +390,7 @@ fn history_memory_is_capped_and_keeps_the_latest_step() {
         confidence: None,
         created_ms: 0,
         modified_ms: 0,
+        reported: None,
     };
     h.record(
         &mut doc,

@@ -222,3 +222,98 @@ fn damaged_copies_get_a_clear_verdict_and_salvage_keeps_a_sound_subset() {
         original
     );
 }
+
+/// Values an imported report gave for a region are copied by salvage as they are; a file of
+/// schema 5 (before regions had them) salvages with its regions and none.
+#[test]
+fn reported_values_are_salvaged_and_a_schema_5_file_salvages_without_them() {
+    use voxmark::core::{Author, Concept, Edit, History, Region, Reported, ReportedValue, Shape};
+    use voxmark::core::{Status, geometry_digest};
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(
+        common::voxmark([OsStr::new("new"), project.as_os_str()]).code,
+        0
+    );
+    let png = data.join("cxr/nih_cxr14/00000001_000.png");
+    let run = common::voxmark([OsStr::new("add"), project.as_os_str(), png.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let image = voxmark::core::Id::parse_full(&common::image_ids(&project)[0]).unwrap();
+    let shape = Shape::Box2d {
+        slice: 0,
+        min: [10.0, 20.0],
+        max: [30.0, 40.0],
+    };
+    let concept = |code: &str, meaning: &str| Concept {
+        code: code.into(),
+        scheme: "DCM".into(),
+        meaning: meaning.into(),
+    };
+    let region = Region {
+        id: voxmark::core::Id::new(),
+        image,
+        label: None,
+        shape: shape.clone(),
+        author: Author::Human("reader".into()),
+        prompt: None,
+        status: Status::Accepted,
+        confidence: None,
+        created_ms: 1,
+        modified_ms: 1,
+        reported: Some(Box::new(Reported {
+            source: "DICOM SR 1.2.3".into(),
+            geometry: geometry_digest(&shape, None),
+            values: vec![ReportedValue {
+                name: concept("112031", "Attenuation Coefficient"),
+                value: 42.5,
+                unit: concept("[hnsf'U]", "Hounsfield unit"),
+                derivation: Some(concept("373098007", "Mean")),
+            }],
+        })),
+    };
+    let mut p = Project::open(&project).unwrap();
+    let mut doc = p.load_document().unwrap();
+    let mut history = History::new(1 << 20);
+    history.begin("add").unwrap();
+    history
+        .record(
+            &mut doc,
+            Edit::AddRegion {
+                region: region.clone(),
+                mask: None,
+                links: vec![],
+            },
+        )
+        .unwrap();
+    p.commit(&history.commit().unwrap().unwrap(), "human:reader")
+        .unwrap();
+    drop(p);
+    let out = dir.path().join("whole.voxmark");
+    let run = common::voxmark([OsStr::new("salvage"), project.as_os_str(), out.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = Project::open(&out).unwrap().load_document().unwrap();
+    assert_eq!(doc.regions[&region.id], region);
+
+    // The same file as schema 5 wrote it: no `reported` column.
+    let old = dir.path().join("v5.voxmark");
+    std::fs::copy(&project, &old).unwrap();
+    let c = rusqlite::Connection::open(&old).unwrap();
+    c.execute_batch("ALTER TABLE regions DROP COLUMN reported; PRAGMA user_version = 5;")
+        .unwrap();
+    drop(c);
+    let out = dir.path().join("from-v5.voxmark");
+    let run = common::voxmark([OsStr::new("salvage"), old.as_os_str(), out.as_os_str()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = Project::open(&out).unwrap().load_document().unwrap();
+    assert_eq!(
+        doc.regions[&region.id],
+        Region {
+            reported: None,
+            ..region.clone()
+        }
+    );
+    // And opened, it migrates to today's schema with the region as it was.
+    let doc = Project::open(&old).unwrap().load_document().unwrap();
+    assert_eq!(doc.regions[&region.id].reported, None);
+}

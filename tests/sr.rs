@@ -51,6 +51,7 @@ fn region(
         confidence: None,
         created_ms: 1,
         modified_ms: 1,
+        reported: None,
     }
 }
 
@@ -622,6 +623,170 @@ fn the_corpus_dcmqi_report_reads_as_highdicom_reads_it() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("primary tumor"), "{}", run.stderr);
     assert!(run.stderr.contains("nothing imported"), "{}", run.stderr);
+}
+
+/// The corpus's dcmqi report lands once the series it was drawn on is in the project. That PET
+/// series is not in the corpus: `tools/make_dcmqi_source.py` writes a stand-in with the identities
+/// and geometry the real SEG references (and no activity). The real report and the real SEG then
+/// import as one mask region by the report's observer, labelled with its finding. Its volume as
+/// Voxmark measures it equals both numpy's count of the SEG's voxels and the report's own Volume.
+/// The report's 22 values are kept with the region exactly as highdicom reads them. They travel
+/// back out in an SR export, and once the mask is edited they are marked as no longer describing
+/// it and left out of the next export.
+#[test]
+fn the_corpus_dcmqi_report_lands_with_the_values_it_reports() {
+    let Some(data) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let seg = data.join("dicom/seg_sr/dcmqi_tid1500/seg.dcm");
+    let file = data.join("dicom/seg_sr/dcmqi_tid1500/sr.dcm");
+    let pet = dir.path().join("pet");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/make_dcmqi_source.py");
+    let Some(source) = common::python_json(&[script.as_os_str(), seg.as_os_str(), pet.as_os_str()])
+    else {
+        return;
+    };
+    let Some(theirs) = check_sr(&file) else {
+        return;
+    };
+    let theirs = theirs["volumetric"][0]["measurements"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(theirs.len(), 22);
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let run = common::voxmark([os("add"), project.clone().into(), pet.into()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("dicom-sr"),
+        file.clone().into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("imported 1 of 1 measurement group(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("kept the report's 22 measurement value(s)"),
+        "{}",
+        run.stdout
+    );
+    let p = Project::open(&project).unwrap();
+    let doc = p.load_document().unwrap();
+    assert_eq!(doc.regions.len(), 1);
+    let r = doc.regions.values().next().unwrap().clone();
+    assert_eq!(r.shape, Shape::Mask);
+    assert_eq!(r.author.to_string(), "human:User2");
+    assert_eq!(doc.labels[&r.label.unwrap()].name, "Neoplasm, Primary");
+    drop(p);
+
+    let stats = |project: &Path| -> serde_json::Value {
+        let run = common::voxmark([os("stats"), project.into(), os("--json")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["regions"][0].clone()
+    };
+    let row = stats(&project);
+    assert_eq!(row["voxels"], source["voxels"], "{row}");
+    let volume_ml = row["volume_mm3"].as_f64().unwrap() / 1000.0;
+    assert!((volume_ml - source["volume_ml"].as_f64().unwrap()).abs() < 1e-9);
+    let reported_volume = theirs
+        .iter()
+        .find(|m| m["name"] == "Volume")
+        .and_then(|m| m["value"].as_f64())
+        .unwrap();
+    // The report states 6 significant digits.
+    assert!(
+        (volume_ml - reported_volume).abs() / reported_volume < 1e-5,
+        "{volume_ml} ml measured, {reported_volume} ml reported"
+    );
+    assert_eq!(row["reported"]["current"], true, "{row}");
+    let values = row["reported"]["values"].as_array().unwrap();
+    assert_eq!(values.len(), theirs.len());
+    for (ours, t) in values.iter().zip(&theirs) {
+        assert_eq!(ours["name"]["meaning"], t["name"], "{ours} {t}");
+        assert_eq!(ours["name"]["code"], t["code"][0], "{ours} {t}");
+        assert_eq!(ours["unit"]["code"], t["unit"], "{ours} {t}");
+        assert_eq!(ours["value"].as_f64(), t["value"].as_f64(), "{ours} {t}");
+        assert_eq!(
+            ours["derivation"]["meaning"].as_str(),
+            t["derivation"].as_str(),
+            "{ours} {t}"
+        );
+    }
+
+    // Exported again (with a SEG beside it), highdicom reads the report's values back, with
+    // Voxmark's own Volume in place of the report's.
+    let out = dir.path().join("again.dcm");
+    let export = |out: &Path| {
+        common::voxmark([
+            os("export"),
+            project.clone().into(),
+            os("--format"),
+            os("dicom-sr"),
+            os("--image"),
+            r.image.full().into(),
+            os("--truth-author"),
+            os("human:User2"),
+            os("--out"),
+            out.into(),
+        ])
+    };
+    let run = export(&out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let back = check_sr(&out).unwrap();
+    let again = back["volumetric"][0]["measurements"].as_array().unwrap();
+    assert_eq!(again.len(), theirs.len(), "{back}");
+    assert_eq!(again[0]["name"], "Volume");
+    assert_eq!(again[0]["unit"], "mm3");
+    assert!((again[0]["value"].as_f64().unwrap() / 1000.0 - volume_ml).abs() < 1e-6);
+    let not_volume: Vec<_> = theirs.iter().filter(|m| m["name"] != "Volume").collect();
+    for (a, t) in again[1..].iter().zip(not_volume) {
+        assert_eq!(
+            (&a["name"], &a["unit"], &a["derivation"], &a["code"]),
+            (&t["name"], &t["unit"], &t["derivation"], &t["code"])
+        );
+        let (a, t) = (a["value"].as_f64().unwrap(), t["value"].as_f64().unwrap());
+        assert!((a - t).abs() <= 1e-9 * t.abs(), "{a} {t}");
+    }
+
+    // One voxel erased: the values no longer describe the mask.
+    let mut p = Project::open(&project).unwrap();
+    let mut doc = p.load_document().unwrap();
+    let mask = doc.masks[&r.id].clone();
+    let [nx, ny, nz] = mask.size();
+    let at = (0..nx * ny * nz)
+        .map(|n| [n % nx, n / nx % ny, n / (nx * ny)])
+        .find(|&v| mask.get(v) != 0)
+        .unwrap();
+    let bounds = VoxelBox {
+        min: at,
+        max: [at[0] + 1, at[1] + 1, at[2] + 1],
+    };
+    let edit = voxmark::core::paint::paint_edit(r.id, &mask, bounds, &[true], 0).unwrap();
+    let mut history = History::new(1 << 20);
+    history.begin("erase").unwrap();
+    history.record(&mut doc, edit).unwrap();
+    p.commit(&history.commit().unwrap().unwrap(), "human:bob")
+        .unwrap();
+    drop(p);
+    let row = stats(&project);
+    assert_eq!(row["reported"]["current"], false, "{row}");
+    let run = export(&dir.path().join("edited.dcm"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("were left out: the regions were edited since"),
+        "{}",
+        run.stderr
+    );
+    let back = check_sr(&dir.path().join("edited.dcm")).unwrap();
+    let again = back["volumetric"][0]["measurements"].as_array().unwrap();
+    assert_eq!(again.len(), 1, "{back}");
 }
 
 /// OHIF's SR adapter (`@cornerstonejs/adapters`, run by Node in `tools/ohif`) re-opens the planar

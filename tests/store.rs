@@ -65,6 +65,7 @@ fn region(id: u128, shape: Shape) -> Region {
         confidence: Some(0.5),
         created_ms: 1,
         modified_ms: 2,
+        reported: None,
     }
 }
 

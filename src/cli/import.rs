@@ -202,6 +202,7 @@ fn report_phrases(
                 mask: None,
                 id: None,
                 prompt: matches!(author, Author::Model { .. }).then(|| s.text.clone()),
+                reported: None,
             })?);
         }
         // A span only where the sentence occurs verbatim in the report (after the previous one).
@@ -318,6 +319,7 @@ fn import_padchest_gr(args: &ImportArgs) -> Result<(), CliError> {
                             mask: None,
                             id: None,
                             prompt: None,
+                            reported: None,
                         })?);
                     }
                     boxes[n] += links.len();
@@ -502,6 +504,7 @@ pub(super) fn import_box_rows(
                     mask: None,
                     id: None,
                     prompt: None,
+                    reported: None,
                 })?);
                 boxes_added += 1;
             }
@@ -599,6 +602,7 @@ pub(super) fn import_nifti_labels(args: &ImportArgs, author: &Author) -> Result<
                 mask: Some(mask),
                 id: None,
                 prompt: None,
+                reported: None,
             })?;
         }
         history.commit()

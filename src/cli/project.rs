@@ -522,6 +522,7 @@ pub fn stress(args: &StressArgs) -> i32 {
             confidence: None,
             created_ms: t,
             modified_ms: t,
+            reported: None,
         };
         let mut note = String::new();
         let mut new_phrase = None;
@@ -679,6 +680,12 @@ pub fn salvage(args: &SalvageArgs) -> i32 {
         println!(
             "{} region(s) kept without their label (the label was lost)",
             report.regions_unlabelled
+        );
+    }
+    if report.reported_dropped > 0 {
+        println!(
+            "{} region(s) kept without the values a report gave for them (they did not decode)",
+            report.reported_dropped
         );
     }
     let lost: usize = report.tables.iter().map(|t| t.dropped + t.unreadable).sum();

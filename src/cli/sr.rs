@@ -7,7 +7,7 @@ use super::grounding::{ExportArgs, ImportArgs, export_image, source_grid};
 use crate::core::annotation::{Author, Region, Shape, Status};
 use crate::core::builder::{EditBuilder, NewPhrase, NewRegion};
 use crate::core::now_ms;
-use crate::core::{Edit, History, Id, ImageId, MaskTiles};
+use crate::core::{Edit, History, Id, ImageId, MaskTiles, Reported, ReportedValue};
 use crate::io::dicom::seg;
 use crate::io::dicom::sr::{self, Geometry, Group, Observer, PlanarTool, ReadGeometry};
 use crate::store::{ImageRecord, Project};
@@ -70,6 +70,7 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
     let mut seg_masks: Vec<Vec<u8>> = Vec::new();
     let mut left_out_3d = 0usize;
     let mut left_out_oblique = 0usize;
+    let mut stale_reported = 0usize;
     let centre = |p: [f64; 2]| [p[0] + 0.5, p[1] + 0.5];
     for r in &regions {
         let label = r.label.and_then(|l| doc.labels.get(&l));
@@ -142,6 +143,16 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
                 continue;
             }
         };
+        // Values another report gave for it travel on while its geometry is the one they were
+        // measured on.
+        let reported = match (&r.reported, r.reported_current(doc.masks.get(&r.id))) {
+            (_, Some(rep)) => rep.values.clone(),
+            (Some(_), None) => {
+                stale_reported += 1;
+                Vec::new()
+            }
+            (None, None) => Vec::new(),
+        };
         groups.push(Group {
             tracking_uid: sr::uid_of_uuid(r.id.as_u128()),
             tracking_id: label
@@ -150,6 +161,7 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
             comments,
             algorithm,
             geometry,
+            reported,
         });
     }
     if groups.is_empty() {
@@ -236,6 +248,11 @@ pub fn export(args: &ExportArgs) -> Result<(), CliError> {
     }
     if rejected > 0 {
         eprintln!("note: {rejected} rejected region(s) by {author} left out");
+    }
+    if stale_reported > 0 {
+        eprintln!(
+            "note: the values an imported report gave for {stale_reported} region(s) were left out: the regions were edited since, so the values no longer describe them (Voxmark's own measurements are written)"
+        );
     }
     Ok(())
 }
@@ -415,7 +432,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let mut imported = 0usize;
     let mut phrases_made = 0usize;
     let mut skipped: Vec<String> = Vec::new();
-    let mut measurements_not_kept = 0usize;
+    let mut values_kept = 0usize;
     let mut images_touched = std::collections::BTreeSet::new();
     let name = args.transaction_name("import dicom-sr");
     history.begin(&name)?;
@@ -512,6 +529,18 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         let Some((image, shape, mask)) = placed else {
             continue;
         };
+        let values: Vec<ReportedValue> = g
+            .measurements
+            .iter()
+            .filter(|m| m.value.is_finite())
+            .map(|m| ReportedValue {
+                name: (&m.name).into(),
+                value: m.value,
+                unit: (&m.unit).into(),
+                derivation: m.derivation.as_ref().map(Into::into),
+            })
+            .collect();
+        values_kept += values.len();
         let author = match &g.algorithm {
             Some((name, version)) => Author::Model {
                 name: name.clone(),
@@ -546,6 +575,11 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                 .and_then(sr::uuid_of_uid)
                 .and_then(|u| Id::from_slice(&u.to_be_bytes())),
             prompt: None,
+            reported: (!values.is_empty()).then(|| Reported {
+                source: format!("DICOM SR {}", report.sop_instance_uid),
+                geometry: String::new(),
+                values,
+            }),
         })?;
         // Each comment is a phrase linked to it (an existing one of the same text and author on
         // the image is reused).
@@ -573,7 +607,6 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                 }
             }
         }
-        measurements_not_kept += g.measurements.len();
         images_touched.insert(image);
         imported += 1;
     }
@@ -593,9 +626,9 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         report.groups.len(),
         images_touched.len()
     );
-    if measurements_not_kept > 0 {
+    if values_kept > 0 {
         println!(
-            "note: the report's {measurements_not_kept} measurement value(s) were read but not stored: Voxmark measures regions itself (`voxmark stats`)"
+            "kept the report's {values_kept} measurement value(s) with their regions (`voxmark stats` shows them beside Voxmark's own; they stay while a region's geometry is unchanged)"
         );
     }
     Ok(())

@@ -42,6 +42,18 @@ struct Row {
     max: Option<f64>,
     /// Unit of the values: HU for CT, else none.
     unit: Option<&'static str>,
+    /// What an imported report said of the region, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported: Option<ReportedRow>,
+}
+
+/// An imported report's values for a region, and whether they still describe it.
+#[derive(Serialize)]
+struct ReportedRow {
+    source: String,
+    /// False once the region was edited after the report was imported.
+    current: bool,
+    values: Vec<crate::core::ReportedValue>,
 }
 
 /// `voxmark stats`.
@@ -92,6 +104,11 @@ pub fn run(args: &StatsArgs) -> Result<(), CliError> {
                 min: s.and_then(|s| finite(s.min)),
                 max: s.and_then(|s| finite(s.max)),
                 unit: s.and(unit),
+                reported: g.reported.as_ref().map(|rep| ReportedRow {
+                    source: rep.source.clone(),
+                    current: g.reported_current(doc.masks.get(&g.id)).is_some(),
+                    values: rep.values.clone(),
+                }),
             });
         }
     }
@@ -147,6 +164,20 @@ pub fn run(args: &StatsArgs) -> Result<(), CliError> {
             num(r.max),
             r.unit.map_or_else(String::new, |u| format!(" {u}"))
         );
+        if let Some(rep) = &r.reported {
+            println!(
+                "    reported by {}{}:",
+                rep.source,
+                if rep.current {
+                    ""
+                } else {
+                    " (the region was edited since: these no longer describe it)"
+                }
+            );
+            for v in &rep.values {
+                println!("      {v}");
+            }
+        }
     }
     Ok(())
 }

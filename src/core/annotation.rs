@@ -260,6 +260,119 @@ pub struct Region {
     pub created_ms: i64,
     /// Last change, ms since the Unix epoch.
     pub modified_ms: i64,
+    /// Values another tool reported for it (an imported SR's SUVmax, its volume) with the geometry
+    /// they were measured on; `None` for regions made here (Voxmark measures those itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<Box<Reported>>,
+}
+
+/// A coded concept (DICOM code value, coding scheme, code meaning).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concept {
+    /// Code value (`410668003`).
+    pub code: String,
+    /// Coding scheme designator (`SCT`, `DCM`, `UCUM`).
+    pub scheme: String,
+    /// Code meaning (`Length`).
+    pub meaning: String,
+}
+
+/// One value a report gave for a region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportedValue {
+    /// What was measured.
+    pub name: Concept,
+    /// The value.
+    pub value: f64,
+    /// Its unit (UCUM).
+    pub unit: Concept,
+    /// How it was derived (Mean, Maximum…), if said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivation: Option<Concept>,
+}
+
+/// One reported value as a line: `SUVbw (Mean) 2.31 {SUVbw}g/ml`.
+impl fmt::Display for ReportedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name.meaning)?;
+        if let Some(d) = &self.derivation {
+            write!(f, " ({})", d.meaning)?;
+        }
+        write!(f, " {}", self.value)?;
+        match self.unit.code.as_str() {
+            "1" | "" => Ok(()),
+            code => write!(f, " {code}"),
+        }
+    }
+}
+
+/// What another tool reported for a region, kept as it was said: Voxmark cannot recompute an SUV
+/// without the PET's decay data, so the values travel with the region (and back out in an SR
+/// export) while its geometry is the one they were measured on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reported {
+    /// Where they come from (`DICOM SR <SOP Instance UID>`).
+    pub source: String,
+    /// [`geometry_digest`] of the region when the values were reported.
+    pub geometry: String,
+    /// The values, in the report's order.
+    pub values: Vec<ReportedValue>,
+}
+
+impl Region {
+    /// The reported values while they still describe the region: `None` once its geometry (or its
+    /// mask's voxels, `mask`) changed since they were reported.
+    pub fn reported_current(&self, mask: Option<&MaskTiles>) -> Option<&Reported> {
+        self.reported
+            .as_deref()
+            .filter(|r| r.geometry == geometry_digest(&self.shape, mask))
+    }
+}
+
+/// A digest of a region's geometry: its shape, and for a mask which voxels are set (whatever
+/// their value, however the tiles are stored).
+pub fn geometry_digest(shape: &Shape, mask: Option<&MaskTiles>) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(shape.kind().as_bytes());
+    match shape {
+        Shape::Mask => {
+            if let Some(m) = mask {
+                for (key, tile) in m.tiles() {
+                    if tile.iter().all(|&v| v == 0) {
+                        continue;
+                    }
+                    for part in [key.0, key.1, key.2] {
+                        h.update(&(part as u64).to_le_bytes());
+                    }
+                    let set: Vec<u8> = tile.iter().map(|&v| u8::from(v != 0)).collect();
+                    h.update(&set);
+                }
+            }
+        }
+        Shape::Box2d { slice, min, max } => {
+            h.update(&slice.to_le_bytes());
+            for x in min.iter().chain(max) {
+                h.update(&x.to_le_bytes());
+            }
+        }
+        Shape::Polygon { slice, points } => {
+            h.update(&slice.to_le_bytes());
+            for x in points.iter().flatten() {
+                h.update(&x.to_le_bytes());
+            }
+        }
+        Shape::Box3d { min: a, max: b } | Shape::Line { a, b } => {
+            for x in a.iter().chain(b) {
+                h.update(&x.to_le_bytes());
+            }
+        }
+        Shape::Point { at } => {
+            for x in at {
+                h.update(&x.to_le_bytes());
+            }
+        }
+    }
+    h.finalize().to_hex()[..32].to_owned()
 }
 
 /// Whether a phrase has been grounded.
@@ -488,6 +601,7 @@ impl Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::mask::VoxelBox;
 
     #[test]
     fn a_line_measures_voxel_steps_times_spacing() {
@@ -555,5 +669,84 @@ mod tests {
             Some((0, 19))
         );
         assert_eq!(Shape::Mask.box_over_slices(0, 1, 20), None);
+    }
+
+    #[test]
+    fn reported_values_hold_while_the_geometry_is_the_same() {
+        let reported = |geometry: String| Reported {
+            source: "DICOM SR 1.2.3".into(),
+            geometry,
+            values: vec![ReportedValue {
+                name: Concept {
+                    code: "126401".into(),
+                    scheme: "DCM".into(),
+                    meaning: "SUVbw".into(),
+                },
+                value: 6.01529,
+                unit: Concept {
+                    code: "{SUVbw}g/ml".into(),
+                    scheme: "UCUM".into(),
+                    meaning: "Standardized Uptake Value body weight".into(),
+                },
+                derivation: Some(Concept {
+                    code: "R-00317".into(),
+                    scheme: "SRT".into(),
+                    meaning: "Mean".into(),
+                }),
+            }],
+        };
+        assert_eq!(
+            reported(String::new()).values[0].to_string(),
+            "SUVbw (Mean) 6.01529 {SUVbw}g/ml"
+        );
+        // A mask: which voxels are set counts, not their stored value or empty tiles.
+        let mut mask = MaskTiles::new([70, 70, 2]);
+        let one = VoxelBox {
+            min: [3, 4, 1],
+            max: [5, 6, 2],
+        };
+        mask.write_box(one, &[1; 4]);
+        let digest = geometry_digest(&Shape::Mask, Some(&mask));
+        let mut same = MaskTiles::new([70, 70, 2]);
+        same.write_box(one, &[255; 4]);
+        same.set_tile((0, 1, 1), vec![0; 64 * 64]);
+        assert_eq!(geometry_digest(&Shape::Mask, Some(&same)), digest);
+        let mut region = Region {
+            id: Id::from_u128(1),
+            image: Id::from_u128(2),
+            label: None,
+            shape: Shape::Mask,
+            author: Author::Human("a".into()),
+            prompt: None,
+            status: Status::Accepted,
+            confidence: None,
+            created_ms: 0,
+            modified_ms: 0,
+            reported: Some(Box::new(reported(digest))),
+        };
+        assert!(region.reported_current(Some(&same)).is_some());
+        same.write_box(
+            VoxelBox {
+                min: [60, 60, 0],
+                max: [61, 61, 1],
+            },
+            &[1],
+        );
+        assert!(region.reported_current(Some(&same)).is_none());
+        // A box: moved by a voxel, the values no longer describe it.
+        let b = Shape::Box2d {
+            slice: 1,
+            min: [1.0, 2.0],
+            max: [3.0, 4.0],
+        };
+        region.reported = Some(Box::new(reported(geometry_digest(&b, None))));
+        region.shape = b;
+        assert!(region.reported_current(None).is_some());
+        region.shape = Shape::Box2d {
+            slice: 1,
+            min: [2.0, 2.0],
+            max: [3.0, 4.0],
+        };
+        assert!(region.reported_current(None).is_none());
     }
 }

@@ -5,7 +5,7 @@
 
 use super::annotation::{
     Author, Document, Grounding, ImageId, LABEL_PALETTE, Label, LabelId, Phrase, PhraseId, Region,
-    RegionId, Shape, Status,
+    RegionId, Reported, Shape, Status, geometry_digest,
 };
 use super::edit::{Edit, EditError, History};
 use super::id::Id;
@@ -36,6 +36,8 @@ pub struct NewRegion {
     pub id: Option<RegionId>,
     /// What a model was given to make it.
     pub prompt: Option<String>,
+    /// Values a report gave for it (their `geometry` is set here, from `shape` and `mask`).
+    pub reported: Option<Reported>,
 }
 
 /// A phrase to add.
@@ -131,6 +133,12 @@ impl<'a> EditBuilder<'a> {
             Some(id) => id,
             None => Id::new(),
         };
+        let reported = r.reported.map(|rep| {
+            Box::new(Reported {
+                geometry: geometry_digest(&r.shape, r.mask.as_ref()),
+                ..rep
+            })
+        });
         let region = Region {
             id,
             image: r.image,
@@ -142,6 +150,7 @@ impl<'a> EditBuilder<'a> {
             confidence: None,
             created_ms: self.at_ms,
             modified_ms: self.at_ms,
+            reported,
         };
         self.record(Edit::AddRegion {
             region,
@@ -238,6 +247,7 @@ mod tests {
             mask: None,
             id,
             prompt: None,
+            reported: None,
         };
         assert_eq!(b.region(new(Some(keep))).unwrap(), keep);
         // The same id again is taken: a new one is made.

@@ -21,8 +21,8 @@ pub mod sync;
 pub mod volume;
 
 pub use annotation::{
-    Author, Document, Grounding, Heatmap, HeatmapId, ImageId, ImageInfo, Label, LabelId, Phrase,
-    PhraseId, Region, RegionId, Shape, Status,
+    Author, Concept, Document, Grounding, Heatmap, HeatmapId, ImageId, ImageInfo, Label, LabelId,
+    Phrase, PhraseId, Region, RegionId, Reported, ReportedValue, Shape, Status, geometry_digest,
 };
 pub use edit::{Edit, EditError, History, Transaction};
 pub use geometry::{Affine3, Mat3, Vec3};

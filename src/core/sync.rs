@@ -141,6 +141,7 @@ mod tests {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         }
     }
 

@@ -165,6 +165,7 @@ impl<'d> Builder<'d> {
                 confidence,
                 created_ms: now_ms,
                 modified_ms: now_ms,
+                reported: None,
             },
             mask,
             links,
@@ -586,6 +587,7 @@ mod tests {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         }
     }
 

@@ -135,7 +135,7 @@ impl Project {
         {
             let mut st = self
                 .conn
-                .prepare(&format!("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev FROM regions{}", clause(&["id"])))
+                .prepare(&format!("SELECT id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev, reported FROM regions{}", clause(&["id"])))
                 .map_err(&err)?;
             let mut rows = st.query(params()).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
@@ -162,6 +162,12 @@ impl Project {
                         confidence: r.get(8).map_err(&err)?,
                         created_ms: r.get(9).map_err(&err)?,
                         modified_ms: r.get(10).map_err(&err)?,
+                        reported: r
+                            .get::<_, Option<String>>(12)
+                            .map_err(&err)?
+                            .map(|j| serde_json::from_str(&j))
+                            .transpose()
+                            .map_err(|e| corrupt(format!("region {id}: reported values: {e}")))?,
                     },
                 );
             }

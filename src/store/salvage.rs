@@ -46,6 +46,8 @@ pub struct SalvageReport {
     pub tables: Vec<TableOutcome>,
     /// Regions kept without their label (the label row was lost).
     pub regions_unlabelled: usize,
+    /// Regions whose reported values (from an imported report) did not decode and were let go.
+    pub reported_dropped: usize,
 }
 
 const COLUMNS: &[(&str, &str)] = &[
@@ -56,7 +58,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("labels", "id, name, color, rev"),
     (
         "regions",
-        "id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev",
+        "id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev, reported",
     ),
     (
         "phrases",
@@ -112,7 +114,28 @@ fn opt_text(v: &Value) -> Option<Option<&str>> {
 fn read_rowid_table(conn: &Connection, table: &str, out: &mut TableOutcome) -> Vec<Vec<Value>> {
     let cols = columns(table);
     let n = cols.split(',').count();
-    let sql = format!("SELECT rowid, {cols} FROM {table} WHERE rowid > ?1 ORDER BY rowid LIMIT 1");
+    // Columns a later schema added (nullable) are read as NULL from a file that lacks them.
+    let present: Vec<String> = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(1))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .unwrap_or_default();
+    let select = cols
+        .split(',')
+        .map(str::trim)
+        .map(|c| {
+            if present.is_empty() || present.iter().any(|p| p == c) {
+                c.to_owned()
+            } else {
+                "NULL".to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("SELECT rowid, {select} FROM {table} WHERE rowid > ?1 ORDER BY rowid LIMIT 1");
     let probe = format!("SELECT rowid FROM {table} WHERE rowid > ?1 ORDER BY rowid LIMIT 1");
     let mut rows = Vec::new();
     let mut after = i64::MIN;
@@ -377,6 +400,16 @@ fn copy_tables(src: &Connection, out: &mut Project, report: &mut SalvageReport) 
                     report.regions_unlabelled += 1;
                 }
             },
+        }
+        // Reported values that no longer decode are let go; the region is kept.
+        let reported_ok = match &row[12] {
+            Value::Null => true,
+            Value::Text(j) => serde_json::from_str::<crate::core::Reported>(j).is_ok(),
+            _ => false,
+        };
+        if !reported_ok {
+            row[12] = Value::Null;
+            report.reported_dropped += 1;
         }
         match insert("regions", &row) {
             Ok(_) => {

@@ -155,10 +155,18 @@ pub const MIGRATIONS: &[Migration] = &[
     CREATE INDEX regions_image ON regions(image_id);
     "#,
     ),
+    // 5 → 6: values another tool reported for a region (an imported SR's measurements), as JSON
+    // with the digest of the geometry they were measured on.
+    Migration::Sql(
+        r#"
+    ALTER TABLE regions ADD COLUMN reported TEXT;
+    "#,
+    ),
 ];
 
-/// The first schema whose tables have today's columns (later ones changed only constraints):
-/// salvage reads such a file table by table as it is, without migrating it first.
+/// The first schema whose tables have today's columns (later ones changed constraints or added
+/// nullable columns, which salvage reads as NULL where a file lacks them): salvage reads such a
+/// file table by table as it is, without migrating it first.
 pub const SAME_COLUMNS_SINCE: i32 = 4;
 
 /// The schema version this build writes.

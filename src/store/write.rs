@@ -152,6 +152,18 @@ impl Writer<'_> {
     }
 
     /// Runs an update or delete of `id` guarded by its expected revision.
+    /// A region's reported values as the JSON stored in `regions.reported`.
+    fn reported_json(&self, r: &crate::core::Region) -> Result<Option<String>> {
+        r.reported
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Unsupported {
+                path: self.path.to_path_buf(),
+                what: format!("region {}'s reported values ({e})", r.id),
+            })
+    }
+
     fn guarded(
         &self,
         entity: &'static str,
@@ -286,10 +298,11 @@ impl Writer<'_> {
             } => {
                 let mut refs = vec![("image", r.image)];
                 refs.extend(r.label.map(|l| ("label", l)));
+                let reported = self.reported_json(r)?;
                 self.tx
                     .prepare_cached(
-                        "INSERT INTO regions (id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        "INSERT INTO regions (id, image_id, label_id, kind, geometry, author, prompt, status, confidence, created_ms, modified_ms, rev, reported)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -304,7 +317,8 @@ impl Writer<'_> {
                             r.confidence,
                             r.created_ms,
                             r.modified_ms,
-                            rev
+                            rev,
+                            reported
                         ])
                     })
                     .map_err(|e| self.refers_to_gone(e, &refs))?;
@@ -328,11 +342,12 @@ impl Writer<'_> {
                 &[&region.id],
             )?,
             Edit::UpdateRegion { after: r, .. } => {
+                let reported = self.reported_json(r)?;
                 let known = self.guarded(
                     "region",
                     r.id,
                     "UPDATE regions SET label_id = ?2, kind = ?3, geometry = ?4, author = ?5, prompt = ?6, status = ?7, confidence = ?8,
-                     created_ms = ?9, modified_ms = ?10, rev = ?11 WHERE id = ?1 AND rev = ?12",
+                     created_ms = ?9, modified_ms = ?10, reported = ?11, rev = ?12 WHERE id = ?1 AND rev = ?13",
                     &[
                         &r.id,
                         &r.label,
@@ -344,6 +359,7 @@ impl Writer<'_> {
                         &r.confidence,
                         &r.created_ms,
                         &r.modified_ms,
+                        &reported,
                         &rev,
                     ],
                 );

@@ -119,9 +119,14 @@ pub struct AppState {
     pub(in crate::ui) region_filter: RegionFilter,
     /// How heatmaps are drawn, and whose phrase's heatmap is shown.
     pub(in crate::ui) heatmap_style: HeatmapStyle,
-    /// The selected region's statistics, for (region, document revision): computed once per change.
-    pub(in crate::ui) region_stats:
-        Option<(crate::core::RegionId, u64, Option<crate::core::RegionStats>)>,
+    /// The selected region's statistics, and whether the values a report gave for it still describe
+    /// it, for (region, document revision): computed once per change.
+    pub(in crate::ui) region_stats: Option<(
+        crate::core::RegionId,
+        u64,
+        Option<crate::core::RegionStats>,
+        bool,
+    )>,
     pub(in crate::ui) heat_phrase: Option<PhraseId>,
     pub(in crate::ui) heat_texture: Cached<(crate::core::HeatmapId, u32, crate::render::Colormap)>,
     /// The metrics section's authors and last scores.

@@ -470,6 +470,7 @@ mod tests {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         };
         let s = style(&r, &labels, false);
         assert_eq!(

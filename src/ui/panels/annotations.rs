@@ -236,13 +236,14 @@ impl AppState {
         proposals_line(ui, &cx, &mut out);
         if let Some(r) = cx.selected_region.and_then(|r| cx.doc.regions.get(&r)) {
             let key = (r.id, p.revision());
-            let stats = match region_stats {
-                Some((id, rev, s)) if (*id, *rev) == key => *s,
+            let (stats, reported_current) = match region_stats {
+                Some((id, rev, s, c)) if (*id, *rev) == key => (*s, *c),
                 _ => {
-                    let s =
-                        crate::core::region_stats(&entry.volume, &r.shape, cx.doc.masks.get(&r.id));
-                    *region_stats = Some((key.0, key.1, s));
-                    s
+                    let mask = cx.doc.masks.get(&r.id);
+                    let s = crate::core::region_stats(&entry.volume, &r.shape, mask);
+                    let c = r.reported_current(mask).is_some();
+                    *region_stats = Some((key.0, key.1, s, c));
+                    (s, c)
                 }
             };
             region_properties(
@@ -253,6 +254,7 @@ impl AppState {
                 stats
                     .as_ref()
                     .map(|s| (s, entry.volume.meta.modality.as_deref())),
+                reported_current,
                 &mut out.commands,
             );
         }

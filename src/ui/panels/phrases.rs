@@ -120,6 +120,7 @@ pub(in crate::ui) fn region_properties(
     r: &Region,
     (k, slices, spacing_mm): (usize, usize, [f64; 3]),
     stats: Option<(&crate::core::RegionStats, Option<&str>)>,
+    reported_current: bool,
     commands: &mut Vec<Command>,
 ) {
     ui.add_space(6.0);
@@ -154,6 +155,42 @@ pub(in crate::ui) fn region_properties(
                 );
             }
         }
+    }
+    if let Some(rep) = &r.reported {
+        // What an imported report said of it (an SUV Voxmark cannot recompute), as Slicer's
+        // QuantitativeReporting lists it; folded when long.
+        let colour = if reported_current {
+            theme::MUTED
+        } else {
+            theme::ERROR_MUTED
+        };
+        let title = format!(
+            "Reported values ({}){}",
+            rep.values.len(),
+            if reported_current {
+                ""
+            } else {
+                " · edited since"
+            }
+        );
+        egui::CollapsingHeader::new(RichText::new(title).small().color(colour))
+            .id_salt(("reported", r.id))
+            .default_open(rep.values.len() <= 6)
+            .show(ui, |ui| {
+                let mut text = if reported_current {
+                    format!("by {}", rep.source)
+                } else {
+                    format!(
+                        "by {}; the region was edited since, so they no longer describe it",
+                        rep.source
+                    )
+                };
+                for v in &rep.values {
+                    text.push('\n');
+                    text.push_str(&v.to_string());
+                }
+                ui.label(RichText::new(text).small().color(colour));
+            });
     }
     if let Some((k0, k1)) = r.shape.box_slices() {
         ui.horizontal(|ui| {

@@ -39,13 +39,21 @@ impl AppState {
         });
         if self.show_histogram {
             let h = &entry.histogram;
-            let width = h.bin_width();
+            // A constant image (every voxel one value) has an empty value range: its one bar
+            // gets a unit width around the value.
+            let (x0, x1) = if h.hi > h.lo {
+                (h.lo, h.hi)
+            } else {
+                let v = if h.lo.is_finite() { h.lo } else { 0.0 };
+                (v - 0.5, v + 0.5)
+            };
+            let width = if h.hi > h.lo { h.bin_width() } else { 1.0 };
             let bars: Vec<egui_plot::Bar> = h
                 .counts
                 .iter()
                 .enumerate()
                 .map(|(b, &c)| {
-                    egui_plot::Bar::new(h.lo + (b as f64 + 0.5) * width, (1.0 + c as f64).log10())
+                    egui_plot::Bar::new(x0 + (b as f64 + 0.5) * width, (1.0 + c as f64).log10())
                         .width(width)
                         .fill(theme::HISTOGRAM)
                         .stroke(egui::Stroke::NONE)
@@ -56,12 +64,7 @@ impl AppState {
                 window.center - window.width / 2.0,
                 window.center + window.width / 2.0,
             );
-            let ramp = vec![
-                [h.lo.min(lo), 0.0],
-                [lo, 0.0],
-                [hi, top],
-                [h.hi.max(hi), top],
-            ];
+            let ramp = vec![[x0.min(lo), 0.0], [lo, 0.0], [hi, top], [x1.max(hi), top]];
             // One plot per image: a plot keeps its axis in memory under its id.
             egui_plot::Plot::new(("histogram", display.uid))
                 .height(90.0)
@@ -72,7 +75,7 @@ impl AppState {
                 .allow_drag(false)
                 .allow_scroll(false)
                 .allow_boxed_zoom(false)
-                .default_x_bounds(h.lo, h.hi)
+                .default_x_bounds(x0, x1)
                 .default_y_bounds(0.0, top * 1.05)
                 .show(ui, |plot| {
                     plot.bar_chart(egui_plot::BarChart::new("values", bars));

@@ -652,6 +652,7 @@ mod tests {
             confidence: None,
             created_ms: 0,
             modified_ms: 0,
+            reported: None,
         }
     }
 

@@ -59,6 +59,7 @@ pub(in crate::ui) fn new_region(
         confidence: None,
         created_ms: now,
         modified_ms: now,
+        reported: None,
     }
 }
 

@@ -30,6 +30,7 @@ pub use write::write;
 
 use super::Result;
 use super::build::{SourceGrid, code, source_refs};
+use crate::core::{Concept, ReportedValue};
 use dicom_object::InMemDicomObject;
 
 /// Comprehensive SR Storage.
@@ -67,6 +68,22 @@ impl Code {
 
     fn item(&self) -> InMemDicomObject {
         code(&self.value, &self.scheme, &self.meaning)
+    }
+}
+
+impl From<&Code> for Concept {
+    fn from(c: &Code) -> Self {
+        Concept {
+            code: c.value.clone(),
+            scheme: c.scheme.clone(),
+            meaning: c.meaning.clone(),
+        }
+    }
+}
+
+impl From<&Concept> for Code {
+    fn from(c: &Concept) -> Self {
+        Code::new(&c.code, &c.scheme, &c.meaning)
     }
 }
 
@@ -155,6 +172,9 @@ pub struct Group {
     pub algorithm: Option<(String, String)>,
     /// The region.
     pub geometry: Geometry,
+    /// Values another report gave for the region, written after Voxmark's own (a value it
+    /// measures itself, such as an Area, is not repeated).
+    pub reported: Vec<ReportedValue>,
 }
 
 /// The SEG a report's volumetric groups point into.

@@ -66,6 +66,8 @@ pub struct ReadGroup {
 /// A TID 1500 report as read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// Its SOP Instance UID (empty if it has none).
+    pub sop_instance_uid: String,
     /// The observers named at the root.
     pub observers: Vec<Observer>,
     /// Its Measurement Groups, in order.
@@ -261,6 +263,7 @@ pub fn read(path: &Path) -> Result<Report> {
         .map(read_group)
         .collect();
     Ok(Report {
+        sop_instance_uid: text(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         observers: observers(&obj),
         groups,
     })

@@ -287,6 +287,7 @@ fn group_item(
                     ));
                 }
             }
+            push_reported(&mut children, g);
             "1410"
         }
         Geometry::Volumetric {
@@ -317,6 +318,7 @@ fn group_item(
                 &ucum("mm3", "cubic millimeter"),
                 vec![],
             ));
+            push_reported(&mut children, g);
             "1411"
         }
     };
@@ -326,6 +328,46 @@ fn group_item(
         Some(template),
         children,
     ))
+}
+
+/// What Voxmark measures itself (SCT and the older SRT codes): a reported value of one of these
+/// is not written again beside Voxmark's own.
+const MEASURED_HERE: &[&str] = &[
+    "42798000",  // Area
+    "G-A166",    // Area (SRT)
+    "131191004", // Perimeter
+    "410668003", // Length
+    "G-D7FE",    // Length (SRT)
+    "118565006", // Volume
+    "G-D705",    // Volume (SRT)
+    "111010",    // Center
+];
+
+/// The values another report gave for the region, as NUMs with their derivation.
+fn push_reported(children: &mut Vec<InMemDicomObject>, g: &Group) {
+    for v in &g.reported {
+        if MEASURED_HERE.contains(&v.name.code.as_str()) || !v.value.is_finite() {
+            continue;
+        }
+        let modifiers = v
+            .derivation
+            .iter()
+            .map(|d| {
+                code_item(
+                    "HAS CONCEPT MOD",
+                    &dcm("121401", "Derivation"),
+                    &Code::from(d),
+                    vec![],
+                )
+            })
+            .collect();
+        children.push(num_item(
+            &Code::from(&v.name),
+            v.value,
+            &Code::from(&v.unit),
+            modifiers,
+        ));
+    }
 }
 
 fn push_finding(children: &mut Vec<InMemDicomObject>, g: &Group) {
