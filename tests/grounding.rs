@@ -1116,7 +1116,7 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
         let run = common::voxmark(args);
         assert_eq!(run.code, 0, "{}", run.stderr);
     };
-    // TotalSegmentator's 31 organs do not overlap: LABELMAP.
+    // TotalSegmentator's 31 organs do not overlap: a LABELMAP on request (BINARY by default).
     import(
         &data.join("nifti/totalseg/example_seg_dicom.nii.gz"),
         "nifti-labels",
@@ -1125,7 +1125,12 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     let organs = dir.path().join("organs.nii.gz");
     assert_eq!(export_one(&project, "nifti-labels", &organs, &[]).code, 0);
     let labelmap = dir.path().join("labelmap.dcm");
-    let run = export_one(&project, "dicom-seg", &labelmap, &[]);
+    let run = export_one(
+        &project,
+        "dicom-seg",
+        &labelmap,
+        &["--seg-type", "labelmap"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -1155,6 +1160,17 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
         assert_eq!(v["references_in_source"], true, "{v}");
         assert!(v["position_max_error_mm"].as_f64().unwrap() < 1e-3, "{v}");
     }
+    // By default BINARY, which every SEG reader knows.
+    let organs_binary = dir.path().join("organs-binary.dcm");
+    let run = export_one(&project, "dicom-seg", &organs_binary, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("BINARY DICOM SEG: 31 segment(s), 520 frame(s), 20 source instance(s)"),
+        "{}",
+        run.stdout
+    );
+    // (What it holds is checked below, where the same organs come with an overlapping lesion.)
 
     // A lesion over part of the liver's slices overlaps it: BINARY, 32 segments.
     let size = [512usize, 512, 20];
@@ -1189,6 +1205,12 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     )
     .unwrap();
     import(&lesion_map, "nifti-labels", &[]);
+    // Two labels in one voxel cannot be a LABELMAP: refused by name, nothing written.
+    let refused = dir.path().join("refused.dcm");
+    let run = export_one(&project, "dicom-seg", &refused, &["--seg-type", "labelmap"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("share voxels"), "{}", run.stderr);
+    assert!(!refused.exists());
     let binary = dir.path().join("binary.dcm");
     let run = export_one(&project, "dicom-seg", &binary, &["--deidentify"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -1260,9 +1282,10 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     if let Some(v) = check(&fractional, "FRACTIONAL", &[&want_map]) {
         assert_eq!(v["segments_equal"], 1, "{v}");
     }
-    // dciodvfy finds no errors in the BINARY and FRACTIONAL SEGs. (Debian's dicom3tools, of 2022,
-    // predates the Label Map Segmentation IOD of 2024 and answers "Information Object Not found"
-    // for a LABELMAP; highdicom reads it above.)
+    // dciodvfy finds no errors in the BINARY (the default) and FRACTIONAL SEGs. (Debian's
+    // dicom3tools, of 2022, predates the Label Map Segmentation IOD of 2024 and answers
+    // "Information Object Not found" for a LABELMAP, written only on request; highdicom reads it
+    // above.)
     for f in [&binary, &fractional] {
         if let Some(errors) = common::dciodvfy_errors(f) {
             assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());

@@ -152,8 +152,7 @@ pub(super) fn export_dicom_seg(
         }
         pixels = seg::SegPixels::Fractional(maps);
     } else {
-        // One segment per label; a voxel claimed by two labels makes the SEG BINARY.
-        // Segments numbered in label order (`Document::label_numbers`), from 1.
+        // One segment per label, numbered in label order (`Document::label_numbers`), from 1.
         let numbers = doc.label_numbers();
         let mut by_label: BTreeMap<(u32, crate::core::LabelId), Vec<&Region>> = BTreeMap::new();
         for r in doc
@@ -171,7 +170,7 @@ pub(super) fn export_dicom_seg(
             Author::Model { .. } => None,
         });
         // Pass 1: segment numbers per voxel in one map (and whether two labels meet), painting each
-        // label into one reused buffer; only overlapping labels need a mask each (pass 2).
+        // label into one reused buffer; BINARY needs a mask each (pass 2).
         labelmap = vec![0u16; n];
         let mut scratch = vec![0u16; n];
         let paint = |regions: &[&Region], into: &mut Vec<u16>| {
@@ -220,7 +219,13 @@ pub(super) fn export_dicom_seg(
                 rec.id
             )));
         }
-        pixels = if overlap {
+        if overlap && args.seg_type == super::grounding::SegType::Labelmap {
+            return Err(CliError::user(format!(
+                "image {}'s masks of different labels share voxels: a LABELMAP SEG holds one label per voxel (write --seg-type binary)",
+                rec.id
+            )));
+        }
+        pixels = if args.seg_type == super::grounding::SegType::Binary {
             let masks = kept
                 .iter()
                 .map(|regions| {
