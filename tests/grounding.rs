@@ -1116,7 +1116,7 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
         let run = common::voxmark(args);
         assert_eq!(run.code, 0, "{}", run.stderr);
     };
-    // TotalSegmentator's 31 organs do not overlap: a LABELMAP on request (BINARY by default).
+    // TotalSegmentator's 31 organs do not overlap: LABELMAP (BINARY with --seg-type binary).
     import(
         &data.join("nifti/totalseg/example_seg_dicom.nii.gz"),
         "nifti-labels",
@@ -1160,9 +1160,14 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
         assert_eq!(v["references_in_source"], true, "{v}");
         assert!(v["position_max_error_mm"].as_f64().unwrap() < 1e-3, "{v}");
     }
-    // By default BINARY, which every SEG reader knows.
+    // BINARY on request, which every SEG reader knows.
     let organs_binary = dir.path().join("organs-binary.dcm");
-    let run = export_one(&project, "dicom-seg", &organs_binary, &[]);
+    let run = export_one(
+        &project,
+        "dicom-seg",
+        &organs_binary,
+        &["--seg-type", "binary"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -1282,10 +1287,9 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     if let Some(v) = check(&fractional, "FRACTIONAL", &[&want_map]) {
         assert_eq!(v["segments_equal"], 1, "{v}");
     }
-    // dciodvfy finds no errors in the BINARY (the default) and FRACTIONAL SEGs. (Debian's
-    // dicom3tools, of 2022, predates the Label Map Segmentation IOD of 2024 and answers
-    // "Information Object Not found" for a LABELMAP, written only on request; highdicom reads it
-    // above.)
+    // dciodvfy finds no errors in the BINARY and FRACTIONAL SEGs. (Debian's dicom3tools, of 2022,
+    // predates the Label Map Segmentation IOD of 2024 and answers "Information Object Not found"
+    // for a LABELMAP; highdicom reads it above.)
     for f in [&binary, &fractional] {
         if let Some(errors) = common::dciodvfy_errors(f) {
             assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());

@@ -43,7 +43,8 @@ pub enum Format {
     /// `annotations[].tokens_positive` = the phrase's character spans (MDETR/GLIP; import and export).
     Coco,
     /// DICOM SEG of one DICOM image's masks, one segment per label, referencing the source
-    /// instances: BINARY, or LABELMAP with `--seg-type labelmap` (export, `--image`).
+    /// instances: LABELMAP when no voxel has two labels, BINARY otherwise, or as `--seg-type`
+    /// says (export, `--image`).
     DicomSeg,
     /// DICOM SEG FRACTIONAL (probability) of one DICOM image's heatmaps, one segment per heatmap,
     /// each scaled from its own minimum (0) to maximum (1) (export, `--image`).
@@ -140,16 +141,20 @@ pub struct ExportArgs {
     /// MS-CXR CSV: write the image paths as they are on this machine (absolute) instead.
     #[arg(long, conflicts_with = "root")]
     pub absolute_paths: bool,
-    /// DICOM SEG of masks: BINARY (one frame per segment and slice, read by dcmqi, Slicer, OHIF
-    /// and highdicom) or LABELMAP (one frame per slice, the 2024 Label Map Segmentation IOD, which
-    /// older readers do not know; refused when two labels share a voxel).
-    #[arg(long, value_enum, default_value = "binary")]
+    /// DICOM SEG of masks: `auto` writes a LABELMAP (the 2024 Label Map Segmentation IOD, one
+    /// frame per slice) when no two labels share a voxel and BINARY otherwise (ARCHITECTURE.md §9);
+    /// `binary` always writes BINARY (one frame per segment and slice), which readers older than the
+    /// Label Map IOD (dcmqi, Slicer's QuantitativeReporting, dciodvfy of 2022) know; `labelmap` is
+    /// refused when labels share voxels.
+    #[arg(long, value_enum, default_value = "auto")]
     pub seg_type: SegType,
 }
 
 /// The kind of DICOM SEG `--format dicom-seg` writes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegType {
+    /// LABELMAP when no voxel has two labels, BINARY otherwise.
+    Auto,
     /// Segmentation Storage, BINARY.
     Binary,
     /// Label Map Segmentation Storage.

@@ -170,7 +170,7 @@ pub(super) fn export_dicom_seg(
             Author::Model { .. } => None,
         });
         // Pass 1: segment numbers per voxel in one map (and whether two labels meet), painting each
-        // label into one reused buffer; BINARY needs a mask each (pass 2).
+        // label into one reused buffer; only BINARY needs a mask each (pass 2).
         labelmap = vec![0u16; n];
         let mut scratch = vec![0u16; n];
         let paint = |regions: &[&Region], into: &mut Vec<u16>| {
@@ -225,7 +225,7 @@ pub(super) fn export_dicom_seg(
                 rec.id
             )));
         }
-        pixels = if args.seg_type == super::grounding::SegType::Binary {
+        pixels = if overlap || args.seg_type == super::grounding::SegType::Binary {
             let masks = kept
                 .iter()
                 .map(|regions| {
