@@ -119,6 +119,66 @@ fn four_imports_at_once_all_succeed_with_one_label() {
     assert!(changes.windows(2).all(|w| w[0].revision < w[1].revision));
 }
 
+/// Four `voxmark add` processes adding the same image (and one also a second image) at the same
+/// moment: the project gets each image once, and every process says which image the file is.
+#[test]
+fn four_adds_of_one_file_at_once_make_one_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("adds.voxmark");
+    Project::create(&project).unwrap();
+    let png = dir.path().join("chest.png");
+    image::GrayImage::from_fn(40, 30, |x, y| image::Luma([(x * 6 + y) as u8]))
+        .save(&png)
+        .unwrap();
+    let other = dir.path().join("other.png");
+    image::GrayImage::from_fn(20, 20, |x, _| image::Luma([x as u8]))
+        .save(&other)
+        .unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|w| {
+            let mut c = voxmark();
+            c.args(["add", project.to_str().unwrap()]).arg(&png);
+            if w == 0 {
+                // The same file named twice, and a second image.
+                c.arg(&png).arg(&other);
+            }
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(stdout);
+    }
+    let p = Project::open(&project).unwrap();
+    let images = p.images().unwrap();
+    assert_eq!(images.len(), 2, "{images:#?}\n{outputs:#?}");
+    let chest = images
+        .iter()
+        .find(|i| i.files[0].ends_with("chest.png"))
+        .unwrap();
+    let added = outputs
+        .iter()
+        .filter(|o| o.contains(&format!("added image {}", chest.id)))
+        .count();
+    let already = outputs
+        .iter()
+        .filter(|o| o.contains(&format!("already in the project as image {}", chest.id)))
+        .count();
+    assert_eq!((added, already), (1, 3), "{outputs:#?}");
+    assert!(p.check().unwrap().is_empty(), "{:?}", p.check());
+}
+
 /// What a stress writer acknowledged.
 #[derive(Default)]
 struct Acks {

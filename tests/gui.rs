@@ -1523,7 +1523,11 @@ fn a_refused_commit_shows_not_saved_and_the_journal_reapplies_on_restart() {
     );
     // The next start offers the journal; applying it saves the box and shows it.
     let mut h = harness(vec![project.clone()], false);
-    step_until(&mut h, "the journal offer", AppState::offers_journal);
+    // (Once the image has loaded too: `run` refuses a UI that keeps repainting, as it does while
+    // an image loads on a slow machine.)
+    step_until(&mut h, "the journal offer", |a| {
+        a.offers_journal() && !a.is_loading()
+    });
     h.run();
     h.get_by_label("Apply them now").click();
     step_until(&mut h, "the journal's box to come back", |a| {

@@ -5,7 +5,7 @@ use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::mask::{MaskTiles, VoxelBox};
 use crate::core::{Document, Edit, History, Id, ImageId};
 use crate::io::{self, LoadedImage};
-use crate::store::{ImageRecord, Project, StoreError};
+use crate::store::{Added, ImageRecord, Project, StoreError};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -214,55 +214,52 @@ pub fn add(args: &AddArgs) -> i32 {
     if records.is_empty() {
         return user_error("no image was added");
     }
-    // The same file (or series) added again is the image the project already has, not a second one.
-    let known = match project.already_added(&records) {
-        Ok(k) => k,
+    // The same file (or series) added again is the image the project already has, not a second
+    // one: decided under the write lock, so two processes adding it at once make one image.
+    let added = match project.add_images_once(&records, &who()) {
+        Ok(a) => a,
         Err(e) => return store_error(e),
     };
-    let before = records.len();
-    let mut known = known.into_iter();
-    let mut seen = std::collections::HashSet::new();
-    records.retain(|r| match known.next().flatten() {
-        Some(id) => {
-            let report = if report.is_some() {
-                " (its report is left as it is)"
-            } else {
-                ""
-            };
-            println!(
-                "already in the project as image {id}{report}: {}",
-                r.source.display()
-            );
-            false
-        }
-        // The same image named twice in one call (a folder and a file in it) is added once.
-        None => seen.insert(crate::store::image_key(r)),
-    });
-    if records.is_empty() {
-        println!("nothing new: all {before} image(s) are in the project already");
-        return if scan.errors.is_empty() {
-            0
-        } else {
-            EXIT_USER_ERROR
-        };
-    }
-    match project.add_images(&records, &who()) {
-        Ok(ids) => {
-            for (id, r) in ids.iter().zip(&records) {
-                let [x, y, z] = r.size;
+    let mut new = 0usize;
+    let mut reported_twice = std::collections::HashSet::new();
+    for (a, r) in added.iter().zip(&records) {
+        let [x, y, z] = r.size;
+        match a {
+            Added::New(id) => {
+                new += 1;
                 println!(
                     "added image {id}: {} {x}×{y}×{z} {}",
                     r.kind,
                     r.source.display()
                 );
             }
-            if scan.errors.is_empty() {
-                0
-            } else {
-                EXIT_USER_ERROR
+            // Named twice in one call (a folder and a file in it): said once.
+            Added::Already(id) if added.contains(&Added::New(*id)) => {}
+            Added::Already(id) => {
+                if reported_twice.insert(*id) {
+                    let report = if report.is_some() {
+                        " (its report is left as it is)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "already in the project as image {id}{report}: {}",
+                        r.source.display()
+                    );
+                }
             }
         }
-        Err(e) => store_error(e),
+    }
+    if new == 0 {
+        println!(
+            "nothing new: all {} image(s) are in the project already",
+            records.len()
+        );
+    }
+    if scan.errors.is_empty() {
+        0
+    } else {
+        EXIT_USER_ERROR
     }
 }
 

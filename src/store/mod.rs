@@ -325,6 +325,24 @@ use crate::core::now_ms;
 /// `b.png` agree), which volume of them, and their content.
 pub type ImageKey = (Vec<PathBuf>, usize, String);
 
+/// What [`Project::add_images_once`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// Added as this new image.
+    New(ImageId),
+    /// The project had it already as this image (or it was named twice in the call).
+    Already(ImageId),
+}
+
+impl Added {
+    /// The image the record is.
+    pub fn id(self) -> ImageId {
+        match self {
+            Added::New(id) | Added::Already(id) => id,
+        }
+    }
+}
+
 /// The [`ImageKey`] of a record.
 pub fn image_key(r: &ImageRecord) -> ImageKey {
     let mut files: Vec<PathBuf> = r
@@ -764,19 +782,6 @@ impl Project {
             .map_err(self.sql_err())
     }
 
-    /// For each record, the project image it already is (the same files, volume and content), if
-    /// any: adding a file again, or a series again through another folder, must not make a second
-    /// image of it.
-    pub fn already_added(&self, records: &[ImageRecord]) -> Result<Vec<Option<ImageId>>> {
-        let existing = self.images()?;
-        let known: std::collections::HashMap<ImageKey, ImageId> =
-            existing.iter().map(|e| (image_key(e), e.id)).collect();
-        Ok(records
-            .iter()
-            .map(|r| known.get(&image_key(r)).copied())
-            .collect())
-    }
-
     /// Adds images in one transaction (one change-log row each) and returns their ids: a record's
     /// own id when it has one (a copy or merge keeps identities), else a new one.
     pub fn add_images(&mut self, records: &[ImageRecord], who: &str) -> Result<Vec<ImageId>> {
@@ -785,23 +790,85 @@ impl Project {
             .map(|r| if r.id == Id::NIL { Id::new() } else { r.id })
             .collect();
         let txn = Id::new();
-        let revs = self.with_retries(|p| p.try_add_images(txn, records, &ids, who))?;
+        let added = self.with_retries(|p| p.try_add_images(txn, records, &ids, None, who))?;
         let mut known = self.known.borrow_mut();
-        known.extend(ids.iter().map(|id| ("image", *id)).zip(revs));
+        known.extend(added.iter().map(|(a, rev)| (("image", a.id()), *rev)));
         Ok(ids)
     }
 
+    /// Adds the images the project does not have yet (by [`image_key`]: the same files, volume and
+    /// content), each once, and says for each record which image it is. The check is made under
+    /// the write lock, in the transaction that adds them: two processes adding the same file at
+    /// the same moment make one image.
+    pub fn add_images_once(&mut self, records: &[ImageRecord], who: &str) -> Result<Vec<Added>> {
+        let ids: Vec<ImageId> = records
+            .iter()
+            .map(|r| if r.id == Id::NIL { Id::new() } else { r.id })
+            .collect();
+        let keys: Vec<ImageKey> = records.iter().map(image_key).collect();
+        let txn = Id::new();
+        let added =
+            self.with_retries(|p| p.try_add_images(txn, records, &ids, Some(&keys), who))?;
+        let mut known = self.known.borrow_mut();
+        known.extend(
+            added
+                .iter()
+                .filter(|(a, _)| matches!(a, Added::New(_)))
+                .map(|(a, rev)| (("image", a.id()), *rev)),
+        );
+        Ok(added.into_iter().map(|(a, _)| a).collect())
+    }
+
+    /// Adds `records` (with `ids`); with `once`, their keys, a record whose key the project (or an
+    /// earlier record of the call) has already is not added but named. Gives what became of each
+    /// record, with the row version of a new one.
     fn try_add_images(
         &mut self,
         txn: Id,
         records: &[ImageRecord],
         ids: &[ImageId],
+        once: Option<&[ImageKey]>,
         who: &str,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<(Added, i64)>> {
         let path = self.path.clone();
         let e = |e| classify(&path, e);
         let tx = self.begin_write()?;
-        let mut revs = Vec::new();
+        // What the project holds now, read under the write lock.
+        let mut have: HashMap<ImageKey, (ImageId, i64)> = HashMap::new();
+        if once.is_some() {
+            let mut st = tx
+                .prepare("SELECT id, files, volume_index, content_hash, rev FROM images")
+                .map_err(e)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, Id>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(e)?;
+            for row in rows {
+                let (id, files, vi, hash, rev) = row.map_err(e)?;
+                let files: Vec<String> =
+                    serde_json::from_str(&files).map_err(|_| StoreError::Corrupt {
+                        path: path.clone(),
+                        why: format!("image {id}: bad file list"),
+                    })?;
+                let mut files: Vec<PathBuf> = files
+                    .into_iter()
+                    .map(|f| {
+                        let f = PathBuf::from(f);
+                        std::fs::canonicalize(&f).unwrap_or(f)
+                    })
+                    .collect();
+                files.sort();
+                have.insert((files, vi.max(0) as usize, hash), (id, rev));
+            }
+        }
+        let mut out = Vec::new();
         let at = now_ms();
         {
             let mut insert = tx
@@ -811,7 +878,13 @@ impl Project {
                      VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19)",
                 )
                 .map_err(e)?;
-            for (r, id) in records.iter().zip(ids) {
+            for (n, (r, id)) in records.iter().zip(ids).enumerate() {
+                if let Some(keys) = once {
+                    if let Some(&(existing, rev)) = have.get(&keys[n]) {
+                        out.push((Added::Already(existing), rev));
+                        continue;
+                    }
+                }
                 let rev = commit::log_change(
                     &tx,
                     txn,
@@ -847,11 +920,14 @@ impl Project {
                         rev
                     ])
                     .map_err(e)?;
-                revs.push(rev);
+                if let Some(keys) = once {
+                    have.insert(keys[n].clone(), (*id, rev));
+                }
+                out.push((Added::New(*id), rev));
             }
         }
         tx.commit().map_err(e)?;
-        Ok(revs)
+        Ok(out)
     }
 
     /// Every image record.

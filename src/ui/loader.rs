@@ -384,33 +384,27 @@ fn add_images(project: &Path, paths: &[PathBuf], who: &str) -> Event {
     if let Err(e) = hash_records(&mut records) {
         return Event::Failed(e);
     }
-    // Files the project has already are not added a second time.
-    let added = Project::open(project).and_then(|mut p| {
-        let known = p.already_added(&records)?;
-        let mut already = Vec::new();
-        let mut fresh = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for ((record, entry), known) in records.into_iter().zip(loaded.images).zip(known) {
-            match known {
-                Some(id) => already.push(id),
-                None if seen.insert(crate::store::image_key(&record)) => {
-                    fresh.push((record, entry));
-                }
-                None => {} // named twice in one drop
-            }
-        }
-        let new_records: Vec<ImageRecord> = fresh.iter().map(|(r, _)| r.clone()).collect();
-        let ids = if new_records.is_empty() {
-            Vec::new()
-        } else {
-            p.add_images(&new_records, who)?
-        };
-        Ok((fresh, ids, already))
-    });
-    let (fresh, ids, already) = match added {
+    // Files the project has already are not added a second time (decided under the write lock, so
+    // another process adding them at the same moment makes no second image).
+    let added = Project::open(project).and_then(|mut p| p.add_images_once(&records, who));
+    let added = match added {
         Ok(x) => x,
         Err(e) => return Event::Failed(e.to_string()),
     };
+    let mut already = Vec::new();
+    let mut fresh = Vec::new();
+    let mut ids = Vec::new();
+    for ((record, entry), a) in records.into_iter().zip(loaded.images).zip(added) {
+        match a {
+            crate::store::Added::New(id) => {
+                fresh.push((record, entry));
+                ids.push(id);
+            }
+            // Named twice in one drop: shown once.
+            crate::store::Added::Already(id) if ids.contains(&id) => {}
+            crate::store::Added::Already(id) => already.push(id),
+        }
+    }
     let added = fresh
         .into_iter()
         .zip(ids)
