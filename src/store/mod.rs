@@ -879,11 +879,11 @@ impl Project {
                 )
                 .map_err(e)?;
             for (n, (r, id)) in records.iter().zip(ids).enumerate() {
-                if let Some(keys) = once {
-                    if let Some(&(existing, rev)) = have.get(&keys[n]) {
-                        out.push((Added::Already(existing), rev));
-                        continue;
-                    }
+                if let Some(keys) = once
+                    && let Some(&(existing, rev)) = have.get(&keys[n])
+                {
+                    out.push((Added::Already(existing), rev));
+                    continue;
                 }
                 let rev = commit::log_change(
                     &tx,
