@@ -832,6 +832,25 @@ fn brush_box_point_and_ruler_draw_in_the_planes_across() {
         (mm - expected).abs() < 1e-9 && spacing[2] != spacing[0],
         "{mm} {spacing:?}"
     );
+    // With the select tool, a click on the slanted ruler in that plane selects it.
+    let line_id = doc
+        .regions
+        .values()
+        .find(|r| matches!(r.shape, Shape::Line { .. }))
+        .unwrap()
+        .id;
+    h.key_press(Key::V);
+    h.step();
+    click(
+        &mut h,
+        coronal.screen_from_voxel([130.0, 7.0]),
+        Modifiers::NONE,
+    );
+    assert_eq!(app(&h).selected_region(), Some(line_id));
+    // (The click also moved the crosshair there.)
+    let ci = app(&h).cursor().unwrap()[0];
+    h.key_press(Key::M);
+    h.step();
 
     // Shift+click with a drawing tool still moves the crosshair; each drawing was one undo step.
     click(

@@ -157,20 +157,36 @@ impl AppState {
             if let Some(m) = proj.doc().masks.get(id) {
                 return m.get([i, j, k]) != 0;
             }
-            match overlay::screen_shape(&r.shape, k, view) {
-                Some(overlay::ScreenShape::Rect(rect)) => rect.expand(3.0).contains(p),
-                Some(overlay::ScreenShape::Polygon(points)) => {
-                    let ij = view.voxel_from_screen(p);
-                    let poly: Vec<[f64; 2]> =
-                        points.iter().map(|&q| view.voxel_from_screen(q)).collect();
-                    paint::point_in_polygon(ij, &poly)
-                }
-                Some(overlay::ScreenShape::Cross(c)) => c.distance(p) <= 6.0,
-                Some(overlay::ScreenShape::Segment(ends)) => {
-                    crate::ui::tools::distance_to_segment(p, ends) <= 4.0
-                }
-                None => false,
+            overlay::screen_shape(&r.shape, k, view).is_some_and(|s| hits(&s, view, p))
+        })
+    }
+
+    /// The region drawn under `p` in the plane across voxel axis `fixed` at `index` (the topmost).
+    pub(in crate::ui) fn region_across_at(
+        &self,
+        view: &SliceView,
+        fixed: usize,
+        index: usize,
+        p: Pos2,
+    ) -> Option<RegionId> {
+        let (proj, image) = self.current_project_image()?;
+        let notes = proj.notes(image)?;
+        let [u, w] = view.voxel_at(p)?;
+        let axes = crate::ui::slice::plane_axes(fixed);
+        let mut ijk = [0usize; 3];
+        ijk[fixed] = index;
+        [ijk[axes[0]], ijk[axes[1]]] = [u, w];
+        notes.regions.iter().rev().copied().find(|id| {
+            let Some(r) = proj.doc().regions.get(id) else {
+                return false;
+            };
+            if !self.region_filter.shows(&r.author) {
+                return false;
             }
+            if let Some(m) = proj.doc().masks.get(id) {
+                return m.get(ijk) != 0;
+            }
+            overlay::plane_shape(&r.shape, fixed, index, view).is_some_and(|s| hits(&s, view, p))
         })
     }
 
@@ -293,6 +309,22 @@ impl AppState {
         shapes.sort_by_key(|(_, style, _)| style.highlighted);
         for (shape, style, tag) in &shapes {
             overlay::paint(painter, shape, *style, Some(tag));
+        }
+    }
+}
+
+/// Whether screen point `p` picks a region drawn as `shape` (a few pixels' slack on thin shapes).
+fn hits(shape: &overlay::ScreenShape, view: &SliceView, p: Pos2) -> bool {
+    match shape {
+        overlay::ScreenShape::Rect(rect) => rect.expand(3.0).contains(p),
+        overlay::ScreenShape::Polygon(points) => {
+            let ij = view.voxel_from_screen(p);
+            let poly: Vec<[f64; 2]> = points.iter().map(|&q| view.voxel_from_screen(q)).collect();
+            paint::point_in_polygon(ij, &poly)
+        }
+        overlay::ScreenShape::Cross(c) => c.distance(p) <= 6.0,
+        overlay::ScreenShape::Segment(ends) => {
+            crate::ui::tools::distance_to_segment(p, *ends) <= 4.0
         }
     }
 }
