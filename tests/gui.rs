@@ -841,6 +841,10 @@ fn brush_box_point_and_ruler_draw_in_the_planes_across() {
         .id;
     h.key_press(Key::V);
     h.step();
+    // (Drawing it selected it: Escape lets go first.)
+    h.key_press(Key::Escape);
+    h.step();
+    assert_eq!(app(&h).selected_region(), None);
     click(
         &mut h,
         coronal.screen_from_voxel([130.0, 7.0]),

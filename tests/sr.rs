@@ -738,6 +738,12 @@ fn the_corpus_dcmqi_report_lands_with_the_values_it_reports() {
     };
     let run = export(&out);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // dciodvfy finds no errors with the foreign codes and units in it (nor in its SEG).
+    for f in [out.clone(), dir.path().join("again.seg.dcm")] {
+        if let Some(errors) = common::dciodvfy_errors(&f) {
+            assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
+        }
+    }
     let back = check_sr(&out).unwrap();
     let again = back["volumetric"][0]["measurements"].as_array().unwrap();
     assert_eq!(again.len(), theirs.len(), "{back}");

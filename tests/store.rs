@@ -650,3 +650,83 @@ fn a_version_1_project_migrates_forward_and_keeps_its_data() {
     let remove = Edit::remove_phrase(&doc, phrase).unwrap();
     assert!(remove.apply(&mut doc.clone()).is_err());
 }
+
+/// A region's reported values are stored with it, kept through a move (and the recovery
+/// journal's encoding), no longer current after the move, and current again once it is undone.
+#[test]
+fn reported_values_persist_and_follow_the_geometry_through_undo() {
+    use voxmark::core::{Concept, Reported, ReportedValue, geometry_digest};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut p, mut doc, path) = project_with_image(dir.path());
+    let mut h = History::new(1 << 20);
+    let shape = Shape::Box2d {
+        slice: 3,
+        min: [4.0, 5.0],
+        max: [20.0, 30.0],
+    };
+    let concept = |code: &str, scheme: &str, meaning: &str| Concept {
+        code: code.into(),
+        scheme: scheme.into(),
+        meaning: meaning.into(),
+    };
+    let mut r = region(7, shape.clone());
+    r.reported = Some(Box::new(Reported {
+        source: "DICOM SR 1.2.3.4".into(),
+        geometry: geometry_digest(&shape, None),
+        values: vec![ReportedValue {
+            name: concept("126401", "DCM", "SUVbw"),
+            value: 0.000_876_543,
+            unit: concept(
+                "{SUVbw}g/ml",
+                "UCUM",
+                "Standardized Uptake Value body weight",
+            ),
+            derivation: Some(concept("56851009", "SCT", "Maximum")),
+        }],
+    }));
+    act(
+        &mut p,
+        &mut doc,
+        &mut h,
+        "import",
+        vec![Edit::AddRegion {
+            region: r.clone(),
+            mask: None,
+            links: vec![],
+        }],
+    );
+    let stored = Project::open(&path).unwrap().load_document().unwrap();
+    assert_eq!(stored.regions[&r.id], r);
+    assert!(stored.regions[&r.id].reported_current(None).is_some());
+    // Moved: the values stay with it, but no longer describe it.
+    let moved = Region {
+        shape: Shape::Box2d {
+            slice: 3,
+            min: [6.0, 5.0],
+            max: [22.0, 30.0],
+        },
+        ..r.clone()
+    };
+    let t = act(
+        &mut p,
+        &mut doc,
+        &mut h,
+        "move",
+        vec![Edit::UpdateRegion {
+            before: r.clone(),
+            after: moved.clone(),
+        }],
+    );
+    // The journal keeps transactions as JSON: the values survive it.
+    let json = serde_json::to_string(&t).unwrap();
+    assert_eq!(serde_json::from_str::<Transaction>(&json).unwrap(), t);
+    let stored = Project::open(&path).unwrap().load_document().unwrap();
+    assert_eq!(stored.regions[&r.id], moved);
+    assert!(stored.regions[&r.id].reported_current(None).is_none());
+    // Undone: back where they were measured.
+    let inv = h.undo(&mut doc).unwrap().unwrap();
+    p.commit(&inv, "human:test").unwrap();
+    let stored = Project::open(&path).unwrap().load_document().unwrap();
+    assert_eq!(stored.regions[&r.id], r);
+    assert!(stored.regions[&r.id].reported_current(None).is_some());
+}

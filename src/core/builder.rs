@@ -36,7 +36,9 @@ pub struct NewRegion {
     pub id: Option<RegionId>,
     /// What a model was given to make it.
     pub prompt: Option<String>,
-    /// Values a report gave for it (their `geometry` is set here, from `shape` and `mask`).
+    /// Values a report gave for it, measured on exactly this `shape` and `mask` (their
+    /// `geometry` digest is computed here from them; values measured on other geometry must not
+    /// come this way).
     pub reported: Option<Reported>,
 }
 

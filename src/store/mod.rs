@@ -799,7 +799,8 @@ impl Project {
     /// Adds the images the project does not have yet (by [`image_key`]: the same files, volume and
     /// content), each once, and says for each record which image it is. The check is made under
     /// the write lock, in the transaction that adds them: two processes adding the same file at
-    /// the same moment make one image.
+    /// the same moment make one image. Records are meant to have no id yet (`Id::NIL`): one that
+    /// has an id keeps it when it is new, and gets the project's when the project has it already.
     pub fn add_images_once(&mut self, records: &[ImageRecord], who: &str) -> Result<Vec<Added>> {
         let ids: Vec<ImageId> = records
             .iter()
@@ -835,7 +836,11 @@ impl Project {
         let tx = self.begin_write()?;
         // What the project holds now, read under the write lock.
         let mut have: HashMap<ImageKey, (ImageId, i64)> = HashMap::new();
-        if once.is_some() {
+        if let Some(keys) = once {
+            // Only images with the content of one being added can be it: their file lists alone
+            // are parsed and resolved (a series' files are many).
+            let wanted: std::collections::HashSet<&str> =
+                keys.iter().map(|k| k.2.as_str()).collect();
             let mut st = tx
                 .prepare("SELECT id, files, volume_index, content_hash, rev FROM images")
                 .map_err(e)?;
@@ -852,6 +857,9 @@ impl Project {
                 .map_err(e)?;
             for row in rows {
                 let (id, files, vi, hash, rev) = row.map_err(e)?;
+                if !wanted.contains(hash.as_str()) {
+                    continue;
+                }
                 let files: Vec<String> =
                     serde_json::from_str(&files).map_err(|_| StoreError::Corrupt {
                         path: path.clone(),

@@ -151,7 +151,6 @@ impl Writer<'_> {
         })
     }
 
-    /// Runs an update or delete of `id` guarded by its expected revision.
     /// A region's reported values as the JSON stored in `regions.reported`.
     fn reported_json(&self, r: &crate::core::Region) -> Result<Option<String>> {
         r.reported
@@ -164,6 +163,7 @@ impl Writer<'_> {
             })
     }
 
+    /// Runs an update or delete of `id` guarded by its expected revision.
     fn guarded(
         &self,
         entity: &'static str,

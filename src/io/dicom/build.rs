@@ -174,12 +174,22 @@ pub(super) fn item(elements: Vec<DataElement<InMemDicomObject>>) -> InMemDicomOb
     InMemDicomObject::from_element_iter(elements)
 }
 
+/// A code sequence item. The value goes where PS3.3 8.8 puts it: a URN or URL in URN Code Value
+/// (without a scheme designator), one over 16 characters in Long Code Value, else Code Value.
 pub(super) fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
-    item(vec![
-        el(tags::CODE_VALUE, VR::SH, value),
-        el(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme),
-        el(tags::CODE_MEANING, VR::LO, meaning),
-    ])
+    let is_urn = value.starts_with("urn:") || value.contains("://");
+    let mut elements = vec![if is_urn {
+        el(tags::URN_CODE_VALUE, VR::UR, value)
+    } else if value.chars().count() > 16 {
+        el(tags::LONG_CODE_VALUE, VR::UC, value)
+    } else {
+        el(tags::CODE_VALUE, VR::SH, value)
+    }];
+    if !is_urn || !scheme.is_empty() {
+        elements.push(el(tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme));
+    }
+    elements.push(el(tags::CODE_MEANING, VR::LO, meaning));
+    item(elements)
 }
 
 pub(super) fn decimal(v: f64) -> String {
@@ -187,6 +197,48 @@ pub(super) fn decimal(v: f64) -> String {
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
     if s.len() <= 16 { s } else { format!("{v:.6e}") }
+}
+
+/// `v` as a Decimal String with as many significant digits as its 16 characters hold (for values
+/// read from another report and written back as they were said).
+pub(super) fn decimal_exact(v: f64) -> String {
+    let shortest = format!("{v}");
+    if shortest.len() <= 16 {
+        return shortest;
+    }
+    // The best fixed-point and the best exponent form that fit; the closer one wins.
+    let fits = |s: String| (s.len() <= 16).then_some(s);
+    let fixed = (0..=15).rev().find_map(|digits| {
+        let s = format!("{v:.digits$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        };
+        fits(s)
+    });
+    let exponent = (0..=15).rev().find_map(|digits| {
+        let s = format!("{v:.digits$e}");
+        let s = match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => s,
+        };
+        fits(s)
+    });
+    let error = |s: &String| s.parse::<f64>().map_or(f64::INFINITY, |x| (x - v).abs());
+    match (fixed, exponent) {
+        (Some(f), Some(e)) => {
+            if error(&f) <= error(&e) {
+                f
+            } else {
+                e
+            }
+        }
+        (Some(s), None) | (None, Some(s)) => s,
+        (None, None) => format!("{v:e}"),
+    }
 }
 
 pub(super) fn ds(values: &[f64]) -> PrimitiveValue {
@@ -278,3 +330,48 @@ pub(super) fn write_part10(obj: InMemDicomObject, path: &Path) -> Result<()> {
 
 /// Explicit VR Little Endian.
 pub(super) const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_decimals_keep_the_digits_that_fit() {
+        assert_eq!(decimal_exact(0.000_876_543), "0.000876543");
+        assert_eq!(decimal_exact(6.01529), "6.01529");
+        assert_eq!(decimal_exact(1e-7), "0.0000001");
+        assert_eq!(decimal_exact(1e20), "1e20");
+        let long = 33.582_411_607_140_834;
+        let s = decimal_exact(long);
+        assert!(s.len() <= 16, "{s}");
+        assert!((s.parse::<f64>().unwrap() - long).abs() < 1e-11, "{s}");
+        let tiny = -1.234_567_890_123_456_7e-10;
+        let s = decimal_exact(tiny);
+        assert!(
+            s.len() <= 16 && (s.parse::<f64>().unwrap() / tiny - 1.0).abs() < 1e-9,
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn long_and_urn_codes_go_where_the_standard_puts_them() {
+        let short = code("126401", "DCM", "SUVbw");
+        assert!(short.element(tags::CODE_VALUE).is_ok());
+        let long = code("1234567890123456789", "SCT", "A long SNOMED id");
+        assert!(long.element(tags::CODE_VALUE).is_err());
+        assert_eq!(
+            long.element(tags::LONG_CODE_VALUE)
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "1234567890123456789"
+        );
+        let urn = code(
+            "urn:lex:us:federal:codified.regulation:2013-04-25;45CFR164",
+            "",
+            "HIPAA",
+        );
+        assert!(urn.element(tags::URN_CODE_VALUE).is_ok());
+        assert!(urn.element(tags::CODING_SCHEME_DESIGNATOR).is_err());
+    }
+}

@@ -129,13 +129,14 @@ impl AppState {
         let drawing = tools::draws_across(self.tool)
             && self.current_project_image().is_some()
             && (!shift || tools::busy(&self.gesture));
-        // The select tool picks the region under a click here too (and moves the crosshair there).
-        let picked = (self.tool == tools::Tool::Navigate && response.clicked())
-            .then(|| response.interact_pointer_pos())
-            .flatten()
-            .and_then(|p| self.region_across_at(&view, fixed, index, p));
-        if let Some(id) = picked {
-            self.commands.push(Command::SelectRegion(Some(id)));
+        // The select tool picks the region under a click here too, or lets go of the selection on
+        // a click beside every region (and moves the crosshair there either way).
+        if self.tool == tools::Tool::Navigate
+            && response.clicked()
+            && let Some(p) = response.interact_pointer_pos()
+        {
+            let picked = self.region_across_at(&view, fixed, index, p);
+            self.commands.push(Command::SelectRegion(picked));
         }
         if drawing {
             self.tool_input(&response, &painter, view, index, fixed);

@@ -154,6 +154,10 @@ impl AppState {
             let Some(r) = proj.doc().regions.get(id) else {
                 return false;
             };
+            // What the view filter hides cannot be picked.
+            if !self.region_filter.shows(&r.author) {
+                return false;
+            }
             if let Some(m) = proj.doc().masks.get(id) {
                 return m.get([i, j, k]) != 0;
             }

@@ -2,7 +2,7 @@
 
 use super::super::Result;
 use super::super::build::{
-    SourceGrid, derived_uid, ds, el, equipment, err, item, new_uid, now_date_time,
+    SourceGrid, decimal_exact, derived_uid, ds, el, equipment, err, item, new_uid, now_date_time,
     patient_and_study, seq, text, write_part10,
 };
 use super::*;
@@ -101,6 +101,16 @@ fn num_item(
     unit: &Code,
     children: Vec<InMemDicomObject>,
 ) -> InMemDicomObject {
+    num_item_text(name, ds(&[value]), unit, children)
+}
+
+/// A NUM whose Numeric Value is `value` (a Decimal String).
+fn num_item_text(
+    name: &Code,
+    value: PrimitiveValue,
+    unit: &Code,
+    children: Vec<InMemDicomObject>,
+) -> InMemDicomObject {
     content_item(
         "CONTAINS",
         "NUM",
@@ -109,7 +119,7 @@ fn num_item(
             tags::MEASURED_VALUE_SEQUENCE,
             vec![item(vec![
                 seq(tags::MEASUREMENT_UNITS_CODE_SEQUENCE, vec![unit.item()]),
-                el(tags::NUMERIC_VALUE, VR::DS, ds(&[value])),
+                el(tags::NUMERIC_VALUE, VR::DS, value),
             ])],
         )],
         children,
@@ -287,7 +297,12 @@ fn group_item(
                     ));
                 }
             }
-            push_reported(&mut children, g);
+            let written: &[&str] = match tool {
+                PlanarTool::Point => &["111010"],
+                PlanarTool::Length => &["410668003"],
+                _ => &["42798000", "131191004"],
+            };
+            push_reported(&mut children, g, written);
             "1410"
         }
         Geometry::Volumetric {
@@ -318,7 +333,7 @@ fn group_item(
                 &ucum("mm3", "cubic millimeter"),
                 vec![],
             ));
-            push_reported(&mut children, g);
+            push_reported(&mut children, g, &["118565006"]);
             "1411"
         }
     };
@@ -330,28 +345,33 @@ fn group_item(
     ))
 }
 
-/// What Voxmark measures itself (SCT and the older SRT codes): a reported value of one of these
-/// is not written again beside Voxmark's own.
-const MEASURED_HERE: &[&str] = &[
-    "42798000",  // Area
-    "G-A166",    // Area (SRT)
-    "131191004", // Perimeter
-    "410668003", // Length
-    "G-D7FE",    // Length (SRT)
-    "118565006", // Volume
-    "G-D705",    // Volume (SRT)
-    "111010",    // Center
+/// The codes of a concept Voxmark writes, with their older SRT equivalents.
+const SAME_CONCEPT: &[&[&str]] = &[
+    &["42798000", "G-A166"],  // Area
+    &["131191004", "G-A197"], // Perimeter
+    &["410668003", "G-D7FE"], // Length
+    &["118565006", "G-D705"], // Volume
+    &["111010"],              // Center
 ];
 
-/// The values another report gave for the region, as NUMs with their derivation.
-fn push_reported(children: &mut Vec<InMemDicomObject>, g: &Group) {
+/// The values another report gave for the region, as NUMs with their derivation; `written` are
+/// the concepts Voxmark wrote into this group itself, which are not repeated. A value with no
+/// code or scheme is left out.
+fn push_reported(children: &mut Vec<InMemDicomObject>, g: &Group, written: &[&str]) {
+    let repeats = |code: &str| {
+        SAME_CONCEPT
+            .iter()
+            .any(|same| same.contains(&code) && same.iter().any(|c| written.contains(c)))
+    };
     for v in &g.reported {
-        if MEASURED_HERE.contains(&v.name.code.as_str()) || !v.value.is_finite() {
+        let coded = |c: &Concept| !c.code.is_empty() && !c.meaning.is_empty();
+        if repeats(&v.name.code) || !v.value.is_finite() || !coded(&v.name) || !coded(&v.unit) {
             continue;
         }
         let modifiers = v
             .derivation
             .iter()
+            .filter(|d| coded(d))
             .map(|d| {
                 code_item(
                     "HAS CONCEPT MOD",
@@ -361,9 +381,9 @@ fn push_reported(children: &mut Vec<InMemDicomObject>, g: &Group) {
                 )
             })
             .collect();
-        children.push(num_item(
+        children.push(num_item_text(
             &Code::from(&v.name),
-            v.value,
+            PrimitiveValue::from(decimal_exact(v.value)),
             &Code::from(&v.unit),
             modifiers,
         ));
