@@ -795,23 +795,211 @@ fn the_corpus_dcmqi_report_lands_with_the_values_it_reports() {
     assert_eq!(again.len(), 1, "{back}");
 }
 
+/// Node and the adapter in `tools/ohif`, or `None` (a skip, unless CI requires them).
+fn ohif_tools() -> Option<PathBuf> {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/ohif");
+    if tools.join("node_modules/@cornerstonejs/adapters").is_dir() {
+        return Some(tools);
+    }
+    assert!(
+        std::env::var("VOXMARK_REQUIRE_OHIF").as_deref() != Ok("1"),
+        "tools/ohif has no node_modules: run `npm ci` there"
+    );
+    eprintln!("skipped the OHIF adapter check: run `npm ci` in tools/ohif (Node 20) to enable it");
+    None
+}
+
+/// A report as OHIF saves measurements (the Cornerstone3D adapter's `generateReport`, run by
+/// `tools/ohif/generate.mjs` on tools placed on the corpus CT's three slices) imports into Voxmark:
+/// a Length becomes a ruler, a RectangleROI a box, a PlanarFreehandROI a polygon with its vertices,
+/// an EllipticalROI a polygon round its centre, a Probe a point, each on the slice it references,
+/// each label a phrase linked to it; an anonymous OHIF user ("unknown^unknown") is the author given
+/// on the command line; and the statistics OHIF cached (mean, SD, max…) are kept with the regions,
+/// while the lengths and areas Voxmark measures on them equal the ones OHIF wrote.
+#[test]
+fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
+    let Some(data) = common::corpus() else { return };
+    let Some(tools) = ohif_tools() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ct = data.join("dicom/seg_sr/dcmqi_ct3slice/image");
+    let report = dir.path().join("ohif.dcm");
+    let mut args = vec![
+        tools.join("generate.mjs").into_os_string(),
+        report.clone().into_os_string(),
+    ];
+    for f in ["01.dcm", "02.dcm", "03.dcm"] {
+        args.push(ct.join(f).into_os_string());
+    }
+    let o = std::process::Command::new("node")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let made: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    let made = made["annotations"].as_array().unwrap().clone();
+    assert_eq!(made.len(), 5);
+
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    assert_eq!(
+        common::voxmark([os("add"), project.clone().into(), ct.into()]).code,
+        0
+    );
+    let run = common::voxmark([
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("dicom-sr"),
+        report.into(),
+        os("--author"),
+        os("human:carol"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("imported 5 of 5 measurement group(s)"),
+        "{}",
+        run.stdout
+    );
+    let p = Project::open(&project).unwrap();
+    let image = p.images().unwrap()[0].clone();
+    let doc = p.load_document().unwrap();
+    let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
+        files: &image.files,
+        size: image.size,
+        spacing_mm: image.spacing_mm,
+        origin_lps_mm: image.origin_lps_mm,
+        direction: image.direction,
+    })
+    .unwrap();
+    let stats = common::voxmark([os("stats"), project.clone().into(), os("--json")]);
+    assert_eq!(stats.code, 0, "{}", stats.stderr);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    let near = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1.0);
+    for m in &made {
+        let label = m["label"].as_str().unwrap();
+        // Its region: the one its label's phrase is linked to.
+        let phrase = doc
+            .phrases
+            .values()
+            .find(|ph| ph.text == label)
+            .unwrap_or_else(|| panic!("no phrase {label:?}"));
+        let region = doc
+            .regions_of(phrase.id)
+            .next()
+            .and_then(|r| doc.regions.get(&r))
+            .unwrap_or_else(|| panic!("{label:?} grounds no region"));
+        assert_eq!(region.author.to_string(), "human:carol");
+        assert_eq!(phrase.author.to_string(), "human:carol");
+        let k = slices
+            .iter()
+            .position(|s| m["sop_instance_uid"] == s.instance_uid.as_str())
+            .unwrap();
+        let pts: Vec<[f64; 2]> = m["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+            .collect();
+        let row = stats["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == region.id.full())
+            .unwrap();
+        let reported = |name: &str| {
+            row["reported"]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"]["meaning"] == name)
+                .and_then(|v| v["value"].as_f64())
+                .unwrap_or_else(|| panic!("{label}: no reported {name} in {row}"))
+        };
+        let said = |key: &str| m["stats"][key].as_f64().unwrap();
+        // OHIF computes image coordinates in float32 (gl-matrix): within 1e-3 of a voxel.
+        let same = |a: &[[f64; 2]], b: &[[f64; 2]]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(p, q)| (p[0] - q[0]).abs() < 1e-3 && (p[1] - q[1]).abs() < 1e-3)
+        };
+        match m["tool"].as_str().unwrap() {
+            "Length" => {
+                let Shape::Line { a, b } = region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert!(same(&[[a[0], a[1]], [b[0], b[1]]], &pts), "{a:?} {b:?}");
+                assert_eq!((a[2], b[2]), (k as f64, k as f64));
+                assert!(near(
+                    row["length_mm"].as_f64().unwrap(),
+                    said("length"),
+                    1e-5
+                ));
+                assert!(near(reported("Length"), said("length"), 1e-6));
+            }
+            "RectangleROI" => {
+                let Shape::Box2d { slice, min, max } = region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert_eq!(slice as usize, k);
+                assert!(same(&[min, max], &[pts[0], pts[3]]), "{min:?} {max:?}");
+                assert!(near(row["area_mm2"].as_f64().unwrap(), said("area"), 1e-5));
+            }
+            "PlanarFreehandROI" => {
+                let Shape::Polygon { slice, points } = &region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert_eq!(*slice as usize, k);
+                assert!(same(points, &pts), "{points:?}");
+                assert!(near(row["area_mm2"].as_f64().unwrap(), said("area"), 1e-5));
+            }
+            "EllipticalROI" => {
+                let Shape::Polygon { slice, points } = &region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert_eq!(*slice as usize, k);
+                let n = points.len() as f64;
+                let c = [
+                    points.iter().map(|p| p[0]).sum::<f64>() / n,
+                    points.iter().map(|p| p[1]).sum::<f64>() / n,
+                ];
+                let centre = [(pts[0][0] + pts[1][0]) / 2.0, (pts[2][1] + pts[3][1]) / 2.0];
+                assert!(same(&[c], &[centre]), "{c:?} {centre:?}");
+                // A 32-gon inside the ellipse: its area within 1 % of the ellipse's.
+                let area = row["area_mm2"].as_f64().unwrap();
+                assert!(area < said("area") && area > 0.99 * said("area"), "{area}");
+            }
+            "Probe" => {
+                let Shape::Point { at } = region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert!(same(&[[at[0], at[1]]], &pts) && at[2] == k as f64, "{at:?}");
+                // Its "Center" NUM is a placeholder, not kept.
+                assert!(row.get("reported").is_none(), "{row}");
+                continue;
+            }
+            other => panic!("{other}"),
+        }
+        for (key, name) in [
+            ("mean", "Mean"),
+            ("stdDev", "Standard Deviation"),
+            ("max", "Maximum"),
+        ] {
+            if m["stats"].get(key).is_some() {
+                assert_eq!(reported(name), said(key), "{label} {name}");
+            }
+        }
+    }
+}
+
 /// OHIF's SR adapter (`@cornerstonejs/adapters`, run by Node in `tools/ohif`) re-opens the planar
 /// groups as its RectangleROI, PlanarFreehandROI and Probe tools, on the referenced images, at the
 /// regions' places in patient space.
 #[test]
 fn ohif_adapter_reopens_the_planar_groups_as_tools() {
     let Some(data) = common::corpus() else { return };
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/ohif");
-    if !tools.join("node_modules/@cornerstonejs/adapters").is_dir() {
-        assert!(
-            std::env::var("VOXMARK_REQUIRE_OHIF").as_deref() != Ok("1"),
-            "tools/ohif has no node_modules: run `npm ci` there"
-        );
-        eprintln!(
-            "skipped the OHIF adapter check: run `npm ci` in tools/ohif (Node 20) to enable it"
-        );
-        return;
-    }
+    let Some(tools) = ohif_tools() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = drawn_project(&data, dir.path());
     let out = dir.path().join("report.dcm");

@@ -72,7 +72,7 @@ pub struct ImportArgs {
     pub images: Vec<String>,
     /// Author of reference sentences and boxes (RadFact `target`, or a single report; a DICOM SR
     /// without an observer).
-    #[arg(long, default_value = "human:reference")]
+    #[arg(long, alias = "author", default_value = "human:reference")]
     pub truth_author: String,
     /// Author of predicted sentences and boxes (RadFact `prediction`), and of heatmaps.
     #[arg(long, default_value = "model:prediction@unknown")]

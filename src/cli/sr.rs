@@ -415,7 +415,12 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     }
     // The author of groups without their own algorithm: the report's observer.
     let observer = match report.observers.first() {
-        Some(Observer::Person(name)) if !name.trim().is_empty() => {
+        // OHIF names an anonymous user "unknown^unknown": that is nobody's name.
+        Some(Observer::Person(name))
+            if name.split('^').any(|part| {
+                !part.trim().is_empty() && !part.trim().eq_ignore_ascii_case("unknown")
+            }) =>
+        {
             Author::Human(name.trim().replace('^', " ").trim().to_owned())
         }
         Some(Observer::Device { name, version }) if !name.is_empty() => Author::Model {
@@ -532,7 +537,9 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
         let values: Vec<ReportedValue> = g
             .measurements
             .iter()
-            .filter(|m| m.value.is_finite())
+            // A point's "Center" NUM is a placeholder (0, no units: OHIF and Voxmark write it to
+            // hold the SCOORD), not a measurement.
+            .filter(|m| m.value.is_finite() && m.name.value != "111010")
             .map(|m| ReportedValue {
                 name: (&m.name).into(),
                 value: m.value,
