@@ -299,8 +299,13 @@ impl fmt::Display for ReportedValue {
             write!(f, " ({})", d.meaning)?;
         }
         write!(f, " {}", self.value)?;
+        // UCUM codes as a reader writes them.
         match self.unit.code.as_str() {
             "1" | "" => Ok(()),
+            "[hnsf'U]" => write!(f, " HU"),
+            "mm2" => write!(f, " mm²"),
+            "mm3" => write!(f, " mm³"),
+            "cm3" => write!(f, " cm³"),
             code => write!(f, " {code}"),
         }
     }
