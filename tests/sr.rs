@@ -795,6 +795,50 @@ fn the_corpus_dcmqi_report_lands_with_the_values_it_reports() {
     assert_eq!(again.len(), 1, "{back}");
 }
 
+/// A new project in `dir` with the images at `images`, and `voxmark import --format dicom-sr`
+/// of `report` into it (with `extra` arguments): the project and the import's run.
+fn sr_into_new_project(
+    dir: &Path,
+    images: &Path,
+    report: &Path,
+    extra: &[&str],
+) -> (PathBuf, common::Run) {
+    let project = dir.join("p.voxmark");
+    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
+    let add = common::voxmark([os("add"), project.clone().into(), images.into()]);
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let mut args = vec![
+        os("import"),
+        project.clone().into(),
+        os("--format"),
+        os("dicom-sr"),
+        report.into(),
+    ];
+    args.extend(extra.iter().map(|a| os(a)));
+    let run = common::voxmark(args);
+    (project, run)
+}
+
+/// The project's document and the SOP instances of its first image's slices, in slice order.
+fn document_and_slices(
+    project: &Path,
+) -> (
+    voxmark::core::Document,
+    Vec<voxmark::io::dicom::sr::ImageRef>,
+) {
+    let p = Project::open(project).unwrap();
+    let image = p.images().unwrap()[0].clone();
+    let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
+        files: &image.files,
+        size: image.size,
+        spacing_mm: image.spacing_mm,
+        origin_lps_mm: image.origin_lps_mm,
+        direction: image.direction,
+    })
+    .unwrap();
+    (p.load_document().unwrap(), slices)
+}
+
 /// Node and the adapter in `tools/ohif`, or `None` (a skip, unless CI requires them).
 fn ohif_tools() -> Option<PathBuf> {
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/ohif");
@@ -840,38 +884,15 @@ fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
     let made = made["annotations"].as_array().unwrap().clone();
     assert_eq!(made.len(), 5);
 
-    let project = dir.path().join("p.voxmark");
-    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
-    assert_eq!(
-        common::voxmark([os("add"), project.clone().into(), ct.into()]).code,
-        0
-    );
-    let run = common::voxmark([
-        os("import"),
-        project.clone().into(),
-        os("--format"),
-        os("dicom-sr"),
-        report.into(),
-        os("--author"),
-        os("human:carol"),
-    ]);
+    let (project, run) =
+        sr_into_new_project(dir.path(), &ct, &report, &["--author", "human:carol"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("imported 5 of 5 measurement group(s)"),
         "{}",
         run.stdout
     );
-    let p = Project::open(&project).unwrap();
-    let image = p.images().unwrap()[0].clone();
-    let doc = p.load_document().unwrap();
-    let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
-        files: &image.files,
-        size: image.size,
-        spacing_mm: image.spacing_mm,
-        origin_lps_mm: image.origin_lps_mm,
-        direction: image.direction,
-    })
-    .unwrap();
+    let (doc, slices) = document_and_slices(&project);
     let stats = common::voxmark([os("stats"), project.clone().into(), os("--json")]);
     assert_eq!(stats.code, 0, "{}", stats.stderr);
     let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
@@ -1116,36 +1137,14 @@ fn a_highdicom_report_lands_and_measures_what_it_says() {
     else {
         return;
     };
-    let project = dir.path().join("p.voxmark");
-    assert_eq!(common::voxmark([os("new"), project.clone().into()]).code, 0);
-    assert_eq!(
-        common::voxmark([os("add"), project.clone().into(), ct.into()]).code,
-        0
-    );
-    let run = common::voxmark([
-        os("import"),
-        project.clone().into(),
-        os("--format"),
-        os("dicom-sr"),
-        report.into(),
-    ]);
+    let (project, run) = sr_into_new_project(dir.path(), &ct, &report, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("imported 4 of 4 measurement group(s)"),
         "{}",
         run.stdout
     );
-    let p = Project::open(&project).unwrap();
-    let image = p.images().unwrap()[0].clone();
-    let doc = p.load_document().unwrap();
-    let slices = voxmark::io::dicom::sr::slice_instances(&voxmark::io::dicom::SourceGrid {
-        files: &image.files,
-        size: image.size,
-        spacing_mm: image.spacing_mm,
-        origin_lps_mm: image.origin_lps_mm,
-        direction: image.direction,
-    })
-    .unwrap();
+    let (doc, slices) = document_and_slices(&project);
     let slice_of = |uid: &serde_json::Value| {
         slices
             .iter()

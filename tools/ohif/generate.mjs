@@ -7,15 +7,8 @@
 //                     "stats": {...}}]}
 // usage: node generate.mjs OUT.dcm IMAGE.dcm [IMAGE.dcm ...]      (npm ci first, in this folder)
 import fs from 'node:fs';
+import { adapters, dcmjs, registerImages, warnings } from './images.mjs';
 
-const logged = [];
-for (const level of ['warn', 'error', 'info', 'log', 'debug']) {
-  console[level] = (...args) => logged.push({ level, text: args.map(String).join(' ') });
-}
-
-const dcmjs = (await import('dcmjs')).default;
-const core = await import('@cornerstonejs/core');
-const adapters = await import('@cornerstonejs/adapters');
 const { MeasurementReport } = adapters.adaptersSR.Cornerstone3D;
 
 const [outPath, ...imagePaths] = process.argv.slice(2);
@@ -24,43 +17,7 @@ if (!outPath || imagePaths.length === 0) {
   process.exit(2);
 }
 
-const read = path => {
-  const buf = fs.readFileSync(path);
-  const data = dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(data.dict);
-};
-
-// Each image's plane geometry and identity, as cornerstone's wadouri metadata provider gives them.
-const modules = new Map();
-const images = [];
-for (const path of imagePaths) {
-  const ds = read(path);
-  const imageId = `wadouri:${path}`;
-  const iop = ds.ImageOrientationPatient.map(Number);
-  const [rowSpacing, columnSpacing] = ds.PixelSpacing.map(Number);
-  const plane = {
-    frameOfReferenceUID: ds.FrameOfReferenceUID,
-    rows: ds.Rows,
-    columns: ds.Columns,
-    imageOrientationPatient: iop,
-    rowCosines: iop.slice(0, 3),
-    columnCosines: iop.slice(3, 6),
-    imagePositionPatient: ds.ImagePositionPatient.map(Number),
-    pixelSpacing: [rowSpacing, columnSpacing],
-    rowPixelSpacing: rowSpacing,
-    columnPixelSpacing: columnSpacing,
-  };
-  const { PixelData, ...instance } = ds;
-  modules.set(imageId, {
-    imagePlaneModule: plane,
-    sopCommonModule: { sopInstanceUID: ds.SOPInstanceUID, sopClassUID: ds.SOPClassUID },
-    generalSeriesModule: { modality: ds.Modality, seriesInstanceUID: ds.SeriesInstanceUID },
-    instance,
-  });
-  images.push({ imageId, plane, sop: ds.SOPInstanceUID });
-}
-core.metaData.addProvider((type, imageId) => modules.get(imageId)?.[type], 10000);
-const metadata = { get: (type, imageId) => core.metaData.get(type, imageId) };
+const { images, metadata } = registerImages(imagePaths);
 
 // The world position (LPS mm) of pixel (column, row), pixel centres at integers, as cornerstone has it.
 const world = (plane, [c, r]) => {
@@ -152,5 +109,4 @@ const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturaliz
 const { _meta, ...body } = dataset;
 dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(body);
 fs.writeFileSync(outPath, Buffer.from(dict.write()));
-const warnings = logged.filter(l => l.level === 'warn' || l.level === 'error').map(l => l.text);
-process.stdout.write(JSON.stringify({ annotations: made, warnings }) + '\n');
+process.stdout.write(JSON.stringify({ annotations: made, warnings: warnings() }) + '\n');

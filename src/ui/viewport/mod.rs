@@ -147,21 +147,9 @@ impl AppState {
 
     /// The region drawn under `p` on slice `k` (the topmost, as drawn last).
     pub(in crate::ui) fn region_at(&self, view: &SliceView, k: usize, p: Pos2) -> Option<RegionId> {
-        let (proj, image) = self.current_project_image()?;
-        let notes = proj.notes(image)?;
         let [i, j] = view.voxel_at(p)?;
-        notes.regions.iter().rev().copied().find(|id| {
-            let Some(r) = proj.doc().regions.get(id) else {
-                return false;
-            };
-            // What the view filter hides cannot be picked.
-            if !self.region_filter.shows(&r.author) {
-                return false;
-            }
-            if let Some(m) = proj.doc().masks.get(id) {
-                return m.get([i, j, k]) != 0;
-            }
-            overlay::screen_shape(&r.shape, k, view).is_some_and(|s| hits(&s, view, p))
+        self.pick(view, [i, j, k], p, |shape| {
+            overlay::screen_shape(shape, k, view)
         })
     }
 
@@ -173,13 +161,27 @@ impl AppState {
         index: usize,
         p: Pos2,
     ) -> Option<RegionId> {
-        let (proj, image) = self.current_project_image()?;
-        let notes = proj.notes(image)?;
         let [u, w] = view.voxel_at(p)?;
         let axes = crate::ui::slice::plane_axes(fixed);
         let mut ijk = [0usize; 3];
         ijk[fixed] = index;
         [ijk[axes[0]], ijk[axes[1]]] = [u, w];
+        self.pick(view, ijk, p, |shape| {
+            overlay::plane_shape(shape, fixed, index, view)
+        })
+    }
+
+    /// The topmost region of the current image under screen point `p` (voxel `ijk`): a mask that
+    /// has the voxel, or a shape `drawn` in this pane near `p`; never one the view filter hides.
+    fn pick(
+        &self,
+        view: &SliceView,
+        ijk: [usize; 3],
+        p: Pos2,
+        drawn: impl Fn(&crate::core::Shape) -> Option<overlay::ScreenShape>,
+    ) -> Option<RegionId> {
+        let (proj, image) = self.current_project_image()?;
+        let notes = proj.notes(image)?;
         notes.regions.iter().rev().copied().find(|id| {
             let Some(r) = proj.doc().regions.get(id) else {
                 return false;
@@ -190,7 +192,7 @@ impl AppState {
             if let Some(m) = proj.doc().masks.get(id) {
                 return m.get(ijk) != 0;
             }
-            overlay::plane_shape(&r.shape, fixed, index, view).is_some_and(|s| hits(&s, view, p))
+            drawn(&r.shape).is_some_and(|s| hits(&s, view, p))
         })
     }
 
