@@ -25,7 +25,7 @@ pub struct DoctorArgs {
 
 /// Says where ONNX Runtime was looked for and what was found; exit 0 either way (inference is
 /// optional), 1 only when `ORT_DYLIB_PATH` names a library that cannot be used.
-pub fn doctor(args: &DoctorArgs) -> i32 {
+pub fn doctor(args: &DoctorArgs) -> Result<(), CliError> {
     let tried = inference::runtime::candidates();
     let found = inference::runtime::get();
     if args.json {
@@ -64,7 +64,12 @@ pub fn doctor(args: &DoctorArgs) -> i32 {
         }
     }
     let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty());
-    if found.is_err() && explicit { 1 } else { 0 }
+    match found {
+        Err(e) if explicit => Err(CliError::user(format!(
+            "ORT_DYLIB_PATH names a library that cannot be used: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `voxmark infer`.

@@ -1,5 +1,6 @@
 //! `voxmark info PATH... [--json]`.
 
+use super::error::CliError;
 use crate::io::{self, LoadedImage, Scan};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -228,8 +229,9 @@ fn write_table(out: &mut impl Write, scan: &Scan) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs the command; exit code 0 when every path gave an image or a recognised object, 1 otherwise.
-pub fn run(args: &InfoArgs) -> i32 {
+/// Runs the command; exit code 0 when every path gave an image or a recognised object, 1 otherwise
+/// (each unreadable input is said, and the others are still listed).
+pub fn run(args: &InfoArgs) -> Result<(), CliError> {
     let scan = io::scan_paths(&args.paths);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -243,16 +245,19 @@ pub fn run(args: &InfoArgs) -> i32 {
     for e in &scan.errors {
         eprintln!("error: {e}");
     }
-    if let Err(e) = written {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return 0;
-        }
-        eprintln!("error: cannot write output: {e}");
-        return super::EXIT_INTERNAL_ERROR;
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => return Err(CliError::internal(format!("cannot write output: {e}"))),
+        Ok(()) => {}
     }
-    if scan.errors.is_empty() && !(scan.images.is_empty() && scan.non_images.is_empty()) {
-        0
+    if !scan.errors.is_empty() {
+        Err(CliError::user(format!(
+            "{} input(s) could not be read (said above)",
+            scan.errors.len()
+        )))
+    } else if scan.images.is_empty() && scan.non_images.is_empty() {
+        Err(CliError::user("no image or DICOM object found"))
     } else {
-        super::EXIT_USER_ERROR
+        Ok(())
     }
 }

@@ -89,31 +89,28 @@ pub enum Command {
 /// Runs a parsed command; returns the process exit code.
 pub fn run(command: Command) -> i32 {
     match command {
-        Command::Info(args) => info::run(&args),
-        Command::New(args) => project::new(&args),
-        Command::Add(args) => project::add(&args),
-        Command::Ls(args) => project::ls(&args),
-        Command::Check(args) => project::check(&args),
-        Command::Relink(args) => project::relink(&args),
-        Command::Copy(args) => project::copy(&args),
-        Command::Recover(args) => project::recover(&args),
-        Command::Salvage(args) => project::salvage(&args),
+        Command::Info(args) => error::exit_code(info::run(&args)),
+        Command::New(args) => error::exit_code(project::new(&args)),
+        Command::Add(args) => error::exit_code(project::add(&args)),
+        Command::Ls(args) => error::exit_code(project::ls(&args)),
+        Command::Check(args) => error::exit_code(project::check(&args)),
+        Command::Relink(args) => error::exit_code(project::relink(&args)),
+        Command::Copy(args) => error::exit_code(project::copy(&args)),
+        Command::Recover(args) => error::exit_code(project::recover(&args)),
+        Command::Salvage(args) => error::exit_code(project::salvage(&args)),
         #[cfg(feature = "gpu")]
-        Command::Render(args) => render::run(&args),
+        Command::Render(args) => error::exit_code(render::run(&args)),
         #[cfg(not(feature = "gpu"))]
-        Command::Render { .. } => {
-            eprintln!(
-                "error: this build has no GPU support (built without the `gpu` feature), so `voxmark render` is unavailable"
-            );
-            EXIT_USER_ERROR
-        }
-        Command::StressCommit(args) => project::stress(&args),
+        Command::Render { .. } => error::exit_code(Err(error::CliError::user(
+            "this build has no GPU support (built without the `gpu` feature), so `voxmark render` is unavailable",
+        ))),
+        Command::StressCommit(args) => error::exit_code(project::stress(&args)),
         Command::Import(args) => error::exit_code(import::run(&args)),
         Command::Export(args) => error::exit_code(export::run(&args)),
         Command::Eval(args) => error::exit_code(eval::run(&args)),
         Command::Stats(args) => error::exit_code(stats::run(&args)),
         #[cfg(feature = "inference")]
-        Command::Doctor(args) => infer::doctor(&args),
+        Command::Doctor(args) => error::exit_code(infer::doctor(&args)),
         #[cfg(feature = "inference")]
         Command::Infer(args) => error::exit_code(infer::infer(&args)),
     }

@@ -5,13 +5,13 @@ use crate::core::annotation::{Author, Grounding, Phrase, Region, Shape, Status};
 use crate::core::mask::{MaskTiles, VoxelBox};
 use crate::core::{Document, Edit, History, Id, ImageId};
 use crate::io::{self, LoadedImage};
-use crate::store::{Added, ImageRecord, Project, StoreError};
+use crate::store::{Added, ImageRecord, Project};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{EXIT_INTERNAL_ERROR, EXIT_USER_ERROR};
+use super::error::CliError;
 
 /// Arguments of `voxmark new`.
 #[derive(clap::Args, Debug)]
@@ -123,19 +123,6 @@ pub(crate) fn resolve_images(
         .collect()
 }
 
-pub(crate) fn user_error(e: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {e}");
-    EXIT_USER_ERROR
-}
-
-pub(crate) fn store_error(e: StoreError) -> i32 {
-    eprintln!("error: {e}");
-    match e {
-        StoreError::Sql { .. } => EXIT_INTERNAL_ERROR,
-        _ => EXIT_USER_ERROR,
-    }
-}
-
 pub(crate) fn who() -> String {
     let name = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
@@ -144,14 +131,10 @@ pub(crate) fn who() -> String {
 }
 
 /// `voxmark new`.
-pub fn new(args: &NewArgs) -> i32 {
-    match Project::create(&args.project) {
-        Ok(_) => {
-            println!("created {}", args.project.display());
-            0
-        }
-        Err(e) => store_error(e),
-    }
+pub fn new(args: &NewArgs) -> Result<(), CliError> {
+    Project::create(&args.project)?;
+    println!("created {}", args.project.display());
+    Ok(())
 }
 
 fn record_of(img: &LoadedImage, hash: String, report: Option<String>) -> ImageRecord {
@@ -172,23 +155,28 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// `voxmark add`: reads the images through `io` (every voxel, to be sure they decode), then stores
 /// their paths, content hashes and geometry in one transaction.
-pub fn add(args: &AddArgs) -> i32 {
+pub fn add(args: &AddArgs) -> Result<(), CliError> {
     let report = match &args.report {
         None => None,
         Some(p) => match std::fs::read(p) {
-            Err(e) => return user_error(format!("cannot read the report ({e}): {}", p.display())),
+            Err(e) => {
+                return Err(CliError::user(format!(
+                    "cannot read the report ({e}): {}",
+                    p.display()
+                )));
+            }
             Ok(b) => match String::from_utf8(b) {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    return user_error(format!("the report is not UTF-8 text: {}", p.display()));
+                    return Err(CliError::user(format!(
+                        "the report is not UTF-8 text: {}",
+                        p.display()
+                    )));
                 }
             },
         },
     };
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
+    let mut project = Project::open(&args.project)?;
     let paths: Vec<PathBuf> = args.paths.iter().map(|p| absolute(p)).collect();
     eprintln!("reading {} path(s)…", paths.len());
     let scan = io::scan_paths(&paths);
@@ -212,14 +200,11 @@ pub fn add(args: &AddArgs) -> i32 {
         }
     }
     if records.is_empty() {
-        return user_error("no image was added");
+        return Err(CliError::user("no image was added"));
     }
     // The same file (or series) added again is the image the project already has, not a second
     // one: decided under the write lock, so two processes adding it at once make one image.
-    let added = match project.add_images_once(&records, &who()) {
-        Ok(a) => a,
-        Err(e) => return store_error(e),
-    };
+    let added = project.add_images_once(&records, &who())?;
     let mut new = 0usize;
     let mut reported_twice = std::collections::HashSet::new();
     for (a, r) in added.iter().zip(&records) {
@@ -257,31 +242,25 @@ pub fn add(args: &AddArgs) -> i32 {
         );
     }
     if scan.errors.is_empty() {
-        0
+        Ok(())
     } else {
-        EXIT_USER_ERROR
+        Err(CliError::user(format!(
+            "{} path(s) could not be read (said above); the others were added",
+            scan.errors.len()
+        )))
     }
 }
 
 /// `voxmark ls`.
-pub fn ls(args: &LsArgs) -> i32 {
-    let project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let (images, doc, missing) = match (
-        project.images(),
-        project.load_document(),
-        project.missing_sources(),
-    ) {
-        (Ok(i), Ok(d), Ok(m)) => (i, d, m),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_error(e),
-    };
+pub fn ls(args: &LsArgs) -> Result<(), CliError> {
+    let project = Project::open(&args.project)?;
+    let (images, doc, missing) = (
+        project.images()?,
+        project.load_document()?,
+        project.missing_sources()?,
+    );
     let missing: BTreeMap<ImageId, PathBuf> = missing.into_iter().collect();
-    let handle_len = match project.handle_len() {
-        Ok(n) => n,
-        Err(e) => return store_error(e),
-    };
+    let handle_len = project.handle_len()?;
     let handle = |id: &Id| id.hex()[32 - handle_len..].to_string();
     let mut rows = Vec::new();
     for img in &images {
@@ -319,7 +298,8 @@ pub fn ls(args: &LsArgs) -> i32 {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "images": rows })).unwrap_or_default()
+            serde_json::to_string_pretty(&json!({ "images": rows }))
+                .map_err(|e| CliError::internal(format!("cannot serialise the listing: {e}")))?
         );
     } else {
         println!(
@@ -371,55 +351,38 @@ pub fn ls(args: &LsArgs) -> i32 {
             p.display()
         );
     }
-    0
+    Ok(())
 }
 
 /// `voxmark check`: exit 0 when sound, 1 with the findings otherwise.
-pub fn check(args: &CheckArgs) -> i32 {
-    let project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    match project.check() {
-        Ok(f) if f.is_empty() => {
-            println!("ok: integrity_check passed; links, spans and masks are consistent");
-            0
-        }
-        Ok(f) => {
-            for line in &f {
-                println!("{line}");
-            }
-            eprintln!(
-                "error: {} problem(s) in {}",
-                f.len(),
-                args.project.display()
-            );
-            EXIT_USER_ERROR
-        }
-        Err(e) => store_error(e),
+pub fn check(args: &CheckArgs) -> Result<(), CliError> {
+    let project = Project::open(&args.project)?;
+    let findings = project.check()?;
+    if findings.is_empty() {
+        println!("ok: integrity_check passed; links, spans and masks are consistent");
+        return Ok(());
     }
+    for line in &findings {
+        println!("{line}");
+    }
+    Err(CliError::user(format!(
+        "{} problem(s) in {}",
+        findings.len(),
+        args.project.display()
+    )))
 }
 
 /// `voxmark relink`.
-pub fn relink(args: &RelinkArgs) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let images = match project.images() {
-        Ok(i) => i,
-        Err(e) => return store_error(e),
-    };
-    let image = match project.resolve(crate::store::Entity::Image, &args.image) {
-        Ok(i) => i,
-        Err(e) => return store_error(e),
-    };
+pub fn relink(args: &RelinkArgs) -> Result<(), CliError> {
+    let mut project = Project::open(&args.project)?;
+    let images = project.images()?;
+    let image = project.resolve(crate::store::Entity::Image, &args.image)?;
     let Some(old) = images.iter().find(|i| i.id == image) else {
-        return user_error(format!(
+        return Err(CliError::user(format!(
             "no image {} in {}",
             args.image,
             args.project.display()
-        ));
+        )));
     };
     let path = absolute(&args.path);
     let scan = io::scan_paths(std::slice::from_ref(&path));
@@ -432,31 +395,27 @@ pub fn relink(args: &RelinkArgs) -> i32 {
         for e in &scan.errors {
             eprintln!("error: {e}");
         }
-        return user_error(format!(
+        return Err(CliError::user(format!(
             "no image with the size {:?} of image {} under {}",
             old.size,
             old.id,
             path.display()
-        ));
+        )));
     };
     let hash = match io::content_hash(&found.files) {
         Ok(h) => h,
-        Err(e) => return user_error(e),
+        Err(e) => return Err(CliError::user(e)),
     };
     if hash != old.content_hash && !args.force {
-        return user_error(format!(
+        return Err(CliError::user(format!(
             "the files under {} differ from what image {} was added from (content hash); use --force to relink anyway",
             path.display(),
             old.id
-        ));
+        )));
     }
-    match project.relink(old.id, &found.source, &found.files, &hash, &who()) {
-        Ok(()) => {
-            println!("image {} now reads from {}", old.id, found.source.display());
-            0
-        }
-        Err(e) => store_error(e),
-    }
+    project.relink(old.id, &found.source, &found.files, &hash, &who())?;
+    println!("image {} now reads from {}", old.id, found.source.display());
+    Ok(())
 }
 
 /// Hidden `stress-commit`: commits transactions one by one (a box with the shared "Nodule" label,
@@ -464,24 +423,15 @@ pub fn relink(args: &RelinkArgs) -> i32 {
 /// an earlier phrase, and with `--shared-mask` one voxel of a mask other writers paint too),
 /// printing `committed <region id> [phrase=<id>] [link=<phrase>] [stroke=i,j,k]` after each commit
 /// returns; the crash and many-writers tests kill it at random moments.
-pub fn stress(args: &StressArgs) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let mut doc: Document = match project.load_document() {
-        Ok(d) => d,
-        Err(e) => return store_error(e),
-    };
+pub fn stress(args: &StressArgs) -> Result<(), CliError> {
+    let mut project = Project::open(&args.project)?;
+    let mut doc: Document = project.load_document()?;
     let shared = match &args.shared_mask {
-        Some(t) => match project.resolve(crate::store::Entity::Region, t) {
-            Ok(id) => Some(id),
-            Err(e) => return store_error(e),
-        },
+        Some(t) => Some(project.resolve(crate::store::Entity::Region, t)?),
         None => None,
     };
     let Some((&image, info)) = doc.images.iter().next() else {
-        return user_error("the project has no image");
+        return Err(CliError::user("the project has no image"));
     };
     let size = info.size;
     let mut history = History::new(64 << 20);
@@ -617,49 +567,37 @@ pub fn stress(args: &StressArgs) -> i32 {
         let tx = match result {
             Ok(Some(tx)) => tx,
             Ok(None) => continue,
-            Err(e) => return user_error(e),
+            Err(e) => return Err(e.into()),
         };
-        if let Err(e) = project.commit(&tx, &author.to_string()) {
-            return store_error(e);
-        }
+        project.commit(&tx, &author.to_string())?;
         // Only once saved: later links may refer to it.
         my_phrases.extend(new_phrase);
         if writeln!(out, "committed {id:#}{note}")
             .and_then(|_| out.flush())
             .is_err()
         {
-            return 0;
+            return Ok(());
         }
     }
-    0
+    Ok(())
 }
 
 /// `voxmark copy`: a consistent copy of a project (SQLite's online backup) while others may write.
-pub fn copy(args: &CopyArgs) -> i32 {
-    let project = match Project::open(&args.source) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    match project.copy_to(&args.target) {
-        Ok(()) => {
-            println!(
-                "copied {} to {} (revision {})",
-                args.source.display(),
-                args.target.display(),
-                project.revision().unwrap_or(0)
-            );
-            0
-        }
-        Err(e) => store_error(e),
-    }
+pub fn copy(args: &CopyArgs) -> Result<(), CliError> {
+    let project = Project::open(&args.source)?;
+    project.copy_to(&args.target)?;
+    println!(
+        "copied {} to {} (revision {})",
+        args.source.display(),
+        args.target.display(),
+        project.revision().unwrap_or(0)
+    );
+    Ok(())
 }
 
 /// `voxmark salvage`: what was kept and lost per table; exit 0 when the new project was written.
-pub fn salvage(args: &SalvageArgs) -> i32 {
-    let report = match crate::store::salvage::salvage(&args.damaged, &args.out) {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
+pub fn salvage(args: &SalvageArgs) -> Result<(), CliError> {
+    let report = crate::store::salvage::salvage(&args.damaged, &args.out)?;
     println!(
         "{:<11} {:>8} {:>8} {:>10}",
         "table", "kept", "dropped", "unreadable"
@@ -696,19 +634,13 @@ pub fn salvage(args: &SalvageArgs) -> i32 {
         },
         args.damaged.display()
     );
-    0
+    Ok(())
 }
 
 /// `voxmark recover`: re-applies the recovery journal; exit 1 when entries remain.
-pub fn recover(args: &RecoverArgs) -> i32 {
-    let mut project = match Project::open(&args.project) {
-        Ok(p) => p,
-        Err(e) => return store_error(e),
-    };
-    let report = match crate::store::journal::recover(&mut project, args.discard_conflicts) {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
+pub fn recover(args: &RecoverArgs) -> Result<(), CliError> {
+    let mut project = Project::open(&args.project)?;
+    let report = crate::store::journal::recover(&mut project, args.discard_conflicts)?;
     use crate::store::journal::Outcome;
     for (name, txn, outcome) in &report.outcomes {
         match outcome {
@@ -737,18 +669,17 @@ pub fn recover(args: &RecoverArgs) -> i32 {
         println!("nothing to recover: {}", args.project.display());
     }
     if report.remaining > 0 {
-        eprintln!(
-            "error: {} transaction(s) remain in the recovery journal; fix the cause and run `voxmark recover` again{}",
+        return Err(CliError::user(format!(
+            "{} transaction(s) remain in the recovery journal; fix the cause and run `voxmark recover` again{}",
             report.remaining,
             if args.discard_conflicts {
                 ""
             } else {
                 " (or add --discard-conflicts)"
             }
-        );
-        return EXIT_USER_ERROR;
+        )));
     }
-    0
+    Ok(())
 }
 
 /// Decodes the image a record names (the same size, volume and series).

@@ -1,6 +1,7 @@
 //! `voxmark render PATH --view axial|coronal|sagittal|3d [...] --out PNG`: one slice, or a volume rendering
 //! (MIP, MinIP, DVR), through the same offscreen GPU path the viewer uses (ARCHITECTURE.md §5).
 
+use super::error::CliError;
 use crate::core::Volume;
 use crate::core::reslice::{Orientation, SliceAxes, Window};
 use crate::io::{self, LoadedImage};
@@ -121,28 +122,26 @@ pub struct RenderArgs {
     pub out: PathBuf,
 }
 
-/// A failure and whose fault it is.
-enum Failure {
-    User(anyhow::Error),
-    Internal(anyhow::Error),
+/// Names the file a failure is about, at the end of its message.
+trait At {
+    fn at(self, path: &Path) -> Self;
 }
 
-impl Failure {
-    /// Names the file the failure is about, at the end of the message.
+impl At for CliError {
     fn at(self, path: &Path) -> Self {
-        let add = |e: anyhow::Error| anyhow!("{e:#}: {}", path.display());
         match self {
-            Failure::User(e) => Failure::User(add(e)),
-            Failure::Internal(e) => Failure::Internal(add(e)),
+            CliError::User(e) => CliError::User(format!("{e}: {}", path.display())),
+            CliError::Internal(e) => CliError::Internal(format!("{e}: {}", path.display())),
         }
     }
 }
 
-fn user(e: impl Into<anyhow::Error>) -> Failure {
-    Failure::User(e.into())
+fn user(e: impl Into<anyhow::Error>) -> CliError {
+    CliError::User(format!("{:#}", e.into()))
 }
 
-fn gpu(e: RenderError) -> Failure {
+/// A renderer's error: the input's fault (too large, a bad setting) or the GPU's.
+fn gpu(e: RenderError) -> CliError {
     match e {
         RenderError::VolumeTooLarge { .. }
         | RenderError::TargetSize { .. }
@@ -150,31 +149,20 @@ fn gpu(e: RenderError) -> Failure {
         | RenderError::Labels(_)
         | RenderError::UnknownPreset { .. }
         | RenderError::Setting(_)
-        | RenderError::Slice(_) => Failure::User(e.into()),
-        _ => Failure::Internal(e.into()),
+        | RenderError::Slice(_) => user(e),
+        _ => CliError::Internal(format!("{:#}", anyhow::Error::from(e))),
     }
 }
 
 /// Runs the command; 0 on success, 1 for bad input, 2 for an internal (GPU) failure.
-pub fn run(args: &RenderArgs) -> i32 {
-    match render(args) {
-        Ok(summary) => {
-            println!("{summary}");
-            0
-        }
-        Err(Failure::User(e)) => {
-            eprintln!("error: {e:#}");
-            super::EXIT_USER_ERROR
-        }
-        Err(Failure::Internal(e)) => {
-            eprintln!("error: {e:#}");
-            super::EXIT_INTERNAL_ERROR
-        }
-    }
+pub fn run(args: &RenderArgs) -> Result<(), CliError> {
+    let summary = render(args)?;
+    println!("{summary}");
+    Ok(())
 }
 
 /// The one image at `path` (or the `index`-th).
-fn load(path: &Path, index: Option<usize>, what: &str) -> Result<LoadedImage, Failure> {
+fn load(path: &Path, index: Option<usize>, what: &str) -> Result<LoadedImage, CliError> {
     let scan = io::scan_paths(&[path.to_path_buf()]);
     if scan.images.is_empty() {
         return Err(user(match scan.errors.first() {
@@ -207,10 +195,10 @@ fn load(path: &Path, index: Option<usize>, what: &str) -> Result<LoadedImage, Fa
     scan.images
         .into_iter()
         .nth(i)
-        .ok_or_else(|| Failure::Internal(anyhow!("image {i} vanished")))
+        .ok_or_else(|| CliError::internal(format!("image {i} vanished")))
 }
 
-fn parse_window(text: &str) -> Result<Window, Failure> {
+fn parse_window(text: &str) -> Result<Window, CliError> {
     let parts: Vec<&str> = text.split(',').collect();
     let nums: Option<Vec<f64>> = (parts.len() == 2)
         .then(|| parts.iter().map(|p| p.trim().parse::<f64>().ok()).collect())
@@ -223,7 +211,7 @@ fn parse_window(text: &str) -> Result<Window, Failure> {
     }
 }
 
-fn parse_size(text: &str) -> Result<[u32; 2], Failure> {
+fn parse_size(text: &str) -> Result<[u32; 2], CliError> {
     let lower = text.to_ascii_lowercase();
     let dims: Option<Vec<u32>> = lower.split_once('x').map(|(w, h)| {
         [w, h]
@@ -239,7 +227,7 @@ fn parse_size(text: &str) -> Result<[u32; 2], Failure> {
     }
 }
 
-fn render(args: &RenderArgs) -> Result<String, Failure> {
+fn render(args: &RenderArgs) -> Result<String, CliError> {
     let orientation = match args.view {
         ViewArg::Axial => Orientation::Axial,
         ViewArg::Coronal => Orientation::Coronal,
@@ -369,7 +357,7 @@ fn render(args: &RenderArgs) -> Result<String, Failure> {
     ))
 }
 
-fn render_3d(args: &RenderArgs) -> Result<String, Failure> {
+fn render_3d(args: &RenderArgs) -> Result<String, CliError> {
     let slice_only = [
         ("--slice", args.slice.is_some()),
         ("--overlay", args.overlay.is_some()),
