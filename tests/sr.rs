@@ -856,7 +856,8 @@ fn ohif_tools() -> Option<PathBuf> {
 /// A report as OHIF saves measurements (the Cornerstone3D adapter's `generateReport`, run by
 /// `tools/ohif/generate.mjs` on tools placed on the corpus CT's three slices) imports into Voxmark:
 /// a Length becomes a ruler, a RectangleROI a box, a PlanarFreehandROI a polygon with its vertices,
-/// an EllipticalROI a polygon round its centre, a Probe a point, each on the slice it references,
+/// an EllipticalROI a polygon round its centre, a Probe a point, a Bidirectional two rulers (its
+/// axes, each with its own length), each on the slice it references,
 /// each label a phrase linked to it; an anonymous OHIF user ("unknown^unknown") is the author given
 /// on the command line; and the statistics OHIF cached (mean, SD, max…) are kept with the regions,
 /// while the lengths and areas Voxmark measures on them equal the ones OHIF wrote.
@@ -882,13 +883,13 @@ fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
     let made: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     let made = made["annotations"].as_array().unwrap().clone();
-    assert_eq!(made.len(), 5);
+    assert_eq!(made.len(), 6);
 
     let (project, run) =
         sr_into_new_project(dir.path(), &ct, &report, &["--author", "human:carol"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("imported 5 of 5 measurement group(s)"),
+        run.stdout.contains("imported 6 of 6 measurement group(s)"),
         "{}",
         run.stdout
     );
@@ -998,6 +999,33 @@ fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
                 assert!(same(&[[at[0], at[1]]], &pts) && at[2] == k as f64, "{at:?}");
                 // Its "Center" NUM is a placeholder, not kept.
                 assert!(row.get("reported").is_none(), "{row}");
+                continue;
+            }
+            "Bidirectional" => {
+                // Two rulers, the long and the short axis, each with its own value.
+                let mut axes: Vec<(f64, f64)> = doc
+                    .regions_of(phrase.id)
+                    .map(|id| {
+                        let row = stats["regions"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|r| r["region"] == id.full())
+                            .unwrap();
+                        let values = row["reported"]["values"].as_array().unwrap();
+                        assert_eq!(values.len(), 1, "{row}");
+                        (
+                            row["length_mm"].as_f64().unwrap(),
+                            values[0]["value"].as_f64().unwrap(),
+                        )
+                    })
+                    .collect();
+                axes.sort_by(|a, b| a.0.total_cmp(&b.0));
+                assert_eq!(axes.len(), 2, "{axes:?}");
+                for ((measured, reported), said) in axes.iter().zip([said("width"), said("length")])
+                {
+                    assert!(near(*measured, said, 1e-5) && near(*reported, said, 1e-5));
+                }
                 continue;
             }
             other => panic!("{other}"),

@@ -281,6 +281,35 @@ fn instance_index(records: &[ImageRecord], only: &[ImageId]) -> (InstanceIndex, 
     (index, problems)
 }
 
+/// A region a group becomes: its image, shape and mask, and which of the group's measurements is
+/// its own (`None`: all of them).
+type Part = (ImageId, Shape, Option<MaskTiles>, Option<usize>);
+
+/// A Bidirectional's axes (OHIF's RECIST tool; any group whose NUMs are each inferred from their
+/// own two-point line) as rulers, each with its own value; none when the group has fewer than two.
+fn axes_of(g: &sr::ReadGroup, index: &InstanceIndex) -> Vec<Part> {
+    let axes: Vec<Part> = g
+        .measurements
+        .iter()
+        .enumerate()
+        .filter_map(|(n, m)| match &m.inferred_from {
+            Some(ReadGeometry::Planar {
+                graphic_type,
+                points,
+                image,
+            }) if graphic_type == "POLYLINE" && points.len() == 2 => {
+                let &(on, slice) = index
+                    .get(&(image.instance_uid.clone(), image.frame))
+                    .or_else(|| index.get(&(image.instance_uid.clone(), None)))?;
+                let shape = planar_shape("POLYLINE", "", points, slice, true)?;
+                Some((on, shape, None, Some(n)))
+            }
+            _ => None,
+        })
+        .collect();
+    if axes.len() >= 2 { axes } else { Vec::new() }
+}
+
 /// A shape from a report's SCOORD: (column, row) with the pixel corner at 0 → voxel coordinates.
 fn planar_shape(
     graphic_type: &str,
@@ -438,6 +467,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     let mut phrases_made = 0usize;
     let mut skipped: Vec<String> = Vec::new();
     let mut values_kept = 0usize;
+    let mut regions_made = 0usize;
     let mut images_touched = std::collections::BTreeSet::new();
     let name = args.transaction_name("import dicom-sr");
     history.begin(&name)?;
@@ -447,7 +477,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
             .tracking_id
             .clone()
             .unwrap_or_else(|| format!("group {}", g_at + 1));
-        let placed: Option<(ImageId, Shape, Option<MaskTiles>)> = match &g.geometry {
+        // The group's regions: one, or a Bidirectional's two axes (each with its own value).
+        let placed: Vec<Part> = match &g.geometry {
             ReadGeometry::Planar {
                 graphic_type,
                 points,
@@ -475,7 +506,8 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     slice,
                     measures_length,
                 ) {
-                    Some(shape) => Some((image_id, shape, None)),
+                    Some(shape) => vec![(image_id, shape, None, None)],
+                    None if !axes_of(g, &index).is_empty() => axes_of(g, &index),
                     None => {
                         skipped.push(format!(
                             "{what}: a {graphic_type} of {} point(s) is no region Voxmark draws",
@@ -524,30 +556,13 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     skipped.push(format!("{what}: its segment is empty"));
                     continue;
                 };
-                Some((rec.id, Shape::Mask, Some(mask)))
+                vec![(rec.id, Shape::Mask, Some(mask), None)]
             }
             ReadGeometry::Other => {
                 skipped.push(format!("{what}: no image region or segment"));
                 continue;
             }
         };
-        let Some((image, shape, mask)) = placed else {
-            continue;
-        };
-        let values: Vec<ReportedValue> = g
-            .measurements
-            .iter()
-            // A point's "Center" NUM is a placeholder (0, no units: OHIF and Voxmark write it to
-            // hold the SCOORD), not a measurement.
-            .filter(|m| m.value.is_finite() && m.name.value != "111010")
-            .map(|m| ReportedValue {
-                name: (&m.name).into(),
-                value: m.value,
-                unit: (&m.unit).into(),
-                derivation: m.derivation.as_ref().map(Into::into),
-            })
-            .collect();
-        values_kept += values.len();
         let author = match &g.algorithm {
             Some((name, version)) => Author::Model {
                 name: name.clone(),
@@ -564,32 +579,61 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
             Some(f) if !f.meaning.is_empty() => Some(build.label(&f.meaning, None)?),
             _ => None,
         };
-        // The region keeps its identity when it is new to this project.
-        let id = build.region(NewRegion {
-            image,
-            label,
-            shape,
-            author: author.clone(),
-            status: if matches!(author, Author::Model { .. }) {
-                Status::Proposed
-            } else {
-                Status::Accepted
-            },
-            mask,
-            id: g
-                .tracking_uid
-                .as_deref()
-                .and_then(sr::uuid_of_uid)
-                .and_then(|u| Id::from_slice(&u.to_be_bytes())),
-            prompt: None,
-            reported: (!values.is_empty()).then(|| Reported {
-                source: format!("DICOM SR {}", report.sop_instance_uid),
-                geometry: String::new(),
-                values,
-            }),
-        })?;
-        // Each comment is a phrase linked to it (an existing one of the same text and author on
-        // the image is reused).
+        let mut ids = Vec::new();
+        let mut image = None;
+        for (at, (on, shape, mask, own)) in placed.into_iter().enumerate() {
+            // A part's own value (a Bidirectional's axis), else every value of the group.
+            let values: Vec<ReportedValue> = g
+                .measurements
+                .iter()
+                .enumerate()
+                .filter(|&(n, _)| own.is_none_or(|o| o == n))
+                // A point's "Center" NUM is a placeholder (0, no units: OHIF and Voxmark write it
+                // to hold the SCOORD), not a measurement.
+                .filter(|(_, m)| m.value.is_finite() && m.name.value != "111010")
+                .map(|(_, m)| ReportedValue {
+                    name: (&m.name).into(),
+                    value: m.value,
+                    unit: (&m.unit).into(),
+                    derivation: m.derivation.as_ref().map(Into::into),
+                })
+                .collect();
+            values_kept += values.len();
+            // The first region keeps the group's identity when it is new to this project.
+            ids.push(
+                build.region(NewRegion {
+                    image: on,
+                    label,
+                    shape,
+                    author: author.clone(),
+                    status: if matches!(author, Author::Model { .. }) {
+                        Status::Proposed
+                    } else {
+                        Status::Accepted
+                    },
+                    mask,
+                    id: g
+                        .tracking_uid
+                        .as_deref()
+                        .filter(|_| at == 0)
+                        .and_then(sr::uuid_of_uid)
+                        .and_then(|u| Id::from_slice(&u.to_be_bytes())),
+                    prompt: None,
+                    reported: (!values.is_empty()).then(|| Reported {
+                        source: format!("DICOM SR {}", report.sop_instance_uid),
+                        geometry: String::new(),
+                        values,
+                    }),
+                })?,
+            );
+            image = Some(on);
+            regions_made += 1;
+        }
+        let Some(image) = image else {
+            continue;
+        };
+        // Each comment is a phrase linked to its regions (an existing one of the same text and
+        // author on the image is reused).
         for text in &g.comments {
             let existing = build
                 .doc()
@@ -598,7 +642,11 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                 .find(|p| p.image == image && p.author == author && &p.text == text)
                 .map(|p| p.id);
             match existing {
-                Some(phrase) => build.record(Edit::Link { phrase, region: id })?,
+                Some(phrase) => {
+                    for &region in &ids {
+                        build.record(Edit::Link { phrase, region })?;
+                    }
+                }
                 None => {
                     let span = build.span_in_report(image, text, 0);
                     build.phrase(NewPhrase {
@@ -607,7 +655,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                         author: &author,
                         span,
                         category: None,
-                        links: vec![id],
+                        links: ids.clone(),
                         grounding: None,
                     })?;
                     phrases_made += 1;
@@ -629,7 +677,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
     };
     project.commit(&tx, &observer.to_string())?;
     println!(
-        "imported {imported} of {} measurement group(s) as regions on {} image(s), with {phrases_made} new phrase(s)",
+        "imported {imported} of {} measurement group(s) as {regions_made} region(s) on {} image(s), with {phrases_made} new phrase(s)",
         report.groups.len(),
         images_touched.len()
     );

@@ -1,6 +1,7 @@
 // Writes a DICOM SR TID 1500 the way OHIF v3 saves its measurements: the Cornerstone3D SR adapter
 // (@cornerstonejs/adapters, MeasurementReport.generateReport) on tool annotations made here, one of
-// each tool Voxmark reads back (Length, RectangleROI, PlanarFreehandROI, EllipticalROI, Probe), on
+// each tool Voxmark reads back (Length, RectangleROI, PlanarFreehandROI, EllipticalROI, Probe,
+// Bidirectional), on
 // the given images, with the statistics OHIF caches beside each ROI. Prints what it put in as JSON on
 // its last line, in voxel (column, row) coordinates of each image and in values:
 //   {"annotations": [{"tool", "label", "sop_instance_uid", "points": [[col, row], ...],
@@ -95,6 +96,13 @@ add(at(0), 'PlanarFreehandROI', 'Spleen', [], {
 });
 made[made.length - 1].points = freehand;
 add(at(1), 'Probe', 'Calcification', [[256, 300]], { value: 412, modalityUnit: 'HU' });
+// A Bidirectional (RECIST): the long axis, then the short axis across it.
+const [bx, by] = [at(2).plane.columnPixelSpacing, at(2).plane.rowPixelSpacing];
+add(at(2), 'Bidirectional', 'Node', [[100, 300], [180, 340], [130, 340], [150, 300]], {
+  length: Math.hypot(80 * bx, 40 * by),
+  width: Math.hypot(20 * bx, 40 * by),
+  unit: 'mm',
+});
 
 const report = MeasurementReport.generateReport(toolState, metadata, {});
 const dataset = report.dataset;

@@ -19,6 +19,8 @@ pub struct Measurement {
     pub unit: Code,
     /// How it was derived (121401 Derivation, e.g. Mean), if said.
     pub derivation: Option<Code>,
+    /// The SCOORD it was inferred from, when it has its own (a Bidirectional's axes do).
+    pub inferred_from: Option<ReadGeometry>,
 }
 
 /// A region as a report holds it.
@@ -151,6 +153,7 @@ fn measurement(obj: &InMemDicomObject) -> Option<Measurement> {
             .iter()
             .find(|c| name_is(c, "121401"))
             .and_then(|c| item_code(c, tags::CONCEPT_CODE_SEQUENCE)),
+        inferred_from: children(obj).iter().find_map(scoord),
     })
 }
 
