@@ -856,8 +856,9 @@ fn ohif_tools() -> Option<PathBuf> {
 /// A report as OHIF saves measurements (the Cornerstone3D adapter's `generateReport`, run by
 /// `tools/ohif/generate.mjs` on tools placed on the corpus CT's three slices) imports into Voxmark:
 /// a Length becomes a ruler, a RectangleROI a box, a PlanarFreehandROI a polygon with its vertices,
-/// an EllipticalROI a polygon round its centre, a Probe a point, a Bidirectional two rulers (its
-/// axes, each with its own length), each on the slice it references,
+/// an EllipticalROI or a CircleROI a polygon round its centre, a Probe a point, an ArrowAnnotate a
+/// point at its tip, a Bidirectional two rulers (its axes, each with its own length), each on the
+/// slice it references,
 /// each label a phrase linked to it; an anonymous OHIF user ("unknown^unknown") is the author given
 /// on the command line; and the statistics OHIF cached (mean, SD, max…) are kept with the regions,
 /// while the lengths and areas Voxmark measures on them equal the ones OHIF wrote.
@@ -883,13 +884,14 @@ fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
     let made: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     let made = made["annotations"].as_array().unwrap().clone();
-    assert_eq!(made.len(), 6);
+    assert_eq!(made.len(), 8);
 
     let (project, run) =
         sr_into_new_project(dir.path(), &ct, &report, &["--author", "human:carol"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("imported 6 of 6 measurement group(s)"),
+        run.stdout
+            .contains("imported 8 of 8 measurement group(s) as 9 region(s)"),
         "{}",
         run.stdout
     );
@@ -991,6 +993,33 @@ fn an_ohif_report_imports_with_its_tools_labels_and_statistics() {
                 // A 32-gon inside the ellipse: its area within 1 % of the ellipse's.
                 let area = row["area_mm2"].as_f64().unwrap();
                 assert!(area < said("area") && area > 0.99 * said("area"), "{area}");
+            }
+            "CircleROI" => {
+                // A 32-gon round the centre through the point on the circle: within 1 % of its
+                // area.
+                let Shape::Polygon { slice, points } = &region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert_eq!(*slice as usize, k);
+                let n = points.len() as f64;
+                let c = [
+                    points.iter().map(|p| p[0]).sum::<f64>() / n,
+                    points.iter().map(|p| p[1]).sum::<f64>() / n,
+                ];
+                assert!(same(&[c], &pts[..1]), "{c:?}");
+                let area = row["area_mm2"].as_f64().unwrap();
+                assert!(area < said("area") && area > 0.99 * said("area"), "{area}");
+            }
+            "ArrowAnnotate" => {
+                // A point at the arrow's tip; its text grounds it.
+                let Shape::Point { at } = region.shape else {
+                    panic!("{:?}", region.shape)
+                };
+                assert!(
+                    same(&[[at[0], at[1]]], &pts[..1]) && at[2] == k as f64,
+                    "{at:?}"
+                );
+                continue;
             }
             "Probe" => {
                 let Shape::Point { at } = region.shape else {

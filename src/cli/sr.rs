@@ -325,6 +325,12 @@ fn planar_shape(
         "POINT" => pts.first().map(|p| Shape::Point {
             at: [p[0], p[1], slice as f64],
         }),
+        // OHIF's ArrowAnnotate: the arrow's tip, then its tail; its text is the group's comment.
+        "POLYLINE" if tracking_id.ends_with(":ArrowAnnotate") && pts.len() == 2 => {
+            pts.first().map(|p| Shape::Point {
+                at: [p[0], p[1], slice as f64],
+            })
+        }
         "POLYLINE" => {
             if closed {
                 pts.pop();

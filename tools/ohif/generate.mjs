@@ -1,7 +1,7 @@
 // Writes a DICOM SR TID 1500 the way OHIF v3 saves its measurements: the Cornerstone3D SR adapter
 // (@cornerstonejs/adapters, MeasurementReport.generateReport) on tool annotations made here, one of
-// each tool Voxmark reads back (Length, RectangleROI, PlanarFreehandROI, EllipticalROI, Probe,
-// Bidirectional), on
+// each tool Voxmark reads back (Length, RectangleROI, PlanarFreehandROI, EllipticalROI, CircleROI,
+// Probe, ArrowAnnotate, Bidirectional), on
 // the given images, with the statistics OHIF caches beside each ROI. Prints what it put in as JSON on
 // its last line, in voxel (column, row) coordinates of each image and in values:
 //   {"annotations": [{"tool", "label", "sop_instance_uid", "points": [[col, row], ...],
@@ -96,6 +96,19 @@ add(at(0), 'PlanarFreehandROI', 'Spleen', [], {
 });
 made[made.length - 1].points = freehand;
 add(at(1), 'Probe', 'Calcification', [[256, 300]], { value: 412, modalityUnit: 'HU' });
+// An arrow with its text (the tip first), and a circle.
+add(at(0), 'ArrowAnnotate', 'Look here', [[300, 200], [340, 160]], {}, { handles: { arrowFirst: true } });
+const [cx, cy] = [at(0).plane.columnPixelSpacing, at(0).plane.rowPixelSpacing];
+add(at(0), 'CircleROI', 'Round lesion', [[400, 400], [420, 400]], {
+  area: Math.PI * 20 * 20 * cx * cy,
+  mean: 12.5,
+  stdDev: 2.5,
+  max: 30,
+  min: 1,
+  radius: 20 * cx,
+  areaUnit: 'mm²',
+  modalityUnit: 'HU',
+});
 // A Bidirectional (RECIST): the long axis, then the short axis across it.
 const [bx, by] = [at(2).plane.columnPixelSpacing, at(2).plane.rowPixelSpacing];
 add(at(2), 'Bidirectional', 'Node', [[100, 300], [180, 340], [130, 340], [150, 300]], {
