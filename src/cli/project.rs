@@ -192,11 +192,15 @@ pub fn add(args: &AddArgs) -> Result<(), CliError> {
     }
     let total = scan.images.len();
     let mut records = Vec::new();
+    let mut unhashed = 0usize;
     for (i, img) in scan.images.iter().enumerate() {
         eprintln!("[{}/{total}] hashing {}", i + 1, img.source.display());
         match io::content_hash(&img.files) {
             Ok(h) => records.push(record_of(img, h, report.clone())),
-            Err(e) => eprintln!("error: {e}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                unhashed += 1;
+            }
         }
     }
     if records.is_empty() {
@@ -241,12 +245,12 @@ pub fn add(args: &AddArgs) -> Result<(), CliError> {
             records.len()
         );
     }
-    if scan.errors.is_empty() {
+    let failed = scan.errors.len() + unhashed;
+    if failed == 0 {
         Ok(())
     } else {
         Err(CliError::user(format!(
-            "{} path(s) could not be read (said above); the others were added",
-            scan.errors.len()
+            "{failed} input(s) could not be read (said above); the others were added"
         )))
     }
 }

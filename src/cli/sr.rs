@@ -287,7 +287,7 @@ type Part = (ImageId, Shape, Option<MaskTiles>, Option<usize>);
 
 /// A Bidirectional's axes (OHIF's RECIST tool; any group whose NUMs are each inferred from their
 /// own two-point line) as rulers, each with its own value; none when the group has fewer than two.
-fn axes_of(g: &sr::ReadGroup, index: &InstanceIndex) -> Vec<Part> {
+fn axes_of(g: &sr::ReadGroup, index: &InstanceIndex, on_image: ImageId) -> Vec<Part> {
     let axes: Vec<Part> = g
         .measurements
         .iter()
@@ -301,6 +301,10 @@ fn axes_of(g: &sr::ReadGroup, index: &InstanceIndex) -> Vec<Part> {
                 let &(on, slice) = index
                     .get(&(image.instance_uid.clone(), image.frame))
                     .or_else(|| index.get(&(image.instance_uid.clone(), None)))?;
+                // Both axes lie on the group's image.
+                if on != on_image {
+                    return None;
+                }
                 let shape = planar_shape("POLYLINE", "", points, slice, true)?;
                 Some((on, shape, None, Some(n)))
             }
@@ -505,6 +509,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     .measurements
                     .iter()
                     .any(|m| matches!(m.name.value.as_str(), "410668003" | "G-D7FE"));
+                let axes = axes_of(g, &index, image_id);
                 match planar_shape(
                     graphic_type,
                     g.tracking_id.as_deref().unwrap_or(""),
@@ -513,7 +518,7 @@ pub fn import(args: &ImportArgs) -> Result<(), CliError> {
                     measures_length,
                 ) {
                     Some(shape) => vec![(image_id, shape, None, None)],
-                    None if !axes_of(g, &index).is_empty() => axes_of(g, &index),
+                    None if !axes.is_empty() => axes,
                     None => {
                         skipped.push(format!(
                             "{what}: a {graphic_type} of {} point(s) is no region Voxmark draws",

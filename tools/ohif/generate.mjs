@@ -97,7 +97,16 @@ add(at(0), 'PlanarFreehandROI', 'Spleen', [], {
 made[made.length - 1].points = freehand;
 add(at(1), 'Probe', 'Calcification', [[256, 300]], { value: 412, modalityUnit: 'HU' });
 // An arrow with its text (the tip first), and a circle.
-add(at(0), 'ArrowAnnotate', 'Look here', [[300, 200], [340, 160]], {}, { handles: { arrowFirst: true } });
+// Their labels' text boxes were dragged: OHIF then writes a TextPosition SCOORD beside the region.
+const moved = (image, p) => ({ textBox: { hasMoved: true, worldPosition: world(image.plane, p) } });
+add(at(0), 'ArrowAnnotate', 'Look here', [[300, 200], [340, 160]], {}, {
+  handles: { arrowFirst: true, ...moved(at(0), [360, 140]) },
+});
+add(at(1), 'ArrowAnnotate', 'And here', [[120, 400], [90, 430]], {}, {
+  handles: { arrowFirst: false, ...moved(at(1), [80, 440]) },
+});
+// (Its head is at its second point: the tip comes first in what is said.)
+made[made.length - 1].points = [[90, 430], [120, 400]];
 const [cx, cy] = [at(0).plane.columnPixelSpacing, at(0).plane.rowPixelSpacing];
 add(at(0), 'CircleROI', 'Round lesion', [[400, 400], [420, 400]], {
   area: Math.PI * 20 * 20 * cx * cy,
@@ -115,7 +124,7 @@ add(at(2), 'Bidirectional', 'Node', [[100, 300], [180, 340], [130, 340], [150, 3
   length: Math.hypot(80 * bx, 40 * by),
   width: Math.hypot(20 * bx, 40 * by),
   unit: 'mm',
-});
+}, { handles: moved(at(2), [200, 360]) });
 
 const report = MeasurementReport.generateReport(toolState, metadata, {});
 const dataset = report.dataset;

@@ -193,7 +193,9 @@ fn read_group(g: &InMemDicomObject) -> ReadGroup {
                 }
                 out.measurements.extend(measurement(c));
             }
-            (_, "SCOORD") if out.geometry == ReadGeometry::Other => {
+            // A SCOORD without a concept may be the region; one with another concept is not (OHIF
+            // adds its label's TextPosition and a spline's ControlPoints, 99CS3D, beside it).
+            (None, "SCOORD") if out.geometry == ReadGeometry::Other => {
                 if let Some(s) = scoord(c) {
                     out.geometry = s;
                 }
