@@ -94,3 +94,33 @@ fn info_exit_codes() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with("voxmark "));
 }
+
+/// `voxmark ls P | head -1`: a reader that stops reading ends the command quietly (exit 0, no
+/// panic message), as coreutils do.
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.voxmark");
+    assert_eq!(
+        common::voxmark([std::ffi::OsStr::new("new"), project.as_os_str()]).code,
+        0
+    );
+    for json in [false, true] {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_voxmark"));
+        c.arg("ls").arg(&project);
+        if json {
+            c.arg("--json");
+        }
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
