@@ -1287,13 +1287,24 @@ fn dicom_seg_exports_labelmap_binary_and_fractional_that_highdicom_reads_back() 
     if let Some(v) = check(&fractional, "FRACTIONAL", &[&want_map]) {
         assert_eq!(v["segments_equal"], 1, "{v}");
     }
-    // dciodvfy finds no errors in the BINARY and FRACTIONAL SEGs. (Debian's dicom3tools, of 2022,
-    // predates the Label Map Segmentation IOD of 2024 and answers "Information Object Not found"
-    // for a LABELMAP; highdicom reads it above.)
-    for f in [&binary, &fractional] {
-        if let Some(errors) = common::dciodvfy_errors(f) {
-            assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
+    // dciodvfy finds no errors in the LABELMAP, BINARY and FRACTIONAL SEGs. (Debian's dicom3tools,
+    // of 2022, predates the Label Map Segmentation IOD of 2024 and answers "Information Object Not
+    // found" for a LABELMAP: that is a skip, unless CI's newer dciodvfy is named by
+    // VOXMARK_DCIODVFY, which must know it.)
+    for f in [&labelmap, &binary, &fractional] {
+        let Some(errors) = common::dciodvfy_errors(f) else {
+            continue;
+        };
+        if f == &labelmap
+            && errors
+                .iter()
+                .any(|e| e.contains("Information Object Not found"))
+            && std::env::var_os("VOXMARK_DCIODVFY").is_none()
+        {
+            eprintln!("skipped dciodvfy on the LABELMAP: this dciodvfy predates the Label Map IOD");
+            continue;
         }
+        assert!(errors.is_empty(), "dciodvfy {}: {errors:#?}", f.display());
     }
     // Non-DICOM images and empty images are refused by name.
     let run = export_one(
