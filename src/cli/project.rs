@@ -406,10 +406,7 @@ pub fn relink(args: &RelinkArgs) -> Result<(), CliError> {
             path.display()
         )));
     };
-    let hash = match io::content_hash(&found.files) {
-        Ok(h) => h,
-        Err(e) => return Err(CliError::user(e)),
-    };
+    let hash = io::content_hash(&found.files)?;
     if hash != old.content_hash && !args.force {
         return Err(CliError::user(format!(
             "the files under {} differ from what image {} was added from (content hash); use --force to relink anyway",
@@ -568,10 +565,8 @@ pub fn stress(args: &StressArgs) -> Result<(), CliError> {
             }
             history.commit()
         })();
-        let tx = match result {
-            Ok(Some(tx)) => tx,
-            Ok(None) => continue,
-            Err(e) => return Err(e.into()),
+        let Some(tx) = result? else {
+            continue;
         };
         project.commit(&tx, &author.to_string())?;
         // Only once saved: later links may refer to it.
